@@ -1,1 +1,13 @@
+//! Countersign: a chat-ops bot for approvals and records. Requests are opened in chat, decided
+//! by exact quorum, executed in Postgres and written to a tamper-evident audit log.
 
+pub mod approval;
+pub mod audit;
+pub mod chat;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod engine;
+pub mod identity;
+pub mod policy;
+pub mod store;

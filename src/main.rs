@@ -1,1 +1,149 @@
-fn main() {}
+//! The `countersign` binary: CLI wiring only.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use countersign::audit::{ExportFilter, ExportFormat};
+use countersign::cli;
+use countersign::config::{DatabaseUrl, Settings};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Countersign: approvals in chat, decided by exact quorum, recorded in a verifiable audit log.
+#[derive(Parser, Debug)]
+#[command(name = "countersign", version, about, long_about = None)]
+struct Cli {
+    /// Postgres URL (13 or later).
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    database_url: Option<String>,
+    /// The directory with people.toml and one <workflow>.toml per workflow.
+    #[arg(long = "commands", env = "COUNTERSIGN_COMMANDS", global = true, default_value = "./commands")]
+    commands: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Apply database migrations.
+    Migrate,
+    /// Validate commands/; exit 1 with file:line:col messages.
+    Check,
+    /// State the rules in plain language.
+    Explain {
+        /// One workflow (default: all).
+        workflow: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+        format: ExplainFormat,
+    },
+    /// Tell the invoice story in the console adapter, in its own database (countersign_demo).
+    Demo,
+    /// A REPL speaking the command language as one person (one command a line on stdin).
+    Console {
+        /// The person (an id from people.toml) to act as.
+        #[arg(long = "as", value_name = "PERSON")]
+        person: String,
+    },
+    /// Verify, export and read the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Check the whole hash chain; exit 1 naming the first bad entry.
+    Verify,
+    /// Write the formal log (sealed entries, in chain order).
+    Export {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// Only entries at or after this time (RFC 3339, or a date YYYY-MM-DD).
+        #[arg(long, value_parser = parse_time)]
+        since: Option<DateTime<Utc>>,
+        /// Only entries before this time (RFC 3339, or a date YYYY-MM-DD).
+        #[arg(long, value_parser = parse_time)]
+        until: Option<DateTime<Utc>>,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print one request's audit trail.
+    Show {
+        /// The request ref, e.g. INV-42.
+        r#ref: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ExplainFormat {
+    Text,
+    Markdown,
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
+        .map_err(|_| format!("{s:?} is not a time: use RFC 3339 (2026-11-25T09:00:00Z) or a date (2026-11-25)"))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<bool> {
+    let settings = Settings {
+        database_url: cli.database_url.map(DatabaseUrl::new),
+        commands: cli.commands,
+    };
+    let mut out = std::io::stdout();
+    match cli.command {
+        Command::Migrate => {
+            let pool = countersign::store::connect(settings.require_database()?.expose(), 2).await?;
+            countersign::store::migrate(&pool).await?;
+            println!("Migrations applied.");
+            Ok(true)
+        }
+        Command::Check => cli::check(&settings.commands, &mut out, &mut std::io::stderr()),
+        Command::Explain { workflow, format } => {
+            let policy = cli::load_policy(&settings.commands)?;
+            print!("{}", cli::explain(&policy, workflow.as_deref(), matches!(format, ExplainFormat::Markdown))?);
+            Ok(true)
+        }
+        Command::Demo => cli::demo(&settings, &mut out).await,
+        Command::Console { person } => cli::console(&settings, &person).await.map(|()| true),
+        Command::Audit { command } => match command {
+            AuditCommand::Verify => cli::audit_verify(&settings, &mut out).await,
+            AuditCommand::Export { format, since, until, out: path } => {
+                let n = cli::audit_export(&settings, format, ExportFilter { since, until }, path.as_deref()).await?;
+                eprintln!("Exported {n} sealed entries.");
+                Ok(true)
+            }
+            AuditCommand::Show { r#ref } => cli::audit_show(&settings, &r#ref, &mut out).await,
+        },
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! What one audit entry says, how it is appended, and how it is read back.
+
+use crate::approval::RefusalReason;
+use anyhow::Context;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+use sqlx::{PgConnection, PgExecutor, Row};
+use std::fmt;
+
+/// The stable action vocabulary that SIEM rules match on: never rename one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// A request was opened (or an attempt to open one was refused).
+    RequestOpened,
+    /// The requester amended a pending request.
+    RequestAmended,
+    /// An approval vote.
+    VoteApprove,
+    /// A reject vote.
+    VoteReject,
+    /// The request reached its quorum.
+    RequestApproved,
+    /// The request was rejected.
+    RequestRejected,
+    /// The requester withdrew the request.
+    RequestCancelled,
+    /// Nobody decided before the expiry.
+    RequestExpired,
+    /// Someone looked at a request (only refused views are recorded).
+    RequestViewed,
+    /// A workflow file was loaded with a content hash not seen before.
+    PolicyLoaded,
+    /// people.toml was loaded with a content hash not seen before.
+    DirectoryLoaded,
+    /// An outgoing message was given up on.
+    MessageDeadLettered,
+    /// An owner's digest was sent.
+    DigestSent,
+}
+
+impl Action {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::RequestOpened => "request.opened",
+            Action::RequestAmended => "request.amended",
+            Action::VoteApprove => "vote.approve",
+            Action::VoteReject => "vote.reject",
+            Action::RequestApproved => "request.approved",
+            Action::RequestRejected => "request.rejected",
+            Action::RequestCancelled => "request.cancelled",
+            Action::RequestExpired => "request.expired",
+            Action::RequestViewed => "request.viewed",
+            Action::PolicyLoaded => "policy.loaded",
+            Action::DirectoryLoaded => "directory.loaded",
+            Action::MessageDeadLettered => "message.dead_lettered",
+            Action::DigestSent => "digest.sent",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether the attempt took effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditOutcome {
+    /// It changed something.
+    Done,
+    /// It was refused, for a [`RefusalReason`].
+    Refused(RefusalReason),
+}
+
+/// An entry to append. Built by the engine; the database assigns the id and the chain seals it.
+#[derive(Clone, Debug)]
+pub struct NewEntry {
+    /// When it happened (the engine's clock).
+    pub at: DateTime<Utc>,
+    /// The person, or `None` for the system.
+    pub actor: Option<String>,
+    /// The identity acted through, e.g. `slack:T0001/U0ALICE`.
+    pub identity: Option<String>,
+    /// What was done or attempted.
+    pub action: Action,
+    /// The request's ref (or the ref that was asked for, when it is unknown).
+    pub r#ref: Option<String>,
+    /// The request version concerned.
+    pub version: Option<i32>,
+    /// The rule that applied.
+    pub rule: Option<String>,
+    /// The content hash of the policy file in force.
+    pub policy_hash: Option<String>,
+    /// Done, or refused and why.
+    pub outcome: AuditOutcome,
+    /// Anything else worth keeping (fields, votes, messages), as a JSON object.
+    pub details: Value,
+    /// The inbound request that caused it.
+    pub correlation_id: Option<String>,
+}
+
+impl NewEntry {
+    /// An entry with only the essentials; the rest can be filled with struct update syntax.
+    pub fn new(at: DateTime<Utc>, action: Action, outcome: AuditOutcome) -> Self {
+        NewEntry {
+            at,
+            actor: None,
+            identity: None,
+            action,
+            r#ref: None,
+            version: None,
+            rule: None,
+            policy_hash: None,
+            outcome,
+            details: json!({}),
+            correlation_id: None,
+        }
+    }
+}
+
+/// Appends one entry in the caller's transaction; returns its id.
+pub async fn append(conn: &mut PgConnection, e: &NewEntry) -> anyhow::Result<i64> {
+    let (outcome, reason) = match e.outcome {
+        AuditOutcome::Done => ("done", None),
+        AuditOutcome::Refused(r) => ("refused", Some(r.as_str())),
+    };
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO audit_log (at, actor, identity, action, ref, version, rule, policy_hash, \
+         outcome, reason, details, correlation_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(e.at)
+    .bind(&e.actor)
+    .bind(&e.identity)
+    .bind(e.action.as_str())
+    .bind(&e.r#ref)
+    .bind(e.version)
+    .bind(&e.rule)
+    .bind(&e.policy_hash)
+    .bind(outcome)
+    .bind(reason)
+    .bind(&e.details)
+    .bind(&e.correlation_id)
+    .fetch_one(conn)
+    .await
+    .with_context(|| format!("appending audit entry {}", e.action))?;
+    Ok(id)
+}
+
+/// An entry as stored, with its place in the chain once sealed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredEntry {
+    /// Insertion id (not the chain position).
+    pub id: i64,
+    /// Chain position, once sealed.
+    pub seq: Option<i64>,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Person id, or `None` for the system.
+    pub actor: Option<String>,
+    /// Identity acted through.
+    pub identity: Option<String>,
+    /// Action name.
+    pub action: String,
+    /// Request ref.
+    pub r#ref: Option<String>,
+    /// Request version.
+    pub version: Option<i32>,
+    /// Rule name.
+    pub rule: Option<String>,
+    /// Policy content hash.
+    pub policy_hash: Option<String>,
+    /// `done` or `refused`.
+    pub outcome: String,
+    /// Refusal reason.
+    pub reason: Option<String>,
+    /// Details object.
+    pub details: Value,
+    /// Correlation id of the inbound request.
+    pub correlation_id: Option<String>,
+    /// Hash of the previous sealed entry, once sealed.
+    pub prev_hash: Option<String>,
+    /// This entry's hash, once sealed.
+    pub hash: Option<String>,
+}
+
+/// `SELECT` of every column [`StoredEntry::from_row`] reads, from the log joined to its seals.
+/// A macro so that queries are assembled from literals at compile time (`concat!`), never at run time.
+macro_rules! select_entries {
+    () => {
+        "SELECT a.id, s.seq, a.at, a.actor, a.identity, a.action, a.ref, a.version, a.rule, \
+         a.policy_hash, a.outcome, a.reason, a.details, a.correlation_id, s.prev_hash, s.hash \
+         FROM audit_log a LEFT JOIN audit_seal s ON s.entry_id = a.id"
+    };
+}
+pub(crate) use select_entries;
+
+impl StoredEntry {
+    pub(crate) fn from_row(row: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        Ok(StoredEntry {
+            id: row.try_get("id")?,
+            seq: row.try_get("seq")?,
+            at: row.try_get("at")?,
+            actor: row.try_get("actor")?,
+            identity: row.try_get("identity")?,
+            action: row.try_get("action")?,
+            r#ref: row.try_get("ref")?,
+            version: row.try_get("version")?,
+            rule: row.try_get("rule")?,
+            policy_hash: row.try_get("policy_hash")?,
+            outcome: row.try_get("outcome")?,
+            reason: row.try_get("reason")?,
+            details: row.try_get("details")?,
+            correlation_id: row.try_get("correlation_id")?,
+            prev_hash: row.try_get("prev_hash")?,
+            hash: row.try_get("hash")?,
+        })
+    }
+
+    /// `at` as RFC 3339 with microseconds, the form that is hashed and exported.
+    pub fn at_rfc3339(&self) -> String {
+        self.at.to_rfc3339_opts(SecondsFormat::Micros, true)
+    }
+
+    /// The formal export object (also the basis of the canonical encoding).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "seq": self.seq,
+            "id": self.id,
+            "at": self.at_rfc3339(),
+            "actor": self.actor,
+            "identity": self.identity,
+            "action": self.action,
+            "ref": self.r#ref,
+            "version": self.version,
+            "rule": self.rule,
+            "policy_hash": self.policy_hash,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "details": self.details,
+            "correlation_id": self.correlation_id,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        })
+    }
+}
+
+/// Every entry about one request, sealed or not yet, in the order they were written.
+pub async fn trail(db: impl PgExecutor<'_>, r#ref: &str) -> anyhow::Result<Vec<StoredEntry>> {
+    let rows = sqlx::query(concat!(select_entries!(), " WHERE a.ref = $1 ORDER BY a.id"))
+        .bind(r#ref)
+        .fetch_all(db)
+        .await
+        .context("reading the audit trail")?;
+    rows.iter()
+        .map(StoredEntry::from_row)
+        .collect::<Result<_, _>>()
+        .context("decoding the audit trail")
+}

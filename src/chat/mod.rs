@@ -1,0 +1,8 @@
+//! Platform-neutral chat: the command grammar, the neutral card model, and the adapters that
+//! speak them (the console today; Slack and Discord plug into the same pieces).
+
+pub mod command;
+pub mod console;
+pub mod demo;
+pub mod dispatch;
+pub mod render;

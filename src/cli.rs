@@ -1,0 +1,198 @@
+//! The work behind each CLI subcommand, kept out of `main.rs` so that tests can call it.
+
+use crate::audit::{self, ExportFilter, ExportFormat, VerifyReport};
+use crate::chat::{console, demo, render};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
+use crate::engine::Engine;
+use crate::policy::{explain_markdown, explain_text, PolicySet};
+use crate::store;
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgPool};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// The database the demo (re)creates for itself on the configured server.
+pub const DEMO_DATABASE: &str = "countersign_demo";
+
+/// Loads commands/, or fails with every problem as `file:line:col: message`.
+pub fn load_policy(dir: &Path) -> anyhow::Result<PolicySet> {
+    PolicySet::load(dir).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        anyhow::anyhow!("{} is not valid (run countersign check):\n{}", dir.display(), lines.join("\n"))
+    })
+}
+
+/// `countersign check`: prints every problem; returns whether commands/ is valid.
+pub fn check(dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<bool> {
+    match PolicySet::load(dir) {
+        Ok(p) => {
+            writeln!(out, "{}: {} workflows and {} people, all valid.", dir.display(), p.workflows.len(), p.directory.people.len())?;
+            Ok(true)
+        }
+        Err(errors) => {
+            for e in &errors {
+                writeln!(err, "{e}")?;
+            }
+            writeln!(err, "{} problem(s) found; nothing was loaded.", errors.len())?;
+            Ok(false)
+        }
+    }
+}
+
+/// `countersign explain`.
+pub fn explain(policy: &PolicySet, workflow: Option<&str>, markdown: bool) -> anyhow::Result<String> {
+    let render = |wf| if markdown { explain_markdown(wf, &policy.directory) } else { explain_text(wf, &policy.directory) };
+    match workflow {
+        Some(id) => policy
+            .workflow(id)
+            .map(render)
+            .ok_or_else(|| anyhow::anyhow!("there is no workflow {id:?}; workflows: {}", policy.workflows.keys().cloned().collect::<Vec<_>>().join(", "))),
+        None => Ok(policy.workflows.values().map(render).collect::<Vec<_>>().join("\n")),
+    }
+}
+
+/// Connects to the configured database and checks that it is migrated.
+pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<PgPool> {
+    let pool = store::connect(settings.require_database()?.expose(), 8).await?;
+    anyhow::ensure!(
+        store::migrations_current(&pool).await?,
+        "the database is not migrated to this version of Countersign: run `countersign migrate`"
+    );
+    Ok(pool)
+}
+
+/// An engine over the configured database and commands/, with the policy load recorded.
+pub async fn engine(settings: &Settings, pool: PgPool) -> anyhow::Result<Engine> {
+    let policy = Arc::new(load_policy(&settings.commands)?);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let engine = Engine::new(pool, policy, clock);
+    engine.record_policy_load().await?;
+    Ok(engine)
+}
+
+/// `countersign demo`: recreates its own database on the configured server and tells the story.
+pub async fn demo(settings: &Settings, out: &mut dyn Write) -> anyhow::Result<bool> {
+    let url = settings.require_database()?;
+    let admin_opts = PgConnectOptions::from_str(url.expose()).context("DATABASE_URL is not a valid postgres:// URL")?;
+    let mut admin = admin_opts.connect().await.context("cannot connect to Postgres (DATABASE_URL)")?;
+    // The name is a constant, never input: there is no way to bind an identifier.
+    sqlx::query("DROP DATABASE IF EXISTS countersign_demo WITH (FORCE)").execute(&mut admin).await?;
+    sqlx::query("CREATE DATABASE countersign_demo").execute(&mut admin).await.context("creating the demo database")?;
+    admin.close().await?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(admin_opts.database(DEMO_DATABASE))
+        .await?;
+    store::migrate(&pool).await?;
+    let engine = engine(settings, pool.clone()).await?;
+    writeln!(out, "Countersign demo: the invoice workflow (commands/invoice.toml), in database {DEMO_DATABASE}.")?;
+    let ok = demo::tell(&engine, out).await?;
+    pool.close().await;
+    Ok(ok)
+}
+
+/// `countersign console --as PERSON`.
+pub async fn console(settings: &Settings, person: &str) -> anyhow::Result<()> {
+    let pool = connect_migrated(settings).await?;
+    let engine = engine(settings, pool).await?;
+    let actor = console::actor(&engine, person).await?;
+    let stdin = std::io::stdin();
+    console::repl(&engine, &actor, stdin.lock(), &mut std::io::stdout()).await
+}
+
+/// A progress bar on a terminal; hidden when stderr is not one (CI logs, pipes).
+fn progress_bar(what: &'static str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    let style = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} entries ({per_sec}, {eta} left)")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(what);
+    bar
+}
+
+/// The verdict of a verification, in words.
+pub fn verify_summary(r: &VerifyReport) -> String {
+    let through = match &r.sealed_through {
+        Some((seq, hash)) => format!("sealed through #{seq} (hash {}...)", &hash[..12.min(hash.len())]),
+        None => "nothing sealed yet".to_string(),
+    };
+    match &r.first_bad {
+        None => format!(
+            "OK: {} entries verified, {through}; {} entries awaiting sealing.",
+            r.checked, r.unsealed
+        ),
+        Some((seq, problem)) => format!(
+            "BROKEN at entry #{seq}: {problem}. {} entries before it verified. Compare with an export or a backup \
+             to see what was changed.",
+            r.checked
+        ),
+    }
+}
+
+/// `countersign audit verify`: seals what has settled, then checks the whole chain.
+pub async fn audit_verify(settings: &Settings, out: &mut dyn Write) -> anyhow::Result<bool> {
+    let pool = connect_migrated(settings).await?;
+    audit::seal(&pool).await?;
+    let bar = progress_bar("verifying");
+    let report = audit::verify(&pool, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await?;
+    bar.finish_and_clear();
+    writeln!(out, "{}", verify_summary(&report))?;
+    Ok(report.is_ok())
+}
+
+/// `countersign audit export`.
+pub async fn audit_export(
+    settings: &Settings,
+    format: ExportFormat,
+    filter: ExportFilter,
+    out_path: Option<&Path>,
+) -> anyhow::Result<u64> {
+    let pool = connect_migrated(settings).await?;
+    audit::seal(&pool).await?;
+    let bar = progress_bar("exporting");
+    let progress = |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let n = match out_path {
+        Some(p) => {
+            let file = std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?;
+            let mut w = std::io::BufWriter::new(file);
+            audit::export(&pool, format, filter, &mut w, progress).await?
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            audit::export(&pool, format, filter, &mut w, progress).await?
+        }
+    };
+    bar.finish_and_clear();
+    Ok(n)
+}
+
+/// `countersign audit show REF`: one request's trail, sealed or not.
+pub async fn audit_show(settings: &Settings, r#ref: &str, out: &mut dyn Write) -> anyhow::Result<bool> {
+    let pool = connect_migrated(settings).await?;
+    audit::seal(&pool).await?;
+    let r#ref = crate::approval::Ref::parse(r#ref).map_err(anyhow::Error::msg)?.to_string();
+    let trail = audit::trail(&pool, &r#ref).await?;
+    if trail.is_empty() {
+        writeln!(out, "No audit entries mention {ref}.")?;
+        return Ok(false);
+    }
+    writeln!(out, "{}", render::history(&r#ref, &trail))?;
+    Ok(true)
+}

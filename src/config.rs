@@ -1,0 +1,80 @@
+//! Settings from flags and the environment. Secrets are held here and never printed.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A database URL whose password never reaches a log or an error message.
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> Self {
+        DatabaseUrl(url.into())
+    }
+
+    /// The URL itself, for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact(&self.0))
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact(&self.0))
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "***".to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// What every subcommand may need.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Where Postgres is, when a command needs it.
+    pub database_url: Option<DatabaseUrl>,
+    /// The commands/ directory.
+    pub commands: PathBuf,
+}
+
+impl Settings {
+    /// The database URL, or an error that says how to provide one.
+    pub fn require_database(&self) -> anyhow::Result<&DatabaseUrl> {
+        self.database_url.as_ref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "DATABASE_URL is not set: set it (or pass --database-url) to a Postgres 13+ server, \
+                 or run through scripts/with-postgres, which starts a private one"
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_in_a_database_url_is_never_shown() {
+        let url = DatabaseUrl::new("postgres://bot:s3cret@db:5432/countersign");
+        assert_eq!(url.to_string(), "postgres://bot:***@db:5432/countersign");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        assert_eq!(redact("postgres://postgres@127.0.0.1/x"), "postgres://postgres@127.0.0.1/x");
+    }
+}

@@ -1,0 +1,164 @@
+//! The use cases: open, amend, vote, cancel, expire, and the reads that check permission.
+//! Each change is one transaction that locks the request row and writes its audit entry
+//! beside it; an inbound action's idempotency key makes a replay return the first outcome.
+
+mod load;
+mod open;
+mod outcome;
+mod read;
+mod vote;
+
+pub use outcome::{FieldProblem, FieldView, GroupView, Outcome, PersonRef, Refusal, RequestView};
+pub use read::{HistoryEntry, ListFilter};
+
+use crate::approval::RefusalReason;
+use crate::audit::{self, Action, AuditOutcome, NewEntry};
+use crate::clock::Clock;
+use crate::identity::{Actor, Identity};
+use crate::policy::PolicySet;
+use crate::store::idempotency;
+use anyhow::Context as _;
+use serde_json::json;
+use sqlx::{PgConnection, PgPool};
+use std::sync::Arc;
+
+/// Who is acting, and what ties this action to its inbound request.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// The resolved caller.
+    pub actor: Actor,
+    /// Present for actions that may be delivered more than once (button clicks, API POSTs).
+    pub idempotency_key: Option<String>,
+    /// The inbound request's correlation id, stored in the audit entries it causes.
+    pub correlation_id: Option<String>,
+}
+
+impl Context {
+    /// A context with neither key nor correlation id.
+    pub fn new(actor: Actor) -> Self {
+        Context {
+            actor,
+            idempotency_key: None,
+            correlation_id: None,
+        }
+    }
+}
+
+/// The engine: policy, clock and database, shared by every adapter.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    pool: PgPool,
+    policy: Arc<PolicySet>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Engine {
+    /// An engine over a migrated database.
+    pub fn new(pool: PgPool, policy: Arc<PolicySet>, clock: Arc<dyn Clock>) -> Self {
+        Engine { pool, policy, clock }
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The loaded commands/.
+    pub fn policy(&self) -> &PolicySet {
+        &self.policy
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// Runs `f` in one transaction, honouring the context's idempotency key: a replay returns
+    /// the first outcome and writes nothing.
+    async fn atomically<F>(&self, ctx: &Context, f: F) -> anyhow::Result<Outcome>
+    where
+        F: AsyncFnOnce(&mut PgConnection) -> anyhow::Result<Outcome>,
+    {
+        let mut tx = self.pool.begin().await.context("starting a transaction")?;
+        if let Some(key) = &ctx.idempotency_key {
+            if let Some(first) = idempotency::claim::<Outcome>(&mut tx, key).await? {
+                return Ok(first);
+            }
+        }
+        let outcome = f(&mut tx).await?;
+        if let Some(key) = &ctx.idempotency_key {
+            idempotency::record(&mut tx, key, &outcome).await?;
+        }
+        tx.commit().await.context("committing")?;
+        Ok(outcome)
+    }
+
+    /// An audit entry attributed to the context's actor.
+    fn entry(&self, ctx: &Context, action: Action, outcome: AuditOutcome) -> NewEntry {
+        NewEntry {
+            actor: Some(ctx.actor.person.to_string()),
+            identity: Some(ctx.actor.identity.to_string()),
+            correlation_id: ctx.correlation_id.clone(),
+            ..NewEntry::new(self.clock.now(), action, outcome)
+        }
+    }
+
+    /// Audits a refused attempt and returns it as the outcome.
+    async fn refuse(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &Context,
+        action: Action,
+        subject: Subject<'_>,
+        refusal: Refusal,
+    ) -> anyhow::Result<Outcome> {
+        let mut e = self.entry(ctx, action, AuditOutcome::Refused(refusal.reason));
+        subject.fill(&mut e);
+        e.details = json!({ "message": refusal.message, "fields": refusal.fields });
+        audit::append(conn, &e).await?;
+        Ok(Outcome::Refused { refusal })
+    }
+
+    /// Audits an attempt by an identity the directory does not know, and says what to do.
+    pub async fn refuse_unauthenticated(
+        &self,
+        identity: &Identity,
+        attempted: Action,
+        correlation_id: Option<String>,
+    ) -> anyhow::Result<Refusal> {
+        let refusal = Refusal::new(
+            RefusalReason::Unauthenticated,
+            format!(
+                "Countersign does not know who you are ({identity}). Ask an administrator to add \
+                 this identity to commands/people.toml."
+            ),
+        );
+        let e = NewEntry {
+            identity: Some(identity.to_string()),
+            correlation_id,
+            details: json!({ "message": refusal.message }),
+            ..NewEntry::new(self.clock.now(), attempted, AuditOutcome::Refused(refusal.reason))
+        };
+        let mut conn = self.pool.acquire().await?;
+        audit::append(&mut conn, &e).await?;
+        Ok(refusal)
+    }
+}
+
+/// What an audit entry is about: a ref and, when known, its version and rule.
+#[derive(Clone, Copy, Debug, Default)]
+struct Subject<'a> {
+    r#ref: Option<&'a str>,
+    version: Option<i32>,
+    rule: Option<&'a str>,
+    policy_hash: Option<&'a str>,
+}
+
+impl Subject<'_> {
+    fn fill(&self, e: &mut NewEntry) {
+        e.r#ref = self.r#ref.map(str::to_owned);
+        e.version = self.version;
+        e.rule = self.rule.map(str::to_owned);
+        e.policy_hash = self.policy_hash.map(str::to_owned);
+    }
+}

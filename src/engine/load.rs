@@ -1,0 +1,234 @@
+//! Loading a request from its rows into the domain model and into the view cards show.
+
+use super::outcome::{FieldView, GroupView, PersonRef, RequestView};
+use super::{Engine, Subject};
+use crate::approval::{Approval, Request, Status, VoteKind};
+use crate::audit::{self, Action, AuditOutcome, NewEntry};
+use crate::policy::{ApprovalGroup, PersonId, Role, Workflow};
+use crate::store::requests::{self as rows, Decision, RequestRow, StoredGroup, VersionRow, VoteRow};
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::PgConnection;
+use std::collections::BTreeSet;
+
+/// A request's rows and its domain model, read inside a transaction.
+#[derive(Clone, Debug)]
+pub(super) struct Loaded {
+    pub row: RequestRow,
+    pub version: VersionRow,
+    pub votes: Vec<VoteRow>,
+    pub domain: Request,
+}
+
+impl Loaded {
+    /// The audit subject for this request's current version.
+    pub fn subject(&self) -> Subject<'_> {
+        Subject {
+            r#ref: Some(&self.row.r#ref),
+            version: Some(self.row.version),
+            rule: Some(&self.version.rule),
+            policy_hash: Some(&self.version.policy_hash),
+        }
+    }
+}
+
+/// Stored groups back to the domain's groups.
+pub(super) fn groups_from(stored: &[StoredGroup]) -> anyhow::Result<Vec<ApprovalGroup>> {
+    stored
+        .iter()
+        .map(|g| {
+            Ok(ApprovalGroup {
+                role: Role::parse(&g.role).map_err(anyhow::Error::msg)?,
+                count: g.count,
+            })
+        })
+        .collect()
+}
+
+/// The domain's groups as stored with a version.
+pub(super) fn groups_to(groups: &[ApprovalGroup]) -> Vec<StoredGroup> {
+    groups
+        .iter()
+        .map(|g| StoredGroup {
+            role: g.role.to_string(),
+            count: g.count,
+        })
+        .collect()
+}
+
+fn person(id: &str) -> anyhow::Result<PersonId> {
+    PersonId::parse(id).map_err(anyhow::Error::msg)
+}
+
+/// Builds the domain model from rows.
+fn domain(row: &RequestRow, version: &VersionRow, votes: &[VoteRow]) -> anyhow::Result<Request> {
+    let mut approvals = Vec::new();
+    let mut voters = BTreeSet::new();
+    for v in votes {
+        voters.insert(person(&v.voter)?);
+        if rows::is_approval(v) {
+            let roles = v.roles.iter().map(|r| Role::parse(r).map_err(anyhow::Error::msg)).collect::<Result<_, _>>()?;
+            approvals.push(Approval { voter: person(&v.voter)?, roles });
+        }
+    }
+    Ok(Request {
+        requester: person(&row.requester)?,
+        version: u32::try_from(row.version).context("negative version")?,
+        status: row.status()?,
+        groups: groups_from(&version.groups.0)?,
+        approvals,
+        voters,
+        expires_at: row.expires_at,
+    })
+}
+
+impl Engine {
+    /// Locks and loads a request; `None` when the ref is unknown.
+    pub(super) async fn load_locked(&self, conn: &mut PgConnection, r#ref: &str) -> anyhow::Result<Option<Loaded>> {
+        let Some(row) = rows::lock(conn, r#ref).await? else {
+            return Ok(None);
+        };
+        self.load_rest(conn, row).await.map(Some)
+    }
+
+    /// Loads the current version and votes of a request row.
+    pub(super) async fn load_rest(&self, conn: &mut PgConnection, row: RequestRow) -> anyhow::Result<Loaded> {
+        let version = rows::version(&mut *conn, row.id, row.version).await?;
+        let votes = rows::votes(&mut *conn, row.id, row.version).await?;
+        let domain = domain(&row, &version, &votes)?;
+        Ok(Loaded { row, version, votes, domain })
+    }
+
+    /// Expires the request first if it is past due, so that no action lands on a request that
+    /// should already be expired. Returns whether it expired now.
+    pub(super) async fn expire_if_due(&self, conn: &mut PgConnection, l: &mut Loaded) -> anyhow::Result<bool> {
+        let now = self.clock.now();
+        if !l.domain.is_due_to_expire(now) {
+            return Ok(false);
+        }
+        l.domain.expire(now).map_err(|r| anyhow::anyhow!("expiry refused: {r}"))?;
+        self.finalise(conn, l, None, None).await?;
+        let mut e = NewEntry {
+            identity: Some("system".into()),
+            details: json!({ "expires_at": l.row.expires_at }),
+            ..NewEntry::new(now, Action::RequestExpired, AuditOutcome::Done)
+        };
+        l.subject().fill(&mut e);
+        audit::append(conn, &e).await?;
+        Ok(true)
+    }
+
+    /// Writes the final state the domain reached, and updates the loaded row to match.
+    pub(super) async fn finalise(
+        &self,
+        conn: &mut PgConnection,
+        l: &mut Loaded,
+        decided_by: Option<&str>,
+        reason: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let now = self.clock.now();
+        let d = Decision {
+            outcome: l.domain.status,
+            version: l.row.version,
+            rule: &l.version.rule,
+            policy_hash: &l.version.policy_hash,
+            decided_by,
+            reason,
+            at: now,
+        };
+        rows::decide(conn, l.row.id, &d).await?;
+        l.row.status = l.domain.status.as_str().to_string();
+        l.row.decided_at = Some(now);
+        Ok(())
+    }
+
+    /// The card view of a loaded request.
+    pub(super) fn view(&self, l: &Loaded, cancel_reason: Option<String>) -> RequestView {
+        let wf = self.policy.workflow(&l.row.workflow);
+        let progress = l.domain.progress();
+        let groups = progress
+            .groups
+            .iter()
+            .map(|g| GroupView {
+                role: g.role.to_string(),
+                needed: g.needed,
+                filled_by: g.filled_by.iter().map(|p| self.person_ref(p.as_str())).collect(),
+            })
+            .collect();
+        let rejected_by = l
+            .votes
+            .iter()
+            .find(|v| v.kind == VoteKind::Reject.as_str())
+            .map(|v| (self.person_ref(&v.voter), v.reason.clone().unwrap_or_default()));
+        RequestView {
+            r#ref: l.row.r#ref.clone(),
+            workflow: l.row.workflow.clone(),
+            workflow_title: wf.map(|w| w.title.clone()).unwrap_or_else(|| l.row.workflow.clone()),
+            requester: self.person_ref(&l.row.requester),
+            version: l.row.version,
+            status: l.domain.status,
+            fields: field_views(wf, &l.version),
+            rule: l.version.rule.clone(),
+            groups,
+            rejected_by,
+            cancel_reason,
+            created_at: l.row.created_at,
+            expires_at: l.row.expires_at,
+            decided_at: l.row.decided_at,
+        }
+    }
+
+    /// A person's id and display name (the id alone if they left the directory).
+    pub(super) fn person_ref(&self, id: &str) -> PersonRef {
+        let name = PersonId::parse(id)
+            .ok()
+            .and_then(|p| self.policy.directory.person(&p).map(|p| p.name.clone()))
+            .unwrap_or_else(|| id.to_string());
+        PersonRef { id: id.to_string(), name }
+    }
+
+    /// The view of a request read without a lock (for show and list).
+    pub(super) async fn view_of(&self, conn: &mut PgConnection, row: RequestRow) -> anyhow::Result<RequestView> {
+        let cancel_reason = if row.status == Status::Cancelled.as_str() {
+            sqlx::query_scalar::<_, Option<String>>("SELECT reason FROM decisions WHERE request_id = $1")
+                .bind(row.id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .flatten()
+        } else {
+            None
+        };
+        let l = self.load_rest(conn, row).await?;
+        Ok(self.view(&l, cancel_reason))
+    }
+}
+
+/// Field values in the workflow's order, then any the workflow no longer declares.
+fn field_views(wf: Option<&Workflow>, v: &VersionRow) -> Vec<FieldView> {
+    let mut out = Vec::new();
+    if let Some(wf) = wf {
+        for spec in &wf.fields {
+            if let Some(value) = v.fields.0.get(&spec.name) {
+                out.push(FieldView {
+                    name: spec.name.clone(),
+                    label: spec.label.clone().unwrap_or_else(|| spec.name.clone()),
+                    value: value.to_string(),
+                });
+            }
+        }
+    }
+    for (name, value) in &v.fields.0 {
+        if !out.iter().any(|f| &f.name == name) {
+            out.push(FieldView { name: name.clone(), label: name.clone(), value: value.to_string() });
+        }
+    }
+    out
+}
+
+/// When a request opened at `at` under `wf` expires.
+pub(super) fn expiry(wf: &Workflow, at: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
+    let d = chrono::TimeDelta::from_std(wf.lifecycle.expires_after).context("expiry out of range")?;
+    Ok(at + d)
+}
+

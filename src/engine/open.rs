@@ -1,0 +1,166 @@
+//! Opening and amending requests.
+
+use super::load::{expiry, groups_to};
+use super::outcome::{FieldProblem, Outcome, Refusal};
+use super::{Context, Engine, Subject};
+use crate::approval::{Ref, RefusalReason};
+use crate::audit::{self, Action, AuditOutcome};
+use crate::policy::{FieldError, Fields, Workflow};
+use crate::store::requests::{self as rows, VersionRow};
+use serde_json::{json, Map, Value};
+use sqlx::types::Json;
+use sqlx::PgConnection;
+
+/// Raw `field=value` pairs as typed by a person.
+pub type RawFields = [(String, String)];
+
+fn invalid(message: String, errors: Vec<FieldError>) -> Refusal {
+    Refusal {
+        reason: RefusalReason::InvalidInput,
+        message,
+        fields: errors
+            .into_iter()
+            .map(|e| FieldProblem { field: e.field, message: e.message })
+            .collect(),
+    }
+}
+
+/// Field values as a JSON object of their display forms, for audit details.
+fn shown(fields: &Fields) -> Value {
+    Value::Object(fields.iter().map(|(k, v)| (k.clone(), Value::String(v.to_string()))).collect::<Map<_, _>>())
+}
+
+fn roles_list(roles: &[crate::policy::Role]) -> String {
+    roles.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(" or ")
+}
+
+impl Engine {
+    /// Opens a request of `workflow` with the typed `raw` fields.
+    pub async fn open(&self, ctx: &Context, workflow: &str, raw: &RawFields) -> anyhow::Result<Outcome> {
+        self.atomically(ctx, async |conn| self.open_in(conn, ctx, workflow, raw).await).await
+    }
+
+    async fn open_in(&self, conn: &mut PgConnection, ctx: &Context, workflow: &str, raw: &RawFields) -> anyhow::Result<Outcome> {
+        let refuse = async |conn: &mut PgConnection, refusal| {
+            self.refuse(conn, ctx, Action::RequestOpened, Subject::default(), refusal).await
+        };
+        let Some(wf) = self.policy.workflow(workflow) else {
+            let known = self.policy.workflows.keys().cloned().collect::<Vec<_>>().join(", ");
+            let msg = format!("There is no workflow {workflow:?}. Workflows: {known}.");
+            return refuse(conn, Refusal::new(RefusalReason::InvalidInput, msg)).await;
+        };
+        if !ctx.actor.holds_any(&wf.access.request) {
+            let msg = format!(
+                "You cannot open {} requests: that needs the role {}.",
+                wf.id,
+                roles_list(&wf.access.request)
+            );
+            return refuse(conn, Refusal::new(RefusalReason::NotPermitted, msg)).await;
+        }
+        let fields = match wf.parse_fields(raw) {
+            Ok(f) => f,
+            Err(errors) => {
+                let msg = format!("The {} request was not opened; correct these fields and try again:", wf.id);
+                return refuse(conn, invalid(msg, errors)).await;
+            }
+        };
+        let now = self.clock.now();
+        let number = rows::next_number(conn, &wf.id).await?;
+        let r#ref = Ref::new(&wf.prefix, number as u64).to_string();
+        let id = rows::insert_request(
+            conn,
+            &r#ref,
+            &wf.id,
+            number,
+            ctx.actor.person.as_str(),
+            &ctx.actor.identity.to_string(),
+            now,
+            expiry(wf, now)?,
+        )
+        .await?;
+        let rule = wf.select_rule(&fields);
+        let version = VersionRow {
+            version: 1,
+            fields: Json(fields.clone()),
+            rule: rule.name.clone(),
+            groups: Json(groups_to(&rule.approvals)),
+            policy_hash: wf.policy_hash.clone(),
+            created_by: ctx.actor.person.to_string(),
+            created_at: now,
+        };
+        rows::insert_version(conn, id, &version).await?;
+        let l = self.load_locked(conn, &r#ref).await?.ok_or_else(|| anyhow::anyhow!("{ref} vanished"))?;
+        let mut e = self.entry(ctx, Action::RequestOpened, AuditOutcome::Done);
+        l.subject().fill(&mut e);
+        e.details = json!({ "workflow": wf.id, "fields": shown(&fields) });
+        audit::append(conn, &e).await?;
+        Ok(Outcome::Opened { request: self.view(&l, None) })
+    }
+
+    /// Amends a pending request: the requester changes fields; a new version voids earlier votes.
+    pub async fn amend(&self, ctx: &Context, r#ref: &str, raw: &RawFields) -> anyhow::Result<Outcome> {
+        self.atomically(ctx, async |conn| self.amend_in(conn, ctx, r#ref, raw).await).await
+    }
+
+    async fn amend_in(&self, conn: &mut PgConnection, ctx: &Context, r#ref: &str, raw: &RawFields) -> anyhow::Result<Outcome> {
+        let Some(mut l) = self.load_locked(conn, r#ref).await? else {
+            return self.refuse_unknown(conn, ctx, Action::RequestAmended, r#ref).await;
+        };
+        self.expire_if_due(conn, &mut l).await?;
+        // Status and ownership first (a stranger learns nothing about the fields), then input.
+        if let Err(reason) = l.domain.clone().amend(&ctx.actor.person, Vec::new()) {
+            let refusal = self.domain_refusal(reason, &l, ctx, Action::RequestAmended);
+            return self.refuse(conn, ctx, Action::RequestAmended, l.subject(), refusal).await;
+        }
+        let Some(wf) = self.policy.workflow(&l.row.workflow) else {
+            let msg = format!("The workflow {} is no longer configured; {} cannot be amended.", l.row.workflow, l.row.r#ref);
+            return self.refuse(conn, ctx, Action::RequestAmended, l.subject(), Refusal::new(RefusalReason::InvalidInput, msg)).await;
+        };
+        let fields = match amended_fields(wf, &l.version.fields.0, raw) {
+            Ok(f) => f,
+            Err(refusal) => return self.refuse(conn, ctx, Action::RequestAmended, l.subject(), refusal).await,
+        };
+        let rule = wf.select_rule(&fields);
+        let new_version = l
+            .domain
+            .amend(&ctx.actor.person, rule.approvals.clone())
+            .map_err(|r| anyhow::anyhow!("amend refused after its checks passed: {r}"))?;
+        let now = self.clock.now();
+        let previous = l.version.version;
+        l.version = VersionRow {
+            version: i32::try_from(new_version)?,
+            fields: Json(fields.clone()),
+            rule: rule.name.clone(),
+            groups: Json(groups_to(&rule.approvals)),
+            policy_hash: wf.policy_hash.clone(),
+            created_by: ctx.actor.person.to_string(),
+            created_at: now,
+        };
+        rows::insert_version(conn, l.row.id, &l.version).await?;
+        rows::set_version(conn, l.row.id, l.version.version).await?;
+        l.row.version = l.version.version;
+        l.votes.clear();
+        let mut e = self.entry(ctx, Action::RequestAmended, AuditOutcome::Done);
+        l.subject().fill(&mut e);
+        let changed: Vec<&String> = raw.iter().map(|(k, _)| k).collect();
+        e.details = json!({ "previous_version": previous, "changed": changed, "fields": shown(&fields) });
+        audit::append(conn, &e).await?;
+        Ok(Outcome::Amended { request: self.view(&l, None) })
+    }
+}
+
+/// Validates an amendment into the full new field set.
+fn amended_fields(wf: &Workflow, current: &Fields, raw: &RawFields) -> Result<Fields, Refusal> {
+    if raw.is_empty() {
+        let msg = format!("Say what to change, e.g. amend {}-1 field=value.", wf.prefix);
+        return Err(Refusal::new(RefusalReason::InvalidInput, msg));
+    }
+    let fields = wf
+        .amend_fields(current, raw)
+        .map_err(|errors| invalid("Nothing was amended; correct these fields and try again:".to_string(), errors))?;
+    if &fields == current {
+        return Err(Refusal::new(RefusalReason::InvalidInput, "Nothing was amended: the new values equal the current ones."));
+    }
+    Ok(fields)
+}
+

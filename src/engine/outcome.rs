@@ -1,0 +1,180 @@
+//! What a use case answers: a view of the request after the action, or a refusal that says why.
+//! Outcomes are serialisable because an idempotent replay returns the stored first outcome.
+
+use crate::approval::{RefusalReason, Status, VoteKind};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A person as shown to users.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonRef {
+    /// Person id from people.toml.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// One field of a request, formatted for people (money with its currency).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldView {
+    /// Field name.
+    pub name: String,
+    /// Label to show.
+    pub label: String,
+    /// Formatted value.
+    pub value: String,
+}
+
+/// How far one approval group has got.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupView {
+    /// The role approvals are drawn from.
+    pub role: String,
+    /// Approvals needed.
+    pub needed: u32,
+    /// Who filled its slots.
+    pub filled_by: Vec<PersonRef>,
+}
+
+/// Everything a card shows about a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestView {
+    /// `INV-42`.
+    pub r#ref: String,
+    /// Workflow id.
+    pub workflow: String,
+    /// Workflow title.
+    pub workflow_title: String,
+    /// Who asked.
+    pub requester: PersonRef,
+    /// Current version.
+    pub version: i32,
+    /// Where it stands.
+    pub status: Status,
+    /// Field values in the workflow's order.
+    pub fields: Vec<FieldView>,
+    /// The rule that applies to this version.
+    pub rule: String,
+    /// Progress of each approval group.
+    pub groups: Vec<GroupView>,
+    /// Who rejected it and why.
+    pub rejected_by: Option<(PersonRef, String)>,
+    /// Why the requester cancelled it, if they said.
+    pub cancel_reason: Option<String>,
+    /// When it was opened.
+    pub created_at: DateTime<Utc>,
+    /// When it expires if still pending.
+    pub expires_at: DateTime<Utc>,
+    /// When it reached its final state.
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+impl RequestView {
+    /// "1 of 1 finance-approver, 0 of 1 finance-director".
+    pub fn needed_summary(&self) -> String {
+        self.groups
+            .iter()
+            .map(|g| format!("{} of {} {}", g.filled_by.len(), g.needed, g.role))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Everyone whose approval counted, in group order.
+    pub fn approvers(&self) -> Vec<&PersonRef> {
+        self.groups.iter().flat_map(|g| &g.filled_by).collect()
+    }
+}
+
+/// One field's problem, shown next to the field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldProblem {
+    /// Field name.
+    pub field: String,
+    /// What is wrong, for people.
+    pub message: String,
+}
+
+/// A refused attempt: the stable reason (audited) and what the person is told.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    /// Machine-readable reason.
+    pub reason: RefusalReason,
+    /// What the person is told.
+    pub message: String,
+    /// Per-field problems, for invalid input.
+    pub fields: Vec<FieldProblem>,
+}
+
+impl Refusal {
+    /// A refusal without field problems.
+    pub fn new(reason: RefusalReason, message: impl Into<String>) -> Self {
+        Refusal {
+            reason,
+            message: message.into(),
+            fields: Vec::new(),
+        }
+    }
+}
+
+/// The answer to a state-changing use case.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// A request was opened.
+    Opened {
+        /// The new request.
+        request: RequestView,
+    },
+    /// The requester amended it: a new version, earlier votes void.
+    Amended {
+        /// The request at its new version.
+        request: RequestView,
+    },
+    /// A vote was counted (the request may now be final).
+    Voted {
+        /// The request after the vote.
+        request: RequestView,
+        /// Approve or reject.
+        kind: VoteKind,
+        /// Who voted.
+        voter: PersonRef,
+    },
+    /// The requester withdrew it.
+    Cancelled {
+        /// The request, now cancelled.
+        request: RequestView,
+    },
+    /// It expired.
+    Expired {
+        /// The request, now expired.
+        request: RequestView,
+    },
+    /// Nothing changed, and this is why.
+    Refused {
+        /// The refusal.
+        refusal: Refusal,
+    },
+}
+
+impl Outcome {
+    /// The request after the action, when it was not refused.
+    pub fn request(&self) -> Option<&RequestView> {
+        match self {
+            Outcome::Opened { request }
+            | Outcome::Amended { request }
+            | Outcome::Voted { request, .. }
+            | Outcome::Cancelled { request }
+            | Outcome::Expired { request } => Some(request),
+            Outcome::Refused { .. } => None,
+        }
+    }
+
+    /// The refusal, when the action was refused.
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match self {
+            Outcome::Refused { refusal } => Some(refusal),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Reads that check permission (show, list, history) and the record of which policy is loaded.
+
+use super::outcome::{Refusal, RequestView};
+use super::{Context, Engine, Subject};
+use crate::approval::{RefusalReason, Status};
+use crate::audit::{self, Action, AuditOutcome, NewEntry, StoredEntry};
+use crate::identity::Actor;
+use crate::policy::Workflow;
+use crate::store::requests::{self as rows, ListQuery};
+use anyhow::Context as _;
+use serde_json::json;
+use sqlx::PgConnection;
+
+/// Which requests `list` shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ListFilter {
+    /// Pending requests the caller may see.
+    #[default]
+    Pending,
+    /// Requests the caller opened.
+    Mine,
+    /// Every request the caller may see.
+    All,
+}
+
+/// One line of a request's trail.
+pub type HistoryEntry = StoredEntry;
+
+/// Whether `actor` may see requests of `wf` opened by `requester`.
+fn may_view(actor: &Actor, wf: Option<&Workflow>, requester: &str) -> bool {
+    if actor.person.as_str() == requester {
+        return true;
+    }
+    wf.is_some_and(|wf| actor.holds_any(&wf.access.view) || wf.approver_roles().iter().any(|r| actor.roles.contains(r)))
+}
+
+impl Engine {
+    /// The card of one request, for those allowed to see it. A refused view is audited.
+    pub async fn show(&self, ctx: &Context, r#ref: &str) -> anyhow::Result<Result<RequestView, Refusal>> {
+        let mut conn = self.pool.acquire().await?;
+        let row = match self.viewable(&mut conn, ctx, r#ref).await? {
+            Ok(row) => row,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        Ok(Ok(self.view_of(&mut conn, row).await?))
+    }
+
+    /// The audit trail of one request, for those allowed to see it.
+    pub async fn history(&self, ctx: &Context, r#ref: &str) -> anyhow::Result<Result<Vec<HistoryEntry>, Refusal>> {
+        let mut conn = self.pool.acquire().await?;
+        let row = match self.viewable(&mut conn, ctx, r#ref).await? {
+            Ok(row) => row,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        Ok(Ok(audit::trail(&mut *conn, &row.r#ref).await?))
+    }
+
+    /// The request row when the caller may see it; otherwise an audited refusal.
+    async fn viewable(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &Context,
+        r#ref: &str,
+    ) -> anyhow::Result<Result<rows::RequestRow, Refusal>> {
+        let row = rows::find(&mut *conn, r#ref).await?;
+        let refusal = match &row {
+            None => Refusal::new(RefusalReason::UnknownRef, format!("There is no request {ref}.")),
+            Some(row) if !may_view(&ctx.actor, self.policy.workflow(&row.workflow), &row.requester) => Refusal::new(
+                RefusalReason::NotPermitted,
+                format!("You are not allowed to see {ref}: your roles do not include a viewer of {}.", row.workflow),
+            ),
+            Some(_) => return Ok(Ok(row.expect("matched Some"))),
+        };
+        let subject = Subject { r#ref: Some(r#ref), ..Subject::default() };
+        self.refuse(conn, ctx, Action::RequestViewed, subject, refusal.clone()).await?;
+        Ok(Err(refusal))
+    }
+
+    /// Requests the caller may see, newest first (at most 50).
+    pub async fn list(&self, ctx: &Context, filter: ListFilter) -> anyhow::Result<Vec<RequestView>> {
+        let actor = &ctx.actor;
+        let workflows: Vec<String> = self
+            .policy
+            .workflows
+            .values()
+            .filter(|wf| filter == ListFilter::Mine || may_view(actor, Some(wf), ""))
+            .map(|wf| wf.id.clone())
+            .collect();
+        let query = ListQuery {
+            status: (filter == ListFilter::Pending).then_some(Status::Pending),
+            requester: (filter == ListFilter::Mine).then(|| actor.person.to_string()),
+            workflows,
+            limit: 50,
+        };
+        let mut conn = self.pool.acquire().await?;
+        let found = rows::list(&mut *conn, &query).await?;
+        let mut views = Vec::with_capacity(found.len());
+        for row in found {
+            views.push(self.view_of(&mut conn, row).await?);
+        }
+        Ok(views)
+    }
+
+    /// Records `policy.loaded` / `directory.loaded` for every file whose content hash differs
+    /// from the last one recorded, so the log shows which rules were in force when. Returns how
+    /// many entries were written.
+    pub async fn record_policy_load(&self) -> anyhow::Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(4353504)")
+            .execute(&mut *tx)
+            .await
+            .context("serialising policy load records")?;
+        let mut files: Vec<(Action, String, String)> =
+            vec![(Action::DirectoryLoaded, "people".to_string(), self.policy.directory.hash.clone())];
+        for wf in self.policy.workflows.values() {
+            files.push((Action::PolicyLoaded, wf.id.clone(), wf.policy_hash.clone()));
+        }
+        let mut written = 0;
+        for (action, name, hash) in files {
+            let last: Option<String> = sqlx::query_scalar(
+                "SELECT policy_hash FROM audit_log WHERE action = $1 AND details->>'name' = $2 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(action.as_str())
+            .bind(&name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .flatten();
+            if last.as_deref() == Some(hash.as_str()) {
+                continue;
+            }
+            let e = NewEntry {
+                identity: Some("system".into()),
+                policy_hash: Some(hash.clone()),
+                details: json!({ "name": name, "previous_hash": last }),
+                ..NewEntry::new(self.clock.now(), action, AuditOutcome::Done)
+            };
+            audit::append(&mut tx, &e).await?;
+            written += 1;
+        }
+        tx.commit().await?;
+        Ok(written)
+    }
+}
+

@@ -1,0 +1,83 @@
+//! Who is acting: a chat identity (Slack, Discord, console) resolved to a person of the directory.
+
+use crate::policy::{Directory, Person, PersonId, Role, TeamId};
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// Where an action came from, as recorded in the audit log (`slack:T0001/U0ALICE`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Identity {
+    /// A Slack user in a workspace.
+    Slack {
+        /// Workspace (team) id, `T...`.
+        workspace: String,
+        /// User id, `U...` or `W...`.
+        user: String,
+    },
+    /// A Discord user id (a snowflake).
+    Discord(String),
+    /// The local console, acting as a named person.
+    Console(PersonId),
+    /// The system itself (expiry, sealing, loading policy): no person.
+    System,
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Identity::Slack { workspace, user } => write!(f, "slack:{workspace}/{user}"),
+            Identity::Discord(id) => write!(f, "discord:{id}"),
+            Identity::Console(p) => write!(f, "console:{p}"),
+            Identity::System => f.write_str("system"),
+        }
+    }
+}
+
+/// A resolved caller: the person behind an identity, with the roles they hold now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    /// The person.
+    pub person: PersonId,
+    /// Their display name.
+    pub name: String,
+    /// Their roles, from people.toml.
+    pub roles: BTreeSet<Role>,
+    /// The identity they acted through.
+    pub identity: Identity,
+}
+
+impl Actor {
+    fn from_person(person: &Person, identity: Identity) -> Self {
+        Actor {
+            person: person.id.clone(),
+            name: person.name.clone(),
+            roles: person.roles.clone(),
+            identity,
+        }
+    }
+
+    /// Whether the actor holds any of `roles`.
+    pub fn holds_any(&self, roles: &[Role]) -> bool {
+        roles.iter().any(|r| self.roles.contains(r))
+    }
+}
+
+/// Resolves an identity to an actor; `None` when the directory does not know it.
+pub fn resolve(dir: &Directory, identity: &Identity) -> Option<Actor> {
+    let person = match identity {
+        Identity::Slack { workspace, user } => dir.by_slack(workspace, user),
+        Identity::Discord(id) => dir.by_discord(id),
+        Identity::Console(id) => dir.person(id),
+        Identity::System => None,
+    }?;
+    Some(Actor::from_person(person, identity.clone()))
+}
+
+/// The teams a person belongs to.
+pub fn teams_of<'a>(dir: &'a Directory, person: &PersonId) -> Vec<&'a TeamId> {
+    dir.teams
+        .values()
+        .filter(|t| t.members.contains(person))
+        .map(|t| &t.id)
+        .collect()
+}

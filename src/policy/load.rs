@@ -1,0 +1,144 @@
+//! `PolicySet::load`: reads a commands/ directory (people.toml plus one file per workflow)
+//! and runs every check, returning all problems sorted by file and position.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::policy::check::{CheckError, FileCx};
+use crate::policy::model::{Directory, PolicySet};
+use crate::policy::people::read_directory;
+use crate::policy::raw::{parse_document, Span};
+use crate::policy::workflow_file::{read_workflow, stem_of};
+
+/// The directory file's name inside commands/.
+pub const PEOPLE_FILE: &str = "people.toml";
+
+fn file_error(file: &Path, message: String) -> CheckError {
+    CheckError { file: file.to_path_buf(), line: 1, col: 1, message }
+}
+
+/// Reads a file as UTF-8 text with its sha256; problems become a [`CheckError`].
+fn read_text(path: &Path) -> Result<(String, String), CheckError> {
+    let bytes = fs::read(path).map_err(|e| file_error(path, format!("cannot read the file: {e}")))?;
+    let hash = hex::encode(Sha256::digest(&bytes));
+    let text = String::from_utf8(bytes)
+        .map_err(|_| file_error(path, "the file is not valid UTF-8 text".to_owned()))?;
+    Ok((text, hash))
+}
+
+/// The `*.toml` files of a directory, sorted by name (hidden files are skipped).
+fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, CheckError> {
+    let entries = fs::read_dir(dir)
+        .map_err(|e| file_error(dir, format!("cannot read the commands directory: {e}")))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| file_error(dir, format!("cannot list the commands directory: {e}")))?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".toml") && !name.starts_with('.') && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Where an id or prefix was first claimed, to name the other file on a repeat.
+struct FirstUse {
+    file: PathBuf,
+}
+
+impl PolicySet {
+    /// Reads people.toml and every other `*.toml` of `dir` (sorted by name) and checks them.
+    /// Every problem found is returned, sorted by file, then line and column.
+    pub fn load(dir: &Path) -> Result<PolicySet, Vec<CheckError>> {
+        let mut errors = Vec::new();
+        let files = toml_files(dir).map_err(|e| vec![e])?;
+        let people_path = dir.join(PEOPLE_FILE);
+        let directory = match read_text(&people_path) {
+            Err(_) if !people_path.exists() => {
+                errors.push(file_error(
+                    &people_path,
+                    "people.toml is missing: the directory of people, roles and teams is required"
+                        .to_owned(),
+                ));
+                empty_directory()
+            }
+            Err(e) => {
+                errors.push(e);
+                empty_directory()
+            }
+            Ok((text, hash)) => {
+                let mut cx = FileCx::new(&people_path, &text);
+                let directory = match parse_document(&text) {
+                    Ok(root) => read_directory(&mut cx, &root, hash),
+                    Err((span, message)) => {
+                        cx.at(&span, message);
+                        Directory { hash, ..empty_directory() }
+                    }
+                };
+                errors.append(&mut cx.errors);
+                directory
+            }
+        };
+
+        let mut workflows = BTreeMap::new();
+        let mut ids: BTreeMap<String, FirstUse> = BTreeMap::new();
+        let mut prefixes: BTreeMap<String, FirstUse> = BTreeMap::new();
+        for path in files.iter().filter(|p| p.file_name().is_some_and(|n| n != PEOPLE_FILE)) {
+            let (text, hash) = match read_text(path) {
+                Ok(t) => t,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            let mut cx = FileCx::new(path, &text);
+            match parse_document(&text) {
+                Err((span, message)) => cx.at(&span, message),
+                Ok(root) => {
+                    let read = read_workflow(&mut cx, &root, &directory, &stem_of(path), hash);
+                    let unique_id = claim_once(&mut cx, &mut ids, read.id, "workflow id");
+                    let prefix = read.prefix.map(|(p, s)| (p.to_ascii_uppercase(), s));
+                    let unique_prefix = claim_once(&mut cx, &mut prefixes, prefix, "prefix");
+                    if let (Some(wf), true, true) = (read.workflow, unique_id, unique_prefix) {
+                        workflows.insert(wf.id.clone(), wf);
+                    }
+                }
+            }
+            errors.append(&mut cx.errors);
+        }
+
+        if errors.is_empty() {
+            Ok(PolicySet { directory, workflows })
+        } else {
+            errors.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+            Err(errors)
+        }
+    }
+}
+
+fn empty_directory() -> Directory {
+    Directory { people: BTreeMap::new(), teams: BTreeMap::new(), hash: String::new() }
+}
+
+/// Records the first file to use a value; a later one gets an error naming the first.
+fn claim_once(
+    cx: &mut FileCx<'_>,
+    seen: &mut BTreeMap<String, FirstUse>,
+    value: Option<(String, Span)>,
+    what: &str,
+) -> bool {
+    let Some((value, span)) = value else { return true };
+    if let Some(first) = seen.get(&value) {
+        let other = first.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let this = cx.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        cx.at(&span, format!("{what} `{value}` is used by both {other} and {this}; each workflow needs its own"));
+        return false;
+    }
+    seen.insert(value, FirstUse { file: cx.path.to_path_buf() });
+    true
+}

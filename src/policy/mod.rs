@@ -1,0 +1,32 @@
+//! The policy: parse, validate and evaluate the commands/ files, the `when` condition
+//! language, and plain-language explanations of each workflow.
+//!
+//! Everything here is pure apart from [`PolicySet::load`] reading the commands/ directory.
+
+pub mod check;
+mod describe;
+mod duration;
+pub mod explain;
+pub mod expr;
+mod expr_parse;
+mod field_specs;
+mod fields;
+mod load;
+pub mod model;
+mod people;
+mod raw;
+mod rules;
+mod typecheck;
+pub mod value;
+mod workflow_file;
+
+pub use check::CheckError;
+pub use duration::parse_duration;
+pub use explain::{describe_expr, explain_markdown, explain_text};
+pub use expr::{parse_expr, typecheck, CmpOp, Expr, ExprError, Literal, Number, Operand};
+pub use load::PEOPLE_FILE;
+pub use model::*;
+pub use value::*;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,170 @@
+//! Reading people.toml into a [`Directory`]: people, roles, chat identities and teams.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::policy::check::{line_col, FileCx, Table};
+use crate::policy::model::{Directory, Person, PersonId, Role, SlackIdentity, Team, TeamId};
+use crate::policy::raw::{Key, Kind, Node, Span};
+
+const ROOT_KEYS: &[&str] = &["person", "team"];
+const PERSON_KEYS: &[&str] = &["id", "name", "roles", "slack", "discord"];
+const TEAM_KEYS: &[&str] = &["members"];
+
+/// Reads people.toml. Problems go to `cx`; the directory holds every person and team that
+/// could be read, so workflows can still be checked against it.
+pub(crate) fn read_directory(cx: &mut FileCx<'_>, root: &Node, hash: String) -> Directory {
+    let mut dir = Directory { people: BTreeMap::new(), teams: BTreeMap::new(), hash };
+    let root_key = Key { name: String::new(), span: Some(0..0) };
+    let Some(root) = cx.table(&root_key, root, "people.toml".to_owned()) else {
+        return dir;
+    };
+    cx.check_keys(&root, ROOT_KEYS);
+    // Where each person id and chat identity was first defined, to name it on a repeat.
+    let mut claims: BTreeMap<String, (String, Span)> = BTreeMap::new();
+    let mut first_seen: BTreeMap<PersonId, Span> = BTreeMap::new();
+    if let Some((key, node)) = root.get("person") {
+        match &node.kind {
+            Kind::Array(items) => {
+                for (n, item) in items.iter().enumerate() {
+                    let what = format!("[[person]] #{}", n + 1);
+                    let Some(t) = cx.table(key, item, what) else { continue };
+                    if let Some(p) = read_person(cx, &t, &mut claims, &mut first_seen) {
+                        dir.people.entry(p.id.clone()).or_insert(p);
+                    }
+                }
+            }
+            other => cx.at(
+                &node.span.clone().or_else(|| key.span.clone()),
+                format!("`person` must be written as [[person]] tables, not {}", other.describe()),
+            ),
+        }
+    }
+    if let Some((key, node)) = root.get("team") {
+        if let Some(teams) = cx.table(key, node, "[team]".to_owned()) {
+            for (team_key, team_node) in teams.entries {
+                if let Some(team) = read_team(cx, &dir, team_key, team_node) {
+                    dir.teams.insert(team.id.clone(), team);
+                }
+            }
+        }
+    }
+    dir
+}
+
+fn read_person(
+    cx: &mut FileCx<'_>,
+    t: &Table<'_>,
+    claims: &mut BTreeMap<String, (String, Span)>,
+    first_seen: &mut BTreeMap<PersonId, Span>,
+) -> Option<Person> {
+    cx.check_keys(t, PERSON_KEYS);
+    let id = cx.required_string(t, "id", " (e.g. id = \"alice\")").and_then(|(s, span)| {
+        match PersonId::parse(&s) {
+            Ok(id) => Some((id, span)),
+            Err(e) => {
+                cx.at(&span, e);
+                None
+            }
+        }
+    });
+    let name = cx.required_string(t, "name", " (e.g. name = \"Alice Analyst\")");
+    if let Some((n, span)) = &name {
+        if n.trim().is_empty() {
+            cx.at(span, "`name` must not be empty");
+        }
+    }
+    let mut roles = BTreeSet::new();
+    for (r, span) in cx.string_list(t, "roles").unwrap_or_default() {
+        match Role::parse(&r) {
+            Ok(role) => {
+                if !roles.insert(role) {
+                    cx.at(&span, format!("role `{r}` is listed twice"));
+                }
+            }
+            Err(e) => cx.at(&span, e),
+        }
+    }
+    let (id, id_span) = id?;
+    if let Some(first) = first_seen.get(&id) {
+        let line = first.as_ref().map_or(1, |s| line_col(cx.text, s.start).0);
+        cx.at(&id_span, format!("person `{id}` is defined twice (first on line {line})"));
+        return None;
+    }
+    first_seen.insert(id.clone(), id_span);
+    let mut slack = Vec::new();
+    for (s, span) in cx.string_list(t, "slack").unwrap_or_default() {
+        match SlackIdentity::parse(&s) {
+            Ok(ident) if claim(cx, claims, format!("slack identity {ident}"), &id, &span) => {
+                slack.push(ident)
+            }
+            Ok(_) => {}
+            Err(e) => cx.at(&span, e),
+        }
+    }
+    let mut discord = Vec::new();
+    for (d, span) in cx.string_list(t, "discord").unwrap_or_default() {
+        if d.is_empty() || !d.bytes().all(|b| b.is_ascii_digit()) {
+            cx.at(&span, format!("discord id `{d}` must be the numeric user id, e.g. 111111111111111111"));
+        } else if claim(cx, claims, format!("discord id {d}"), &id, &span) {
+            discord.push(d);
+        }
+    }
+    let name = name.map(|(n, _)| n).unwrap_or_default();
+    Some(Person { id, name, roles, slack, discord })
+}
+
+/// Records that `who` claims an identity; refuses one already claimed. One chat identity must
+/// map to exactly one person, or the bot could not tell who clicked.
+fn claim(
+    cx: &mut FileCx<'_>,
+    claims: &mut BTreeMap<String, (String, Span)>,
+    identity: String,
+    who: &PersonId,
+    span: &Span,
+) -> bool {
+    if let Some((owner, first)) = claims.get(&identity) {
+        let line = first.as_ref().map_or(1, |s| line_col(cx.text, s.start).0);
+        let by = if owner == who.as_str() { "this person".to_owned() } else { format!("`{owner}`") };
+        cx.at(span, format!("{identity} is already claimed by {by} (line {line})"));
+        return false;
+    }
+    claims.insert(identity, (who.as_str().to_owned(), span.clone()));
+    true
+}
+
+fn read_team(cx: &mut FileCx<'_>, dir: &Directory, key: &Key, node: &Node) -> Option<Team> {
+    let key_span = key.span.clone().or_else(|| node.span.clone());
+    let id = match TeamId::parse(&key.name) {
+        Ok(id) => id,
+        Err(e) => {
+            cx.at(&key_span, e);
+            return None;
+        }
+    };
+    let t = cx.table(key, node, format!("[team.{id}]"))?;
+    cx.check_keys(&t, TEAM_KEYS);
+    let Some(listed) = cx.string_list(&t, "members") else {
+        if t.get("members").is_none() {
+            cx.missing(&t, "members", " (e.g. members = [\"alice\"])");
+        }
+        return None;
+    };
+    if listed.is_empty() {
+        cx.at(&t.value_span("members"), format!("team `{id}` has no members; an owner team needs at least one person"));
+    }
+    let mut members = Vec::new();
+    for (m, span) in listed {
+        match PersonId::parse(&m) {
+            Ok(pid) if dir.people.contains_key(&pid) => {
+                if members.contains(&pid) {
+                    cx.at(&span, format!("`{m}` is listed twice in team `{id}`"));
+                } else {
+                    members.push(pid);
+                }
+            }
+            Ok(_) => cx.at(&span, format!("team `{id}` lists `{m}`, who is not a [[person]] in people.toml")),
+            Err(e) => cx.at(&span, e),
+        }
+    }
+    Some(Team { id, members })
+}

@@ -1,0 +1,48 @@
+//! Postgres access: connecting, migrations, and the rows of requests, versions, votes,
+//! decisions and idempotency keys. Functions take a connection (usually a transaction) so
+//! that a use case composes several of them into one atomic change.
+
+pub mod idempotency;
+pub mod requests;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The embedded, forward-only migrations.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Connects to Postgres with a pool of at most `max` connections.
+pub async fn connect(url: &str, max: u32) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)
+        .context("DATABASE_URL is not a valid postgres:// URL")?
+        .application_name("countersign");
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .context(
+            "cannot connect to Postgres: check DATABASE_URL and that the server is running \
+             (scripts/with-postgres starts a private one)",
+        )
+}
+
+/// Applies every pending migration.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR
+        .run(pool)
+        .await
+        .context("applying database migrations")
+}
+
+/// Whether every embedded migration has been applied.
+pub async fn migrations_current(pool: &PgPool) -> anyhow::Result<bool> {
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+        .fetch_all(pool)
+        .await
+        .unwrap_or_default();
+    Ok(MIGRATOR.iter().all(|m| applied.contains(&m.version)))
+}

@@ -1,0 +1,327 @@
+//! Rows of requests, their versions, votes and final decisions.
+
+use crate::approval::{Status, VoteKind};
+use crate::policy::Fields;
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+use sqlx::{FromRow, PgConnection, PgExecutor};
+
+/// One approval group as stored with a version (the rule's groups at the time).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredGroup {
+    /// Role name.
+    pub role: String,
+    /// Approvals needed.
+    pub count: u32,
+}
+
+/// A row of `requests`.
+#[derive(Clone, Debug, FromRow)]
+pub struct RequestRow {
+    /// Database id.
+    pub id: i64,
+    /// `INV-42`.
+    pub r#ref: String,
+    /// Workflow id.
+    pub workflow: String,
+    /// Requester's person id.
+    pub requester: String,
+    /// Identity the request was opened through.
+    pub requester_identity: String,
+    /// `pending`, `approved`, ...
+    pub status: String,
+    /// Current version.
+    pub version: i32,
+    /// When opened.
+    pub created_at: DateTime<Utc>,
+    /// When a pending request expires.
+    pub expires_at: DateTime<Utc>,
+    /// When it reached its final state.
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+impl RequestRow {
+    /// The parsed status.
+    pub fn status(&self) -> anyhow::Result<Status> {
+        self.status.parse().map_err(anyhow::Error::msg)
+    }
+}
+
+/// A row of `request_versions`.
+#[derive(Clone, Debug, FromRow)]
+pub struct VersionRow {
+    /// Version number.
+    pub version: i32,
+    /// Typed field values.
+    pub fields: Json<Fields>,
+    /// The rule that applied.
+    pub rule: String,
+    /// The rule's approval groups.
+    pub groups: Json<Vec<StoredGroup>>,
+    /// Policy file hash in force.
+    pub policy_hash: String,
+    /// Who wrote this version.
+    pub created_by: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A row of `votes`.
+#[derive(Clone, Debug, FromRow)]
+pub struct VoteRow {
+    /// Voter's person id.
+    pub voter: String,
+    /// Identity voted through.
+    pub identity: String,
+    /// `approve` or `reject`.
+    pub kind: String,
+    /// The voter's roles when voting.
+    pub roles: Vec<String>,
+    /// A reject's reason.
+    pub reason: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Takes the next number of a workflow's refs. The counter row stays locked until commit, so
+/// numbers are gap-free and unique.
+pub async fn next_number(conn: &mut PgConnection, workflow: &str) -> anyhow::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO workflow_counters (workflow, last_number) VALUES ($1, 1) \
+         ON CONFLICT (workflow) DO UPDATE SET last_number = workflow_counters.last_number + 1 \
+         RETURNING last_number",
+    )
+    .bind(workflow)
+    .fetch_one(conn)
+    .await
+    .context("numbering a new request")
+}
+
+/// Inserts a request at version 1 and returns its id.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_request(
+    conn: &mut PgConnection,
+    r#ref: &str,
+    workflow: &str,
+    number: i64,
+    requester: &str,
+    identity: &str,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> anyhow::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO requests (ref, workflow, number, requester, requester_identity, status, version, \
+         created_at, expires_at) VALUES ($1, $2, $3, $4, $5, 'pending', 1, $6, $7) RETURNING id",
+    )
+    .bind(r#ref)
+    .bind(workflow)
+    .bind(number)
+    .bind(requester)
+    .bind(identity)
+    .bind(created_at)
+    .bind(expires_at)
+    .fetch_one(conn)
+    .await
+    .context("inserting a request")
+}
+
+/// Inserts one version of a request.
+pub async fn insert_version(conn: &mut PgConnection, request_id: i64, v: &VersionRow) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO request_versions (request_id, version, fields, rule, groups, policy_hash, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(request_id)
+    .bind(v.version)
+    .bind(&v.fields)
+    .bind(&v.rule)
+    .bind(&v.groups)
+    .bind(&v.policy_hash)
+    .bind(&v.created_by)
+    .bind(v.created_at)
+    .execute(conn)
+    .await
+    .context("inserting a request version")?;
+    Ok(())
+}
+
+/// Reads a request and locks its row until the transaction ends: every action on one request
+/// is serialised here.
+pub async fn lock(conn: &mut PgConnection, r#ref: &str) -> anyhow::Result<Option<RequestRow>> {
+    sqlx::query_as::<_, RequestRow>(
+        "SELECT id, ref, workflow, requester, requester_identity, status, version, created_at, \
+         expires_at, decided_at FROM requests WHERE ref = $1 FOR UPDATE",
+    )
+    .bind(r#ref)
+    .fetch_optional(conn)
+    .await
+    .context("locking a request")
+}
+
+/// Reads a request without locking it.
+pub async fn find(db: impl PgExecutor<'_>, r#ref: &str) -> anyhow::Result<Option<RequestRow>> {
+    sqlx::query_as::<_, RequestRow>(
+        "SELECT id, ref, workflow, requester, requester_identity, status, version, created_at, \
+         expires_at, decided_at FROM requests WHERE ref = $1",
+    )
+    .bind(r#ref)
+    .fetch_optional(db)
+    .await
+    .context("reading a request")
+}
+
+/// One version of a request.
+pub async fn version(db: impl PgExecutor<'_>, request_id: i64, version: i32) -> anyhow::Result<VersionRow> {
+    sqlx::query_as::<_, VersionRow>(
+        "SELECT version, fields, rule, groups, policy_hash, created_by, created_at \
+         FROM request_versions WHERE request_id = $1 AND version = $2",
+    )
+    .bind(request_id)
+    .bind(version)
+    .fetch_one(db)
+    .await
+    .context("reading a request version")
+}
+
+/// The votes cast on one version, in the order they were cast.
+pub async fn votes(db: impl PgExecutor<'_>, request_id: i64, version: i32) -> anyhow::Result<Vec<VoteRow>> {
+    sqlx::query_as::<_, VoteRow>(
+        "SELECT voter, identity, kind, roles, reason, at FROM votes \
+         WHERE request_id = $1 AND version = $2 ORDER BY id",
+    )
+    .bind(request_id)
+    .bind(version)
+    .fetch_all(db)
+    .await
+    .context("reading votes")
+}
+
+/// Records a vote.
+pub async fn insert_vote(conn: &mut PgConnection, request_id: i64, version: i32, v: &VoteRow) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO votes (request_id, version, voter, identity, kind, roles, reason, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(request_id)
+    .bind(version)
+    .bind(&v.voter)
+    .bind(&v.identity)
+    .bind(&v.kind)
+    .bind(&v.roles)
+    .bind(&v.reason)
+    .bind(v.at)
+    .execute(conn)
+    .await
+    .context("recording a vote")?;
+    Ok(())
+}
+
+/// Moves a request to a new version (amendment).
+pub async fn set_version(conn: &mut PgConnection, request_id: i64, version: i32) -> anyhow::Result<()> {
+    sqlx::query("UPDATE requests SET version = $2 WHERE id = $1")
+        .bind(request_id)
+        .bind(version)
+        .execute(conn)
+        .await
+        .context("moving a request to its new version")?;
+    Ok(())
+}
+
+/// The final record of a decision.
+#[derive(Clone, Debug)]
+pub struct Decision<'a> {
+    /// Final state.
+    pub outcome: Status,
+    /// Version decided.
+    pub version: i32,
+    /// Rule that applied.
+    pub rule: &'a str,
+    /// Policy file hash.
+    pub policy_hash: &'a str,
+    /// The person whose action decided it (None for expiry).
+    pub decided_by: Option<&'a str>,
+    /// A reject's or cancel's reason.
+    pub reason: Option<&'a str>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Moves a pending request to its final state and writes the final record. The primary key
+/// of `decisions` makes a second final state impossible even if a bug got past the row lock.
+pub async fn decide(conn: &mut PgConnection, request_id: i64, d: &Decision<'_>) -> anyhow::Result<()> {
+    let updated = sqlx::query(
+        "UPDATE requests SET status = $2, decided_at = $3 WHERE id = $1 AND status = 'pending'",
+    )
+    .bind(request_id)
+    .bind(d.outcome.as_str())
+    .bind(d.at)
+    .execute(&mut *conn)
+    .await
+    .context("recording a final state")?;
+    anyhow::ensure!(updated.rows_affected() == 1, "request {request_id} was no longer pending");
+    sqlx::query(
+        "INSERT INTO decisions (request_id, outcome, version, rule, policy_hash, decided_by, reason, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(request_id)
+    .bind(d.outcome.as_str())
+    .bind(d.version)
+    .bind(d.rule)
+    .bind(d.policy_hash)
+    .bind(d.decided_by)
+    .bind(d.reason)
+    .bind(d.at)
+    .execute(conn)
+    .await
+    .context("writing the final record")?;
+    Ok(())
+}
+
+/// Which requests to list.
+#[derive(Clone, Debug)]
+pub struct ListQuery {
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only requests opened by this person.
+    pub requester: Option<String>,
+    /// Only these workflows (those the caller may view, or asked for).
+    pub workflows: Vec<String>,
+    /// At most this many, newest first.
+    pub limit: i64,
+}
+
+/// Requests matching `q`, newest first.
+pub async fn list(db: impl PgExecutor<'_>, q: &ListQuery) -> anyhow::Result<Vec<RequestRow>> {
+    sqlx::query_as::<_, RequestRow>(
+        "SELECT id, ref, workflow, requester, requester_identity, status, version, created_at, \
+         expires_at, decided_at FROM requests \
+         WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR requester = $2) \
+         AND workflow = ANY($3) ORDER BY id DESC LIMIT $4",
+    )
+    .bind(q.status.map(Status::as_str))
+    .bind(&q.requester)
+    .bind(&q.workflows)
+    .bind(q.limit)
+    .fetch_all(db)
+    .await
+    .context("listing requests")
+}
+
+/// Refs of pending requests whose expiry has passed at `now`, oldest first.
+pub async fn due_for_expiry(db: impl PgExecutor<'_>, now: DateTime<Utc>, limit: i64) -> anyhow::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT ref FROM requests WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+    .context("finding requests due to expire")
+}
+
+/// Whether a vote row is an approval.
+pub fn is_approval(v: &VoteRow) -> bool {
+    v.kind == VoteKind::Approve.as_str()
+}
