@@ -9,4 +9,4 @@ mod verify;
 pub use chain::{seal, spawn_sealer, SealReport};
 pub use entry::{append, trail, Action, AuditOutcome, NewEntry, StoredEntry};
 pub use export::{export, ExportFilter, ExportFormat};
-pub use verify::{verify, Problem, VerifyReport};
+pub use verify::{unsealed, verify, Problem, VerifyReport};

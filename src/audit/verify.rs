@@ -119,6 +119,11 @@ pub async fn verify(pool: &PgPool, mut progress: impl FnMut(u64, u64)) -> anyhow
     Ok(report)
 }
 
+/// How many entries are written but not yet sealed.
+pub async fn unsealed(pool: &PgPool) -> anyhow::Result<i64> {
+    Ok(unsealed_counts(pool).await?.0)
+}
+
 /// Entries not yet sealed, and entries that should have been (older than the last pass's bound).
 async fn unsealed_counts(pool: &PgPool) -> anyhow::Result<(i64, i64)> {
     let row = sqlx::query(

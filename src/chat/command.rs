@@ -113,7 +113,9 @@ pub fn split_words(line: &str) -> Result<Vec<String>, CommandError> {
         match (quote, c) {
             (Some(q), c) if c == q => quote = None,
             (Some(_), c) => cur.push(c),
-            (None, '"' | '\'' | '“' | '”') => {
+            // A quote opens only at the start of a value, so apostrophes in words stay
+            // ("last week's invoice").
+            (None, '"' | '\'' | '“' | '”') if !in_word || cur.ends_with('=') => {
                 quote = Some(if c == '“' { '”' } else { c });
                 in_word = true;
             }

@@ -65,3 +65,15 @@ fn smart_quotes_from_mobile_keyboards_group_words_too() {
     let cmd = parse("new invoice vendor=“ACME GmbH” amount=5").unwrap();
     assert_eq!(cmd, Command::New { workflow: "invoice".into(), fields: kv(&[("vendor", "ACME GmbH"), ("amount", "5")]) });
 }
+
+#[test]
+fn an_apostrophe_inside_a_word_is_not_a_quote() {
+    assert_eq!(
+        parse("reject INV-1 duplicate of last week's invoice").unwrap(),
+        Command::Reject { r#ref: "INV-1".into(), version: None, reason: "duplicate of last week's invoice".into() }
+    );
+    assert_eq!(
+        parse("new invoice vendor='O''Brien'").unwrap_err(),
+        CommandError::Quote("new invoice vendor='O''Brien'".into())
+    );
+}
