@@ -21,7 +21,14 @@ pub struct CheckError {
 
 impl fmt::Display for CheckError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.col,
+            self.message
+        )
     }
 }
 
@@ -38,6 +45,15 @@ pub(crate) fn line_col(text: &str, byte: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// Items joined with commas for a message, or "(none)".
+pub(crate) fn list_or_none(items: &[&str]) -> String {
+    if items.is_empty() {
+        "(none)".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
 /// One file being checked: its text, for positions, and the problems found so far.
 pub(crate) struct FileCx<'a> {
     pub path: &'a Path,
@@ -47,7 +63,11 @@ pub(crate) struct FileCx<'a> {
 
 impl<'a> FileCx<'a> {
     pub fn new(path: &'a Path, text: &'a str) -> Self {
-        FileCx { path, text, errors: Vec::new() }
+        FileCx {
+            path,
+            text,
+            errors: Vec::new(),
+        }
     }
 
     /// Records a problem at a byte offset.
@@ -71,9 +91,16 @@ impl<'a> FileCx<'a> {
     pub fn table<'n>(&mut self, key: &Key, node: &'n Node, what: String) -> Option<Table<'n>> {
         let span = node.span.clone().or_else(|| key.span.clone());
         match &node.kind {
-            Kind::Table(entries) => Some(Table { entries, span, what }),
+            Kind::Table(entries) => Some(Table {
+                entries,
+                span,
+                what,
+            }),
             other => {
-                self.at(&span, format!("{what} must be a table, not {}", other.describe()));
+                self.at(
+                    &span,
+                    format!("{what} must be a table, not {}", other.describe()),
+                );
                 None
             }
         }
@@ -115,7 +142,12 @@ impl<'a> FileCx<'a> {
     }
 
     /// A required string value.
-    pub fn required_string(&mut self, t: &Table<'_>, key: &str, hint: &str) -> Option<(String, Span)> {
+    pub fn required_string(
+        &mut self,
+        t: &Table<'_>,
+        key: &str,
+        hint: &str,
+    ) -> Option<(String, Span)> {
         if t.get(key).is_none() {
             self.missing(t, key, hint);
             return None;
@@ -161,7 +193,11 @@ impl<'a> FileCx<'a> {
                 Kind::Str(s) => out.push((s.clone(), item.span.clone())),
                 other => self.at(
                     &item.span.clone().or_else(|| node.span.clone()),
-                    format!("`{key}` in {} must list strings, not {}", t.what, other.describe()),
+                    format!(
+                        "`{key}` in {} must list strings, not {}",
+                        t.what,
+                        other.describe()
+                    ),
                 ),
             }
         }
@@ -172,7 +208,11 @@ impl<'a> FileCx<'a> {
         let span = node.span.clone().or_else(|| t.key_span(key));
         self.at(
             &span,
-            format!("`{key}` in {} must be {want}, not {}", t.what, got.describe()),
+            format!(
+                "`{key}` in {} must be {want}, not {}",
+                t.what,
+                got.describe()
+            ),
         );
     }
 
@@ -181,7 +221,11 @@ impl<'a> FileCx<'a> {
     pub fn string_content_start(&self, span: &Span, value: &str) -> Option<usize> {
         let span = span.as_ref()?;
         let raw = self.text.get(span.clone())?;
-        let quote = if raw.starts_with("\"\"\"") || raw.starts_with("'''") { 3 } else { 1 };
+        let quote = if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
+            3
+        } else {
+            1
+        };
         let inner = raw.get(quote..raw.len().checked_sub(quote)?)?;
         // TOML drops a newline right after an opening triple quote.
         let (skip, inner) = match inner.strip_prefix('\n') {
@@ -202,7 +246,10 @@ pub(crate) struct Table<'n> {
 impl<'n> Table<'n> {
     /// The entry for a key.
     pub fn get(&self, key: &str) -> Option<(&'n Key, &'n Node)> {
-        self.entries.iter().find(|(k, _)| k.name == key).map(|(k, n)| (k, n))
+        self.entries
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(k, n)| (k, n))
     }
 
     /// Where a key is written (falling back to the table).

@@ -36,7 +36,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(usage());
     }
     if total == 0 {
-        return Err(format!("`{s}` is zero; a duration must be longer than that"));
+        return Err(format!(
+            "`{s}` is zero; a duration must be longer than that"
+        ));
     }
     Ok(Duration::from_secs(total))
 }
@@ -45,7 +47,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// compare it with the file), else hours and minutes ("1 hour 30 minutes").
 pub(crate) fn describe_duration(d: Duration) -> String {
     let secs = d.as_secs();
-    let parts = [(secs / 3600, "hour"), ((secs % 3600) / 60, "minute"), (secs % 60, "second")];
+    let parts = [
+        (secs / 3600, "hour"),
+        ((secs % 3600) / 60, "minute"),
+        (secs % 60, "second"),
+    ];
     let words: Vec<String> = parts
         .iter()
         .filter(|(n, _)| *n > 0)

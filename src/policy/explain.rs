@@ -45,7 +45,11 @@ fn role_with_holders(role: &Role, dir: &Directory) -> String {
 }
 
 fn roles_with_holders(roles: &[Role], dir: &Directory) -> String {
-    roles.iter().map(|r| role_with_holders(r, dir)).collect::<Vec<_>>().join(", ")
+    roles
+        .iter()
+        .map(|r| role_with_holders(r, dir))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn range<T: std::fmt::Display>(min: Option<T>, max: Option<T>) -> String {
@@ -59,21 +63,41 @@ fn range<T: std::fmt::Display>(min: Option<T>, max: Option<T>) -> String {
 
 fn field_line(f: &FieldSpec) -> FieldLine {
     let (kind, limits) = match &f.kind {
-        FieldKind::Money { currency, min, max } => {
-            (format!("money in {currency}"), range(min.as_ref(), max.as_ref()))
-        }
+        FieldKind::Money { currency, min, max } => (
+            format!("money in {currency}"),
+            range(min.as_ref(), max.as_ref()),
+        ),
         FieldKind::Text { max_length } => (
             "text".to_owned(),
-            format!("at most {} characters", max_length.unwrap_or(DEFAULT_TEXT_MAX_LENGTH)),
+            format!(
+                "at most {} characters",
+                max_length.unwrap_or(DEFAULT_TEXT_MAX_LENGTH)
+            ),
         ),
         FieldKind::Integer { min, max } => {
             let r = range(*min, *max);
-            ("whole number".to_owned(), if r == "any amount" { "any whole number".into() } else { r })
+            (
+                "whole number".to_owned(),
+                if r == "any amount" {
+                    "any whole number".into()
+                } else {
+                    r
+                },
+            )
         }
         FieldKind::Date => ("date".to_owned(), "written YYYY-MM-DD".to_owned()),
-        FieldKind::Choice { options } => ("choice".to_owned(), format!("one of {}", options.join(", "))),
+        FieldKind::Choice { options } => (
+            "choice".to_owned(),
+            format!("one of {}", options.join(", ")),
+        ),
     };
-    FieldLine { name: f.name.clone(), label: f.label.clone(), kind, required: f.required, limits }
+    FieldLine {
+        name: f.name.clone(),
+        label: f.label.clone(),
+        kind,
+        required: f.required,
+        limits,
+    }
 }
 
 /// "It needs 1 approval from finance-approver (...) and 1 approval from finance-director
@@ -83,8 +107,16 @@ fn needs(rule: &Rule, dir: &Directory) -> String {
         .approvals
         .iter()
         .map(|g| {
-            let noun = if g.count == 1 { "approval" } else { "approvals" };
-            format!("{} {noun} from {}", g.count, role_with_holders(&g.role, dir))
+            let noun = if g.count == 1 {
+                "approval"
+            } else {
+                "approvals"
+            };
+            format!(
+                "{} {noun} from {}",
+                g.count,
+                role_with_holders(&g.role, dir)
+            )
         })
         .collect();
     let total: u32 = rule.approvals.iter().map(|g| g.count).sum();
@@ -92,17 +124,28 @@ fn needs(rule: &Rule, dir: &Directory) -> String {
         Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
         _ => groups.join(""),
     };
-    let distinct = if total > 1 { ", each from a different person" } else { "" };
+    let distinct = if total > 1 {
+        ", each from a different person"
+    } else {
+        ""
+    };
     format!("It needs {joined}{distinct}.")
 }
 
 fn rule_sentence(n: usize, rule: &Rule, wf: &Workflow, dir: &Directory) -> String {
     let head = match &rule.when {
-        Some(expr) => format!("Rule `{}` applies when {}.", rule.name, describe_expr(expr, wf)),
+        Some(expr) => format!(
+            "Rule `{}` applies when {}.",
+            rule.name,
+            describe_expr(expr, wf)
+        ),
         None if n == 0 => format!("Rule `{}` always applies.", rule.name),
         None => format!("Otherwise, rule `{}` applies.", rule.name),
     };
-    format!("{head} {} The requester can never approve their own request.", needs(rule, dir))
+    format!(
+        "{head} {} The requester can never approve their own request.",
+        needs(rule, dir)
+    )
 }
 
 fn facts(wf: &Workflow, dir: &Directory) -> Facts {
@@ -121,7 +164,10 @@ fn facts(wf: &Workflow, dir: &Directory) -> Facts {
         describe_duration(wf.lifecycle.expires_after)
     )];
     lifecycle.push(match wf.lifecycle.remind_after {
-        Some(d) => format!("Approvers are reminded after {} if the request is still pending.", describe_duration(d)),
+        Some(d) => format!(
+            "Approvers are reminded after {} if the request is still pending.",
+            describe_duration(d)
+        ),
         None => "No reminders are sent.".to_owned(),
     });
     let mut decisions = vec![
@@ -135,7 +181,11 @@ fn facts(wf: &Workflow, dir: &Directory) -> Facts {
          votes cast on earlier versions. A vote counts only for the version the voter saw."
             .to_owned(),
     ];
-    if wf.fields.iter().any(|f| matches!(f.kind, FieldKind::Money { .. })) {
+    if wf
+        .fields
+        .iter()
+        .any(|f| matches!(f.kind, FieldKind::Money { .. }))
+    {
         decisions.push(
             "Money is exact: an amount with more decimals than its currency allows is refused, \
              never rounded."
@@ -149,7 +199,12 @@ fn facts(wf: &Workflow, dir: &Directory) -> Facts {
         view: roles_with_holders(&wf.access.view, dir),
         policy: format!("{file}, sha256 {}", wf.policy_hash),
         fields: wf.fields.iter().map(field_line).collect(),
-        rules: wf.rules.iter().enumerate().map(|(n, r)| rule_sentence(n, r, wf, dir)).collect(),
+        rules: wf
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(n, r)| rule_sentence(n, r, wf, dir))
+            .collect(),
         decisions,
         lifecycle,
     }
@@ -170,9 +225,16 @@ pub fn explain_text(wf: &Workflow, dir: &Directory) -> String {
     out.push_str(&format!("Policy: {}\n", f.policy));
     out.push_str("\nFields:\n");
     for l in &f.fields {
-        let label = l.label.as_ref().map(|s| format!(" \"{s}\"")).unwrap_or_default();
+        let label = l
+            .label
+            .as_ref()
+            .map(|s| format!(" \"{s}\""))
+            .unwrap_or_default();
         let req = if l.required { "required" } else { "optional" };
-        out.push_str(&format!("- {}{label}: {}, {req}, {}\n", l.name, l.kind, l.limits));
+        out.push_str(&format!(
+            "- {}{label}: {}, {req}, {}\n",
+            l.name, l.kind, l.limits
+        ));
     }
     out.push_str("\nRules, checked in order; the first that applies decides:\n");
     for (n, r) in f.rules.iter().enumerate() {
@@ -220,7 +282,9 @@ pub fn explain_markdown(wf: &Workflow, dir: &Directory) -> String {
     let labels = f.fields.iter().any(|l| l.label.is_some());
     out.push_str("\n## Fields\n\n");
     if labels {
-        out.push_str("| Field | Label | Type | Required | Limits |\n| --- | --- | --- | --- | --- |\n");
+        out.push_str(
+            "| Field | Label | Type | Required | Limits |\n| --- | --- | --- | --- | --- |\n",
+        );
     } else {
         out.push_str("| Field | Type | Required | Limits |\n| --- | --- | --- | --- |\n");
     }
@@ -230,7 +294,12 @@ pub fn explain_markdown(wf: &Workflow, dir: &Directory) -> String {
             (false, _) => String::new(),
             (true, label) => format!(" {} |", cell(label.as_deref().unwrap_or(""))),
         };
-        out.push_str(&format!("| `{}` |{label} {} | {req} | {} |\n", l.name, l.kind, cell(&l.limits)));
+        out.push_str(&format!(
+            "| `{}` |{label} {} | {req} | {} |\n",
+            l.name,
+            l.kind,
+            cell(&l.limits)
+        ));
     }
     out.push_str("\n## Rules\n\nRules are checked in order; the first that applies decides.\n\n");
     for (n, r) in f.rules.iter().enumerate() {

@@ -198,10 +198,19 @@ fn scalar<'a>(operand: &'a Operand, fields: &'a Fields) -> Option<Scalar<'a>> {
         // An absent field yields None, which makes the comparison false.
         Operand::Field { name, .. } => Some(match fields.get(name)? {
             Value::Money(m) => Scalar::Dec(
-                Number { mantissa: i128::from(m.minor()), scale: u32::from(m.currency().minor_units()) },
+                Number {
+                    mantissa: i128::from(m.minor()),
+                    scale: u32::from(m.currency().minor_units()),
+                },
                 Some(m.currency()),
             ),
-            Value::Integer(i) => Scalar::Dec(Number { mantissa: i128::from(*i), scale: 0 }, None),
+            Value::Integer(i) => Scalar::Dec(
+                Number {
+                    mantissa: i128::from(*i),
+                    scale: 0,
+                },
+                None,
+            ),
             Value::Date(d) => Scalar::Date(*d),
             Value::Text(s) | Value::Choice(s) => Scalar::Str(s),
         }),
@@ -223,6 +232,37 @@ fn compare(left: &Operand, op: CmpOp, right: &Operand, fields: &Fields) -> bool 
 }
 
 impl Expr {
+    /// The field names the condition mentions, in order of appearance.
+    pub fn fields_used(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        self.collect_fields(&mut out);
+        out
+    }
+
+    fn collect_fields<'a>(&'a self, out: &mut Vec<&'a str>) {
+        let mut add = |o: &'a Operand| {
+            if let Operand::Field { name, .. } = o {
+                out.push(name.as_str());
+            }
+        };
+        match self {
+            Expr::Or(a, b) | Expr::And(a, b) => {
+                a.collect_fields(out);
+                b.collect_fields(out);
+            }
+            Expr::Not(a) => a.collect_fields(out),
+            Expr::Compare { left, right, .. } => {
+                add(left);
+                add(right);
+            }
+            Expr::In { operand, list } => {
+                add(operand);
+                list.iter().for_each(add);
+            }
+            Expr::Operand(o) => add(o),
+        }
+    }
+
     /// Whether the condition holds for these values. A comparison touching an absent
     /// (optional) field is false, so `not (x == "a")` is true when `x` is absent.
     pub fn eval(&self, fields: &Fields) -> bool {
@@ -231,9 +271,9 @@ impl Expr {
             Expr::And(a, b) => a.eval(fields) && b.eval(fields),
             Expr::Not(a) => !a.eval(fields),
             Expr::Compare { left, op, right } => compare(left, *op, right, fields),
-            Expr::In { operand, list } => {
-                list.iter().any(|item| compare(operand, CmpOp::Eq, item, fields))
-            }
+            Expr::In { operand, list } => list
+                .iter()
+                .any(|item| compare(operand, CmpOp::Eq, item, fields)),
             Expr::Operand(_) => false,
         }
     }
@@ -251,6 +291,9 @@ pub struct ExprError {
 
 impl ExprError {
     pub(crate) fn new(offset: usize, message: impl Into<String>) -> Self {
-        ExprError { offset, message: message.into() }
+        ExprError {
+            offset,
+            message: message.into(),
+        }
     }
 }

@@ -5,36 +5,62 @@ use crate::policy::model::{FieldKind, FieldSpec};
 use crate::policy::raw::{Kind, Span};
 use crate::policy::value::{Currency, Money};
 
-const FIELD_KEYS: &[&str] =
-    &["type", "label", "required", "currency", "min", "max", "max_length", "options"];
+const FIELD_KEYS: &[&str] = &[
+    "type",
+    "label",
+    "required",
+    "currency",
+    "min",
+    "max",
+    "max_length",
+    "options",
+];
 const TYPES: &[&str] = &["money", "text", "integer", "date", "choice"];
 /// Words of the `when` language, which therefore cannot name a field.
 const KEYWORDS: &[&str] = &["and", "or", "not", "in"];
 
+/// The fields read, in file order, and the names of fields written but refused (so that
+/// conditions naming them are not reported a second time as naming an unknown field).
+pub(crate) struct ReadFields {
+    pub specs: Vec<FieldSpec>,
+    pub refused: Vec<String>,
+}
+
 /// Reads `[fields.*]` in file order. A missing or empty `fields` is reported.
-pub(crate) fn read_fields(cx: &mut FileCx<'_>, root: &Table<'_>) -> Vec<FieldSpec> {
+pub(crate) fn read_fields(cx: &mut FileCx<'_>, root: &Table<'_>) -> ReadFields {
+    let mut out = ReadFields {
+        specs: Vec::new(),
+        refused: Vec::new(),
+    };
     let hint = " (at least one [fields.<name>] table)";
     let Some((key, node)) = root.get("fields") else {
         cx.missing(root, "fields", hint);
-        return Vec::new();
+        return out;
     };
     let Some(fields) = cx.table(key, node, "[fields]".to_owned()) else {
-        return Vec::new();
+        return out;
     };
     if fields.entries.is_empty() {
-        cx.at(&fields.span, format!("[fields] is empty; a workflow needs{hint}"));
+        cx.at(
+            &fields.span,
+            format!("[fields] is empty; a workflow needs{hint}"),
+        );
     }
-    let mut out = Vec::new();
     for (key, node) in fields.entries {
         let key_span = key.span.clone().or_else(|| node.span.clone());
         let name = &key.name;
-        if let Err(e) = check_field_name(name) {
-            cx.at(&key_span, e);
-            continue;
-        }
-        let Some(t) = cx.table(key, node, format!("[fields.{name}]")) else { continue };
-        if let Some(spec) = read_field(cx, name, &t) {
-            out.push(spec);
+        let spec = match check_field_name(name) {
+            Err(e) => {
+                cx.at(&key_span, e);
+                None
+            }
+            Ok(()) => cx
+                .table(key, node, format!("[fields.{name}]"))
+                .and_then(|t| read_field(cx, name, &t)),
+        };
+        match spec {
+            Some(spec) => out.specs.push(spec),
+            None => out.refused.push(name.clone()),
         }
     }
     out
@@ -54,7 +80,9 @@ fn check_field_name(name: &str) -> Result<(), String> {
         ));
     }
     if KEYWORDS.contains(&name) {
-        return Err(format!("`{name}` is a word of the `when` language and cannot name a field"));
+        return Err(format!(
+            "`{name}` is a word of the `when` language and cannot name a field"
+        ));
     }
     Ok(())
 }
@@ -71,13 +99,22 @@ fn read_field(cx: &mut FileCx<'_>, name: &str, t: &Table<'_>) -> Option<FieldSpe
         "date" => &[],
         "choice" => &["options"],
         _ => {
-            cx.at(&ty_span, format!("unknown field type `{ty}`; use one of: {}", TYPES.join(", ")));
+            cx.at(
+                &ty_span,
+                format!(
+                    "unknown field type `{ty}`; use one of: {}",
+                    TYPES.join(", ")
+                ),
+            );
             return None;
         }
     };
     for key in ["currency", "min", "max", "max_length", "options"] {
         if t.get(key).is_some() && !applicable.contains(&key) {
-            cx.at(&t.key_span(key), format!("`{key}` does not apply to a {ty} field"));
+            cx.at(
+                &t.key_span(key),
+                format!("`{key}` does not apply to a {ty} field"),
+            );
         }
     }
     let kind = match ty.as_str() {
@@ -87,12 +124,20 @@ fn read_field(cx: &mut FileCx<'_>, name: &str, t: &Table<'_>) -> Option<FieldSpe
         "date" => FieldKind::Date,
         _ => read_choice(cx, t)?,
     };
-    Some(FieldSpec { name: name.to_owned(), label, kind, required })
+    Some(FieldSpec {
+        name: name.to_owned(),
+        label,
+        kind,
+        required,
+    })
 }
 
 fn read_money(cx: &mut FileCx<'_>, t: &Table<'_>) -> Option<FieldKind> {
-    let (code, span) =
-        cx.required_string(t, "currency", " (a money field needs one, e.g. currency = \"EUR\")")?;
+    let (code, span) = cx.required_string(
+        t,
+        "currency",
+        " (a money field needs one, e.g. currency = \"EUR\")",
+    )?;
     let currency = match Currency::parse(&code) {
         Ok(c) => c,
         Err(e) => {
@@ -105,7 +150,10 @@ fn read_money(cx: &mut FileCx<'_>, t: &Table<'_>) -> Option<FieldKind> {
     let (min, max) = (min.ok()?, max.ok()?);
     if let (Some(lo), Some(hi)) = (&min, &max) {
         if lo.minor() > hi.minor() {
-            cx.at(&t.value_span("max"), format!("`max` ({hi}) is below `min` ({lo})"));
+            cx.at(
+                &t.value_span("max"),
+                format!("`max` ({hi}) is below `min` ({lo})"),
+            );
             return None;
         }
     }
@@ -120,17 +168,28 @@ fn money_limit(
     key: &str,
     currency: &Currency,
 ) -> Result<Option<Money>, ()> {
-    let Some((_, node)) = t.get(key) else { return Ok(None) };
+    let Some((_, node)) = t.get(key) else {
+        return Ok(None);
+    };
     let span: Span = t.value_span(key);
     let text = match &node.kind {
         Kind::Str(s) => s.clone(),
         Kind::Int(i) => i.to_string(),
         Kind::Float => {
-            cx.at(&span, format!("write money as a string so it stays exact, e.g. {key} = \"0.01\""));
+            cx.at(
+                &span,
+                format!("write money as a string so it stays exact, e.g. {key} = \"0.01\""),
+            );
             return Err(());
         }
         other => {
-            cx.at(&span, format!("`{key}` must be an amount as a string, not {}", other.describe()));
+            cx.at(
+                &span,
+                format!(
+                    "`{key}` must be an amount as a string, not {}",
+                    other.describe()
+                ),
+            );
             return Err(());
         }
     };
@@ -164,7 +223,10 @@ fn read_integer(cx: &mut FileCx<'_>, t: &Table<'_>) -> Option<FieldKind> {
     }
     if let (Some(lo), Some(hi)) = (min, max) {
         if lo > hi {
-            cx.at(&t.value_span("max"), format!("`max` ({hi}) is below `min` ({lo})"));
+            cx.at(
+                &t.value_span("max"),
+                format!("`max` ({hi}) is below `min` ({lo})"),
+            );
             return None;
         }
     }
@@ -180,14 +242,20 @@ fn read_choice(cx: &mut FileCx<'_>, t: &Table<'_>) -> Option<FieldKind> {
         return None;
     };
     if listed.is_empty() {
-        cx.at(&t.value_span("options"), format!("`options` is empty{hint}"));
+        cx.at(
+            &t.value_span("options"),
+            format!("`options` is empty{hint}"),
+        );
         return None;
     }
     let mut options: Vec<String> = Vec::new();
     let mut ok = true;
     for (o, span) in listed {
         if o.trim().is_empty() || o.trim() != o {
-            cx.at(&span, format!("option \"{o}\" must be non-empty text without surrounding spaces"));
+            cx.at(
+                &span,
+                format!("option \"{o}\" must be non-empty text without surrounding spaces"),
+            );
             ok = false;
         } else if options.iter().any(|x| x.eq_ignore_ascii_case(&o)) {
             // Input matches options case-insensitively, so these would be the same answer.
@@ -199,4 +267,3 @@ fn read_choice(cx: &mut FileCx<'_>, t: &Table<'_>) -> Option<FieldKind> {
     }
     ok.then_some(FieldKind::Choice { options })
 }
-

@@ -7,7 +7,10 @@ use crate::policy::model::{FieldError, FieldKind, FieldSpec, Workflow, DEFAULT_T
 use crate::policy::value::{Fields, Money, Value};
 
 fn err(field: &str, message: impl Into<String>) -> FieldError {
-    FieldError { field: field.to_owned(), message: message.into() }
+    FieldError {
+        field: field.to_owned(),
+        message: message.into(),
+    }
 }
 
 /// Checks one non-empty value against its field's type and limits.
@@ -27,7 +30,9 @@ fn parse_value(spec: &FieldSpec, text: &str) -> Result<Value, String> {
             let limit = max_length.unwrap_or(DEFAULT_TEXT_MAX_LENGTH);
             let len = text.chars().count();
             if len > limit {
-                return Err(format!("is {len} characters long; at most {limit} are allowed"));
+                return Err(format!(
+                    "is {len} characters long; at most {limit} are allowed"
+                ));
             }
             Ok(Value::Text(text.to_owned()))
         }
@@ -48,7 +53,9 @@ fn parse_value(spec: &FieldSpec, text: &str) -> Result<Value, String> {
             let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
                 .ok()
                 .filter(|_| text.len() == 10)
-                .ok_or_else(|| format!("`{text}` is not a date; write YYYY-MM-DD, e.g. 2026-01-31"))?;
+                .ok_or_else(|| {
+                    format!("`{text}` is not a date; write YYYY-MM-DD, e.g. 2026-01-31")
+                })?;
             Ok(Value::Date(date))
         }
         FieldKind::Choice { options } => options
@@ -70,14 +77,21 @@ enum Checked<'a> {
 impl Workflow {
     /// Checks the names and values of raw inputs, collecting every problem: unknown field,
     /// a field given twice, and bad values. Empty values are returned as `Checked::Empty`.
-    fn check_raw<'w>(&'w self, raw: &[(String, String)], errors: &mut Vec<FieldError>) -> Vec<Checked<'w>> {
+    fn check_raw<'w>(
+        &'w self,
+        raw: &[(String, String)],
+        errors: &mut Vec<FieldError>,
+    ) -> Vec<Checked<'w>> {
         let mut seen: Vec<&str> = Vec::new();
         let mut out = Vec::new();
         for (name, value) in raw {
             let key = name.trim();
             let Some(spec) = self.field(&key.to_ascii_lowercase()) else {
                 let known: Vec<&str> = self.fields.iter().map(|f| f.name.as_str()).collect();
-                errors.push(err(key, format!("unknown field; this workflow has: {}", known.join(", "))));
+                errors.push(err(
+                    key,
+                    format!("unknown field; this workflow has: {}", known.join(", ")),
+                ));
                 continue;
             };
             if seen.contains(&spec.name.as_str()) {
@@ -113,7 +127,10 @@ impl Workflow {
                     fields.insert(spec.name.clone(), v);
                 }
                 Checked::Empty(spec) => {
-                    errors.push(err(&spec.name, "is empty; give a value or leave the field out"));
+                    errors.push(err(
+                        &spec.name,
+                        "is empty; give a value or leave the field out",
+                    ));
                     empty.push(&spec.name);
                 }
             }
@@ -133,7 +150,11 @@ impl Workflow {
     /// the full set. An empty value clears an optional field; a required field cannot be
     /// cleared. Unknown fields are refused. Values in `current` for fields the workflow no
     /// longer has are dropped, since the new version is judged by the current policy.
-    pub fn amend_fields(&self, current: &Fields, raw: &[(String, String)]) -> Result<Fields, Vec<FieldError>> {
+    pub fn amend_fields(
+        &self,
+        current: &Fields,
+        raw: &[(String, String)],
+    ) -> Result<Fields, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut fields: Fields = current
             .iter()
@@ -159,7 +180,9 @@ impl Workflow {
         };
         for spec in self.fields.iter().filter(|f| f.required) {
             if !fields.contains_key(&spec.name) && !cleared(&spec.name) {
-                let given = raw.iter().any(|(n, _)| n.trim().eq_ignore_ascii_case(&spec.name));
+                let given = raw
+                    .iter()
+                    .any(|(n, _)| n.trim().eq_ignore_ascii_case(&spec.name));
                 if !given {
                     errors.push(err(&spec.name, "is required"));
                 }
@@ -178,6 +201,9 @@ impl Workflow {
             raw.iter()
                 .any(|(n, v)| n.trim().eq_ignore_ascii_case(name) && !v.trim().is_empty())
         };
-        self.fields.iter().filter(|f| f.required && !present(&f.name)).collect()
+        self.fields
+            .iter()
+            .filter(|f| f.required && !present(&f.name))
+            .collect()
     }
 }

@@ -17,12 +17,18 @@ use crate::policy::workflow_file::{read_workflow, stem_of};
 pub const PEOPLE_FILE: &str = "people.toml";
 
 fn file_error(file: &Path, message: String) -> CheckError {
-    CheckError { file: file.to_path_buf(), line: 1, col: 1, message }
+    CheckError {
+        file: file.to_path_buf(),
+        line: 1,
+        col: 1,
+        message,
+    }
 }
 
 /// Reads a file as UTF-8 text with its sha256; problems become a [`CheckError`].
 fn read_text(path: &Path) -> Result<(String, String), CheckError> {
-    let bytes = fs::read(path).map_err(|e| file_error(path, format!("cannot read the file: {e}")))?;
+    let bytes =
+        fs::read(path).map_err(|e| file_error(path, format!("cannot read the file: {e}")))?;
     let hash = hex::encode(Sha256::digest(&bytes));
     let text = String::from_utf8(bytes)
         .map_err(|_| file_error(path, "the file is not valid UTF-8 text".to_owned()))?;
@@ -35,7 +41,8 @@ fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, CheckError> {
         .map_err(|e| file_error(dir, format!("cannot read the commands directory: {e}")))?;
     let mut files = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| file_error(dir, format!("cannot list the commands directory: {e}")))?;
+        let entry = entry
+            .map_err(|e| file_error(dir, format!("cannot list the commands directory: {e}")))?;
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.ends_with(".toml") && !name.starts_with('.') && path.is_file() {
@@ -77,7 +84,10 @@ impl PolicySet {
                     Ok(root) => read_directory(&mut cx, &root, hash),
                     Err((span, message)) => {
                         cx.at(&span, message);
-                        Directory { hash, ..empty_directory() }
+                        Directory {
+                            hash,
+                            ..empty_directory()
+                        }
                     }
                 };
                 errors.append(&mut cx.errors);
@@ -88,7 +98,10 @@ impl PolicySet {
         let mut workflows = BTreeMap::new();
         let mut ids: BTreeMap<String, FirstUse> = BTreeMap::new();
         let mut prefixes: BTreeMap<String, FirstUse> = BTreeMap::new();
-        for path in files.iter().filter(|p| p.file_name().is_some_and(|n| n != PEOPLE_FILE)) {
+        for path in files
+            .iter()
+            .filter(|p| p.file_name().is_some_and(|n| n != PEOPLE_FILE))
+        {
             let (text, hash) = match read_text(path) {
                 Ok(t) => t,
                 Err(e) => {
@@ -113,7 +126,10 @@ impl PolicySet {
         }
 
         if errors.is_empty() {
-            Ok(PolicySet { directory, workflows })
+            Ok(PolicySet {
+                directory,
+                workflows,
+            })
         } else {
             errors.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
             Err(errors)
@@ -122,7 +138,11 @@ impl PolicySet {
 }
 
 fn empty_directory() -> Directory {
-    Directory { people: BTreeMap::new(), teams: BTreeMap::new(), hash: String::new() }
+    Directory {
+        people: BTreeMap::new(),
+        teams: BTreeMap::new(),
+        hash: String::new(),
+    }
 }
 
 /// Records the first file to use a value; a later one gets an error naming the first.
@@ -132,13 +152,33 @@ fn claim_once(
     value: Option<(String, Span)>,
     what: &str,
 ) -> bool {
-    let Some((value, span)) = value else { return true };
+    let Some((value, span)) = value else {
+        return true;
+    };
     if let Some(first) = seen.get(&value) {
-        let other = first.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let this = cx.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        cx.at(&span, format!("{what} `{value}` is used by both {other} and {this}; each workflow needs its own"));
+        let other = first
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let this = cx
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        cx.at(
+            &span,
+            format!(
+                "{what} `{value}` is used by both {other} and {this}; each workflow needs its own"
+            ),
+        );
         return false;
     }
-    seen.insert(value, FirstUse { file: cx.path.to_path_buf() });
+    seen.insert(
+        value,
+        FirstUse {
+            file: cx.path.to_path_buf(),
+        },
+    );
     true
 }

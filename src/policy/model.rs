@@ -16,7 +16,8 @@ pub(crate) fn check_id(kind: &str, s: &str) -> Result<(), String> {
     let first_ok = chars
         .next()
         .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    let rest_ok =
+        chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
     if first_ok && rest_ok && s.len() <= 63 {
         Ok(())
     } else {
@@ -89,7 +90,10 @@ impl SlackIdentity {
         let (workspace, user) = s.split_once('/').ok_or_else(|| usage.to_owned())?;
         let ok = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric());
         if ok(workspace) && ok(user) {
-            Ok(Self { workspace: workspace.to_owned(), user: user.to_owned() })
+            Ok(Self {
+                workspace: workspace.to_owned(),
+                user: user.to_owned(),
+            })
         } else {
             Err(format!("`{s}`: {usage}"))
         }
@@ -145,19 +149,26 @@ impl Directory {
 
     /// The person who owns this Slack user in this workspace.
     pub fn by_slack(&self, workspace: &str, user: &str) -> Option<&Person> {
-        self.people
-            .values()
-            .find(|p| p.slack.iter().any(|s| s.workspace == workspace && s.user == user))
+        self.people.values().find(|p| {
+            p.slack
+                .iter()
+                .any(|s| s.workspace == workspace && s.user == user)
+        })
     }
 
     /// The person who owns this Discord user id.
     pub fn by_discord(&self, user_id: &str) -> Option<&Person> {
-        self.people.values().find(|p| p.discord.iter().any(|d| d == user_id))
+        self.people
+            .values()
+            .find(|p| p.discord.iter().any(|d| d == user_id))
     }
 
     /// People holding a role, in id order.
     pub fn holders(&self, role: &Role) -> Vec<&Person> {
-        self.people.values().filter(|p| p.roles.contains(role)).collect()
+        self.people
+            .values()
+            .filter(|p| p.roles.contains(role))
+            .collect()
     }
 }
 
@@ -178,7 +189,9 @@ impl PolicySet {
 
     /// The workflow whose reference prefix is `prefix` (case-insensitive, so `inv-3` works).
     pub fn workflow_by_prefix(&self, prefix: &str) -> Option<&Workflow> {
-        self.workflows.values().find(|w| w.prefix.eq_ignore_ascii_case(prefix))
+        self.workflows
+            .values()
+            .find(|w| w.prefix.eq_ignore_ascii_case(prefix))
     }
 }
 
@@ -329,18 +342,18 @@ impl Workflow {
 
     /// The first rule whose `when` holds (the last always matches).
     pub fn select_rule(&self, fields: &Fields) -> &Rule {
-        let matched = self
-            .rules
-            .iter()
-            .find(|r| match &r.when {
-                None => true,
-                Some(when) => when.eval(fields),
-            });
+        let matched = self.rules.iter().find(|r| match &r.when {
+            None => true,
+            Some(when) => when.eval(fields),
+        });
         // Loading guarantees a last rule without `when`, so `matched` is always Some
         // for a loaded workflow; the fallback keeps hand-built workflows total.
         match matched.or(self.rules.last()) {
             Some(rule) => rule,
-            None => panic!("workflow `{}` has no rules; PolicySet::load refuses that", self.id),
+            None => panic!(
+                "workflow `{}` has no rules; PolicySet::load refuses that",
+                self.id
+            ),
         }
     }
 

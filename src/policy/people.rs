@@ -13,8 +13,15 @@ const TEAM_KEYS: &[&str] = &["members"];
 /// Reads people.toml. Problems go to `cx`; the directory holds every person and team that
 /// could be read, so workflows can still be checked against it.
 pub(crate) fn read_directory(cx: &mut FileCx<'_>, root: &Node, hash: String) -> Directory {
-    let mut dir = Directory { people: BTreeMap::new(), teams: BTreeMap::new(), hash };
-    let root_key = Key { name: String::new(), span: Some(0..0) };
+    let mut dir = Directory {
+        people: BTreeMap::new(),
+        teams: BTreeMap::new(),
+        hash,
+    };
+    let root_key = Key {
+        name: String::new(),
+        span: Some(0..0),
+    };
     let Some(root) = cx.table(&root_key, root, "people.toml".to_owned()) else {
         return dir;
     };
@@ -27,7 +34,9 @@ pub(crate) fn read_directory(cx: &mut FileCx<'_>, root: &Node, hash: String) -> 
             Kind::Array(items) => {
                 for (n, item) in items.iter().enumerate() {
                     let what = format!("[[person]] #{}", n + 1);
-                    let Some(t) = cx.table(key, item, what) else { continue };
+                    let Some(t) = cx.table(key, item, what) else {
+                        continue;
+                    };
                     if let Some(p) = read_person(cx, &t, &mut claims, &mut first_seen) {
                         dir.people.entry(p.id.clone()).or_insert(p);
                     }
@@ -35,7 +44,10 @@ pub(crate) fn read_directory(cx: &mut FileCx<'_>, root: &Node, hash: String) -> 
             }
             other => cx.at(
                 &node.span.clone().or_else(|| key.span.clone()),
-                format!("`person` must be written as [[person]] tables, not {}", other.describe()),
+                format!(
+                    "`person` must be written as [[person]] tables, not {}",
+                    other.describe()
+                ),
             ),
         }
     }
@@ -58,15 +70,15 @@ fn read_person(
     first_seen: &mut BTreeMap<PersonId, Span>,
 ) -> Option<Person> {
     cx.check_keys(t, PERSON_KEYS);
-    let id = cx.required_string(t, "id", " (e.g. id = \"alice\")").and_then(|(s, span)| {
-        match PersonId::parse(&s) {
+    let id = cx
+        .required_string(t, "id", " (e.g. id = \"alice\")")
+        .and_then(|(s, span)| match PersonId::parse(&s) {
             Ok(id) => Some((id, span)),
             Err(e) => {
                 cx.at(&span, e);
                 None
             }
-        }
-    });
+        });
     let name = cx.required_string(t, "name", " (e.g. name = \"Alice Analyst\")");
     if let Some((n, span)) = &name {
         if n.trim().is_empty() {
@@ -87,7 +99,10 @@ fn read_person(
     let (id, id_span) = id?;
     if let Some(first) = first_seen.get(&id) {
         let line = first.as_ref().map_or(1, |s| line_col(cx.text, s.start).0);
-        cx.at(&id_span, format!("person `{id}` is defined twice (first on line {line})"));
+        cx.at(
+            &id_span,
+            format!("person `{id}` is defined twice (first on line {line})"),
+        );
         return None;
     }
     first_seen.insert(id.clone(), id_span);
@@ -104,13 +119,22 @@ fn read_person(
     let mut discord = Vec::new();
     for (d, span) in cx.string_list(t, "discord").unwrap_or_default() {
         if d.is_empty() || !d.bytes().all(|b| b.is_ascii_digit()) {
-            cx.at(&span, format!("discord id `{d}` must be the numeric user id, e.g. 111111111111111111"));
+            cx.at(
+                &span,
+                format!("discord id `{d}` must be the numeric user id, e.g. 111111111111111111"),
+            );
         } else if claim(cx, claims, format!("discord id {d}"), &id, &span) {
             discord.push(d);
         }
     }
     let name = name.map(|(n, _)| n).unwrap_or_default();
-    Some(Person { id, name, roles, slack, discord })
+    Some(Person {
+        id,
+        name,
+        roles,
+        slack,
+        discord,
+    })
 }
 
 /// Records that `who` claims an identity; refuses one already claimed. One chat identity must
@@ -124,8 +148,15 @@ fn claim(
 ) -> bool {
     if let Some((owner, first)) = claims.get(&identity) {
         let line = first.as_ref().map_or(1, |s| line_col(cx.text, s.start).0);
-        let by = if owner == who.as_str() { "this person".to_owned() } else { format!("`{owner}`") };
-        cx.at(span, format!("{identity} is already claimed by {by} (line {line})"));
+        let by = if owner == who.as_str() {
+            "this person".to_owned()
+        } else {
+            format!("`{owner}`")
+        };
+        cx.at(
+            span,
+            format!("{identity} is already claimed by {by} (line {line})"),
+        );
         return false;
     }
     claims.insert(identity, (who.as_str().to_owned(), span.clone()));
@@ -150,7 +181,10 @@ fn read_team(cx: &mut FileCx<'_>, dir: &Directory, key: &Key, node: &Node) -> Op
         return None;
     };
     if listed.is_empty() {
-        cx.at(&t.value_span("members"), format!("team `{id}` has no members; an owner team needs at least one person"));
+        cx.at(
+            &t.value_span("members"),
+            format!("team `{id}` has no members; an owner team needs at least one person"),
+        );
     }
     let mut members = Vec::new();
     for (m, span) in listed {
@@ -162,7 +196,10 @@ fn read_team(cx: &mut FileCx<'_>, dir: &Directory, key: &Key, node: &Node) -> Op
                     members.push(pid);
                 }
             }
-            Ok(_) => cx.at(&span, format!("team `{id}` lists `{m}`, who is not a [[person]] in people.toml")),
+            Ok(_) => cx.at(
+                &span,
+                format!("team `{id}` lists `{m}`, who is not a [[person]] in people.toml"),
+            ),
             Err(e) => cx.at(&span, e),
         }
     }

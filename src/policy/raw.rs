@@ -73,7 +73,12 @@ impl Kind {
 
 /// Parses TOML text into a tree; a syntax error comes back with its byte span.
 pub(crate) fn parse_document(text: &str) -> Result<Node, (Span, String)> {
-    toml::from_str::<Node>(text).map_err(|e| (e.span(), e.message().trim().to_owned()))
+    toml::from_str::<Node>(text).map_err(|e| {
+        // The toml crate's messages may span lines ("invalid table header\nexpected `.`");
+        // a check error is one line.
+        let lines: Vec<&str> = e.message().lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        (e.span(), lines.join("; "))
+    })
 }
 
 impl<'de> Deserialize<'de> for Node {
@@ -191,7 +196,10 @@ impl<'de> Visitor<'de> for KeyVisitor {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
-        Ok(Key { name: v.to_owned(), span: None })
+        Ok(Key {
+            name: v.to_owned(),
+            span: None,
+        })
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Key, A::Error> {

@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 
 use crate::policy::check::{FileCx, Table};
 use crate::policy::expr::{parse_expr, typecheck, Expr};
-use crate::policy::model::{check_id, ApprovalGroup, Directory, FieldSpec, Person, PersonId, Rule};
+use crate::policy::field_specs::ReadFields;
+use crate::policy::model::{check_id, ApprovalGroup, Directory, Person, PersonId, Rule};
 use crate::policy::raw::{Kind, Span};
 use crate::policy::workflow_file::known_role;
 
@@ -17,15 +18,25 @@ pub(crate) fn read_rules(
     cx: &mut FileCx<'_>,
     root: &Table<'_>,
     dir: &Directory,
-    fields: &[FieldSpec],
+    fields: &ReadFields,
 ) -> Vec<Rule> {
     let Some((key, node)) = root.get("rule") else {
-        cx.missing(root, "rule", " (at least one [[rule]]; the last one has no `when`)");
+        cx.missing(
+            root,
+            "rule",
+            " (at least one [[rule]]; the last one has no `when`)",
+        );
         return Vec::new();
     };
     let Kind::Array(items) = &node.kind else {
         let span = node.span.clone().or_else(|| key.span.clone());
-        cx.at(&span, format!("`rule` must be written as [[rule]] tables, not {}", node.kind.describe()));
+        cx.at(
+            &span,
+            format!(
+                "`rule` must be written as [[rule]] tables, not {}",
+                node.kind.describe()
+            ),
+        );
         return Vec::new();
     };
     if items.is_empty() {
@@ -35,10 +46,20 @@ pub(crate) fn read_rules(
     let mut names: Vec<String> = Vec::new();
     for (n, item) in items.iter().enumerate() {
         let is_last = n + 1 == items.len();
-        let Some(t) = cx.table(key, item, format!("[[rule]] #{}", n + 1)) else { continue };
-        let Some(rule) = read_rule(cx, &t, dir, fields, is_last) else { continue };
+        let Some(t) = cx.table(key, item, format!("[[rule]] #{}", n + 1)) else {
+            continue;
+        };
+        let Some(rule) = read_rule(cx, &t, dir, fields, is_last) else {
+            continue;
+        };
         if names.contains(&rule.name) {
-            cx.at(&t.value_span("name"), format!("rule `{}` is defined twice; rule names must be unique", rule.name));
+            cx.at(
+                &t.value_span("name"),
+                format!(
+                    "rule `{}` is defined twice; rule names must be unique",
+                    rule.name
+                ),
+            );
             continue;
         }
         names.push(rule.name.clone());
@@ -51,7 +72,7 @@ fn read_rule(
     cx: &mut FileCx<'_>,
     t: &Table<'_>,
     dir: &Directory,
-    fields: &[FieldSpec],
+    fields: &ReadFields,
     is_last: bool,
 ) -> Option<Rule> {
     cx.check_keys(t, RULE_KEYS);
@@ -61,7 +82,9 @@ fn read_rule(
             cx.at(span, e);
         }
     }
-    let label = name.as_ref().map_or_else(|| "this rule".to_owned(), |(n, _)| format!("rule `{n}`"));
+    let label = name
+        .as_ref()
+        .map_or_else(|| "this rule".to_owned(), |(n, _)| format!("rule `{n}`"));
     let when = cx.string(t, "when");
     let mut ok = true;
     match (&when, is_last) {
@@ -87,21 +110,39 @@ fn read_rule(
         }
         _ => {}
     }
-    let expr = when.as_ref().and_then(|(src, span)| read_when(cx, src, span, fields));
+    let expr = when
+        .as_ref()
+        .and_then(|(src, span)| read_when(cx, src, span, fields));
     let approvals = read_groups(cx, t, dir, &label);
     let name = name?;
     let (approvals, when_src) = (approvals?, when.map(|(s, _)| s));
     if !ok || (when_src.is_some() && expr.is_none()) {
         return None;
     }
-    Some(Rule { name: name.0, when: expr, when_src, approvals })
+    Some(Rule {
+        name: name.0,
+        when: expr,
+        when_src,
+        approvals,
+    })
 }
 
 /// Parses and type-checks a condition, pointing errors at the token inside the string.
-fn read_when(cx: &mut FileCx<'_>, src: &str, span: &Span, fields: &[FieldSpec]) -> Option<Expr> {
-    let result = parse_expr(src).and_then(|e| typecheck(&e, fields).map(|()| e));
+fn read_when(cx: &mut FileCx<'_>, src: &str, span: &Span, fields: &ReadFields) -> Option<Expr> {
+    let result = parse_expr(src).and_then(|e| {
+        // A condition naming a field that was itself refused cannot be checked; the field's
+        // own problem is already reported.
+        if e.fields_used()
+            .iter()
+            .any(|f| fields.refused.iter().any(|r| r == f))
+        {
+            return Ok(None);
+        }
+        typecheck(&e, &fields.specs).map(|()| Some(e))
+    });
     match result {
-        Ok(e) => Some(e),
+        Ok(None) => None,
+        Ok(Some(e)) => Some(e),
         Err(e) => {
             // With escapes in the TOML string the offsets no longer line up; then point at
             // the string itself rather than at a wrong character.
@@ -115,18 +156,29 @@ fn read_when(cx: &mut FileCx<'_>, src: &str, span: &Span, fields: &[FieldSpec]) 
     }
 }
 
-fn read_groups(cx: &mut FileCx<'_>, t: &Table<'_>, dir: &Directory, label: &str) -> Option<Vec<ApprovalGroup>> {
+fn read_groups(
+    cx: &mut FileCx<'_>,
+    t: &Table<'_>,
+    dir: &Directory,
+    label: &str,
+) -> Option<Vec<ApprovalGroup>> {
     let hint = " (e.g. approvals = [{ role = \"finance-approver\", count = 1 }])";
     let Some((key, node)) = t.get("approvals") else {
         cx.missing(t, "approvals", hint);
         return None;
     };
     let Kind::Array(items) = &node.kind else {
-        cx.at(&t.value_span("approvals"), format!("`approvals` must be a list of groups{hint}"));
+        cx.at(
+            &t.value_span("approvals"),
+            format!("`approvals` must be a list of groups{hint}"),
+        );
         return None;
     };
     if items.is_empty() {
-        cx.at(&t.value_span("approvals"), format!("{label} has no approvals{hint}"));
+        cx.at(
+            &t.value_span("approvals"),
+            format!("{label} has no approvals{hint}"),
+        );
         return None;
     }
     let mut groups: Vec<ApprovalGroup> = Vec::new();
@@ -171,7 +223,12 @@ fn read_groups(cx: &mut FileCx<'_>, t: &Table<'_>, dir: &Directory, label: &str)
     ok.then_some(groups)
 }
 
-fn read_group(cx: &mut FileCx<'_>, g: &Table<'_>, dir: &Directory, label: &str) -> Option<ApprovalGroup> {
+fn read_group(
+    cx: &mut FileCx<'_>,
+    g: &Table<'_>,
+    dir: &Directory,
+    label: &str,
+) -> Option<ApprovalGroup> {
     cx.check_keys(g, GROUP_KEYS);
     let role = cx.required_string(g, "role", "");
     let count = match cx.integer(g, "count") {
@@ -201,7 +258,11 @@ fn read_group(cx: &mut FileCx<'_>, g: &Table<'_>, dir: &Directory, label: &str) 
                 "{label} needs {count} approvals from {role}, but only {} {} that role ({}): \
                  nobody could ever approve it",
                 holders.len(),
-                if holders.len() == 1 { "person holds" } else { "people hold" },
+                if holders.len() == 1 {
+                    "person holds"
+                } else {
+                    "people hold"
+                },
                 names.join(", ")
             ),
         );
@@ -236,7 +297,12 @@ fn can_fill(groups: &[ApprovalGroup], dir: &Directory) -> bool {
     })
 }
 
-fn augment(slot: usize, slots: &[Vec<usize>], owner_of: &mut [Option<usize>], seen: &mut [bool]) -> bool {
+fn augment(
+    slot: usize,
+    slots: &[Vec<usize>],
+    owner_of: &mut [Option<usize>],
+    seen: &mut [bool],
+) -> bool {
     for &p in &slots[slot] {
         if seen[p] {
             continue;
@@ -253,4 +319,3 @@ fn augment(slot: usize, slots: &[Vec<usize>], owner_of: &mut [Option<usize>], se
     }
     false
 }
-

@@ -1,6 +1,7 @@
 //! Type checking of `when` conditions against a workflow's fields, at load time, so a rule
 //! can never silently compare money with text or name a choice option that does not exist.
 
+use crate::policy::check::list_or_none;
 use crate::policy::expr::{CmpOp, Expr, ExprError, Literal, Operand};
 use crate::policy::model::{FieldKind, FieldSpec};
 
@@ -74,7 +75,10 @@ fn resolve<'a>(op: &'a Operand, fields: &'a [FieldSpec]) -> Result<Ty<'a>, ExprE
                 let known: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
                 ExprError::new(
                     *offset,
-                    format!("unknown field `{name}`; the fields are {}", known.join(", ")),
+                    format!(
+                        "unknown field `{name}`; the fields are {}",
+                        list_or_none(&known)
+                    ),
                 )
             }),
     }
@@ -97,7 +101,10 @@ fn example(f: &FieldSpec) -> String {
         FieldKind::Date => format!("{name} <= 2026-01-31"),
         FieldKind::Text { .. } => format!("{name} == \"some text\""),
         FieldKind::Choice { options } => {
-            format!("{name} == \"{}\"", options.first().map_or("option", String::as_str))
+            format!(
+                "{name} == \"{}\"",
+                options.first().map_or("option", String::as_str)
+            )
         }
     }
 }
@@ -118,7 +125,12 @@ fn bare_operand(op: &Operand, fields: &[FieldSpec]) -> ExprError {
         Err(unknown) => unknown,
         Ok(Ty::Field(f)) => ExprError::new(
             op.offset(),
-            format!("{} {}, not a condition; compare it, e.g. {}", f.name, is_a(f), example(f)),
+            format!(
+                "{} {}, not a condition; compare it, e.g. {}",
+                f.name,
+                is_a(f),
+                example(f)
+            ),
         ),
         Ok(Ty::Lit(lit)) => ExprError::new(
             op.offset(),
@@ -132,7 +144,11 @@ fn field_vs_literal(f: &FieldSpec, op: CmpOp, lit: &Literal, at: usize) -> Resul
     let mismatch = || {
         ExprError::new(
             at,
-            format!("{name} {}, so `{lit}` cannot be compared with it; e.g. {}", is_a(f), example(f)),
+            format!(
+                "{name} {}, so `{lit}` cannot be compared with it; e.g. {}",
+                is_a(f),
+                example(f)
+            ),
         )
     };
     let equality_only = || {
@@ -141,14 +157,20 @@ fn field_vs_literal(f: &FieldSpec, op: CmpOp, lit: &Literal, at: usize) -> Resul
         } else {
             Err(ExprError::new(
                 at,
-                format!("{name} {}; it can only be compared with == != or `in`", is_a(f)),
+                format!(
+                    "{name} {}; it can only be compared with == != or `in`",
+                    is_a(f)
+                ),
             ))
         }
     };
     match (&f.kind, lit) {
         (FieldKind::Money { currency, .. }, Literal::Number(n)) => {
             if n.mantissa < 0 {
-                return Err(ExprError::new(at, format!("{name} is money, which is never negative")));
+                return Err(ExprError::new(
+                    at,
+                    format!("{name} is money, which is never negative"),
+                ));
             }
             let allowed = u32::from(currency.minor_units());
             if n.scale > allowed {
@@ -173,7 +195,10 @@ fn field_vs_literal(f: &FieldSpec, op: CmpOp, lit: &Literal, at: usize) -> Resul
             } else {
                 Err(ExprError::new(
                     at,
-                    format!("\"{s}\" is not an option of {name} ({})", options.join(", ")),
+                    format!(
+                        "\"{s}\" is not an option of {name} ({})",
+                        options.join(", ")
+                    ),
                 ))
             }
         }
@@ -191,7 +216,10 @@ fn field_vs_field(a: &FieldSpec, op: CmpOp, b: &FieldSpec, at: usize) -> Result<
             if !matches!(op, CmpOp::Eq | CmpOp::Ne) {
                 return Err(ExprError::new(
                     at,
-                    format!("{} and {} hold text; they can only be compared with == or !=", a.name, b.name),
+                    format!(
+                        "{} and {} hold text; they can only be compared with == or !=",
+                        a.name, b.name
+                    ),
                 ));
             }
             true

@@ -79,7 +79,10 @@ impl Currency {
         CURRENCIES
             .iter()
             .find(|(c, _)| *c == code)
-            .map(|&(c, minor_units)| Currency { code: c.to_owned(), minor_units })
+            .map(|&(c, minor_units)| Currency {
+                code: c.to_owned(),
+                minor_units,
+            })
             .ok_or_else(|| {
                 format!("`{code}` is not a known ISO 4217 currency code (e.g. EUR, USD, GBP)")
             })
@@ -191,7 +194,10 @@ impl Money {
             return Err(MoneyError::TooManyDecimals { allowed });
         }
         let mut minor: i64 = 0;
-        let padded = frac.chars().chain(std::iter::repeat('0')).take(usize::from(allowed));
+        let padded = frac
+            .chars()
+            .chain(std::iter::repeat('0'))
+            .take(usize::from(allowed));
         for c in digits.chars().chain(padded) {
             let d = i64::from(c as u8 - b'0');
             minor = minor
@@ -199,7 +205,10 @@ impl Money {
                 .and_then(|m| m.checked_add(d))
                 .ok_or(MoneyError::TooLarge)?;
         }
-        Ok(Money { minor, currency: currency.clone() })
+        Ok(Money {
+            minor,
+            currency: currency.clone(),
+        })
     }
 
     /// An amount from minor units (as stored); negative amounts are refused.

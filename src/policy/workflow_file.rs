@@ -3,15 +3,24 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::policy::check::{FileCx, Table};
+use crate::policy::check::{list_or_none, FileCx, Table};
 use crate::policy::duration::parse_duration;
 use crate::policy::field_specs::read_fields;
 use crate::policy::model::{check_id, Access, Directory, Lifecycle, Role, TeamId, Workflow};
 use crate::policy::raw::{Key, Node, Span};
 use crate::policy::rules::read_rules;
 
-const ROOT_KEYS: &[&str] =
-    &["id", "title", "prefix", "owner", "description", "fields", "access", "rule", "lifecycle"];
+const ROOT_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "prefix",
+    "owner",
+    "description",
+    "fields",
+    "access",
+    "rule",
+    "lifecycle",
+];
 const ACCESS_KEYS: &[&str] = &["request", "view"];
 const LIFECYCLE_KEYS: &[&str] = &["expires_after", "remind_after"];
 /// Used when `[lifecycle]` or its `expires_after` is absent.
@@ -34,19 +43,33 @@ pub(crate) fn read_workflow(
     policy_hash: String,
 ) -> ReadWorkflow {
     let errors_before = cx.errors.len();
-    let mut out = ReadWorkflow { id: None, prefix: None, workflow: None };
-    let root_key = Key { name: String::new(), span: Some(0..0) };
+    let mut out = ReadWorkflow {
+        id: None,
+        prefix: None,
+        workflow: None,
+    };
+    let root_key = Key {
+        name: String::new(),
+        span: Some(0..0),
+    };
     let Some(root) = cx.table(&root_key, root, "the workflow".to_owned()) else {
         return out;
     };
     cx.check_keys(&root, ROOT_KEYS);
 
-    let id = cx.required_string(&root, "id", &format!(" (it must be \"{stem}\", the file's name)"));
+    let id = cx.required_string(
+        &root,
+        "id",
+        &format!(" (it must be \"{stem}\", the file's name)"),
+    );
     if let Some((id, span)) = &id {
         if let Err(e) = check_id("workflow id", id) {
             cx.at(span, e);
         } else if id != stem {
-            cx.at(span, format!("id `{id}` must equal the file's name: {stem}.toml needs id = \"{stem}\""));
+            cx.at(
+                span,
+                format!("id `{id}` must equal the file's name: {stem}.toml needs id = \"{stem}\""),
+            );
         }
     }
     let title = cx.required_string(&root, "title", " (e.g. title = \"Invoice payment\")");
@@ -55,17 +78,28 @@ pub(crate) fn read_workflow(
             cx.at(span, "`title` must not be empty");
         }
     }
-    let prefix = cx.required_string(&root, "prefix", " (2 to 8 capital letters, e.g. prefix = \"INV\")");
+    let prefix = cx.required_string(
+        &root,
+        "prefix",
+        " (2 to 8 capital letters, e.g. prefix = \"INV\")",
+    );
     if let Some((p, span)) = &prefix {
         if !(2..=8).contains(&p.len()) || !p.bytes().all(|b| b.is_ascii_uppercase()) {
-            cx.at(span, format!("prefix `{p}` must be 2 to 8 capital letters A-Z, e.g. INV"));
+            cx.at(
+                span,
+                format!("prefix `{p}` must be 2 to 8 capital letters A-Z, e.g. INV"),
+            );
         }
     }
     let owner = read_owner(cx, &root, dir);
-    let description = cx.string(&root, "description").map(|(s, _)| s).unwrap_or_default();
+    let description = cx
+        .string(&root, "description")
+        .map(|(s, _)| s)
+        .unwrap_or_default();
     let fields = read_fields(cx, &root);
     let request = read_access(cx, &root, dir);
     let rules = read_rules(cx, &root, dir, &fields);
+    let fields = fields.specs;
     let lifecycle = read_lifecycle(cx, &root);
     out.id = id.clone();
     out.prefix = prefix.clone();
@@ -73,8 +107,14 @@ pub(crate) fn read_workflow(
     if cx.errors.len() != errors_before {
         return out;
     }
-    let (Some((id, _)), Some((title, _)), Some((prefix, _)), Some(owner), Some((request, view)), Some(lifecycle)) =
-        (id, title, prefix, owner, request, lifecycle)
+    let (
+        Some((id, _)),
+        Some((title, _)),
+        Some((prefix, _)),
+        Some(owner),
+        Some((request, view)),
+        Some(lifecycle),
+    ) = (id, title, prefix, owner, request, lifecycle)
     else {
         return out;
     };
@@ -85,7 +125,10 @@ pub(crate) fn read_workflow(
         owner,
         description,
         fields,
-        access: Access { request, view: Vec::new() },
+        access: Access {
+            request,
+            view: Vec::new(),
+        },
         rules,
         lifecycle,
         policy_hash,
@@ -99,7 +142,11 @@ pub(crate) fn read_workflow(
 /// Without `view`, everyone who may request or approve may view.
 fn default_view(wf: &Workflow) -> Vec<Role> {
     let mut view = wf.access.request.clone();
-    for role in wf.rules.iter().flat_map(|r| r.approvals.iter().map(|g| &g.role)) {
+    for role in wf
+        .rules
+        .iter()
+        .flat_map(|r| r.approvals.iter().map(|g| &g.role))
+    {
         if !view.contains(role) {
             view.push(role.clone());
         }
@@ -108,8 +155,11 @@ fn default_view(wf: &Workflow) -> Vec<Role> {
 }
 
 fn read_owner(cx: &mut FileCx<'_>, root: &Table<'_>, dir: &Directory) -> Option<TeamId> {
-    let (owner, span) =
-        cx.required_string(root, "owner", " (a team from people.toml, e.g. owner = \"finance-ops\")")?;
+    let (owner, span) = cx.required_string(
+        root,
+        "owner",
+        " (a team from people.toml, e.g. owner = \"finance-ops\")",
+    )?;
     let team = match TeamId::parse(&owner) {
         Ok(t) => t,
         Err(e) => {
@@ -123,23 +173,23 @@ fn read_owner(cx: &mut FileCx<'_>, root: &Table<'_>, dir: &Directory) -> Option<
         let known: Vec<&str> = dir.teams.keys().map(TeamId::as_str).collect();
         cx.at(
             &span,
-            format!("unknown owner team `{owner}`; people.toml defines: {}", list_or_none(&known)),
+            format!(
+                "unknown owner team `{owner}`; people.toml defines: {}",
+                list_or_none(&known)
+            ),
         );
         None
     }
 }
 
-pub(crate) fn list_or_none(items: &[&str]) -> String {
-    if items.is_empty() {
-        "(none)".to_owned()
-    } else {
-        items.join(", ")
-    }
-}
-
 /// Parses a role used by this workflow; it must be held by at least one person, otherwise it
 /// is almost certainly a typo and the rule could never be satisfied.
-pub(crate) fn known_role(cx: &mut FileCx<'_>, dir: &Directory, name: &str, span: &Span) -> Option<Role> {
+pub(crate) fn known_role(
+    cx: &mut FileCx<'_>,
+    dir: &Directory,
+    name: &str,
+    span: &Span,
+) -> Option<Role> {
     let role = match Role::parse(name) {
         Ok(r) => r,
         Err(e) => {
@@ -148,7 +198,10 @@ pub(crate) fn known_role(cx: &mut FileCx<'_>, dir: &Directory, name: &str, span:
         }
     };
     if dir.holders(&role).is_empty() {
-        cx.at(span, format!("unknown role `{name}`: no person in people.toml holds it"));
+        cx.at(
+            span,
+            format!("unknown role `{name}`: no person in people.toml holds it"),
+        );
         return None;
     }
     Some(role)
@@ -161,18 +214,29 @@ fn read_access(
     dir: &Directory,
 ) -> Option<(Vec<Role>, Option<Vec<Role>>)> {
     let Some((key, node)) = root.get("access") else {
-        cx.missing(root, "access", " (an [access] table with `request`, the roles that may open requests)");
+        cx.missing(
+            root,
+            "access",
+            " (an [access] table with `request`, the roles that may open requests)",
+        );
         return None;
     };
     let t = cx.table(key, node, "[access]".to_owned())?;
     cx.check_keys(&t, ACCESS_KEYS);
     if t.get("request").is_none() {
-        cx.missing(&t, "request", " (the roles that may open requests, e.g. request = [\"analyst\"])");
+        cx.missing(
+            &t,
+            "request",
+            " (the roles that may open requests, e.g. request = [\"analyst\"])",
+        );
     }
     let roles_of = |cx: &mut FileCx<'_>, key: &str| -> Option<Vec<Role>> {
         let listed = cx.string_list(&t, key)?;
         if listed.is_empty() {
-            cx.at(&t.value_span(key), format!("`{key}` in [access] lists no roles"));
+            cx.at(
+                &t.value_span(key),
+                format!("`{key}` in [access] lists no roles"),
+            );
         }
         let mut roles: Vec<Role> = Vec::new();
         for (name, span) in listed {
@@ -192,7 +256,10 @@ fn read_access(
 }
 
 fn read_lifecycle(cx: &mut FileCx<'_>, root: &Table<'_>) -> Option<Lifecycle> {
-    let default = Lifecycle { expires_after: DEFAULT_EXPIRES_AFTER, remind_after: None };
+    let default = Lifecycle {
+        expires_after: DEFAULT_EXPIRES_AFTER,
+        remind_after: None,
+    };
     let Some((key, node)) = root.get("lifecycle") else {
         return Some(default);
     };
@@ -203,7 +270,9 @@ fn read_lifecycle(cx: &mut FileCx<'_>, root: &Table<'_>) -> Option<Lifecycle> {
             return Ok(None);
         }
         let (text, span) = cx.string(&t, key).ok_or(())?;
-        parse_duration(&text).map(Some).map_err(|e| cx.at(&span, format!("`{key}`: {e}")))
+        parse_duration(&text)
+            .map(Some)
+            .map_err(|e| cx.at(&span, format!("`{key}`: {e}")))
     };
     let expires = duration(cx, "expires_after");
     let remind = duration(cx, "remind_after");
@@ -216,11 +285,15 @@ fn read_lifecycle(cx: &mut FileCx<'_>, root: &Table<'_>) -> Option<Lifecycle> {
         );
         return None;
     }
-    Some(Lifecycle { expires_after, remind_after })
+    Some(Lifecycle {
+        expires_after,
+        remind_after,
+    })
 }
 
 /// The file stem of a path, as text.
 pub(crate) fn stem_of(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
-

@@ -7,18 +7,41 @@ use crate::policy::{
 };
 
 fn spec(name: &str, kind: FieldKind) -> FieldSpec {
-    FieldSpec { name: name.to_owned(), label: None, kind, required: false }
+    FieldSpec {
+        name: name.to_owned(),
+        label: None,
+        kind,
+        required: false,
+    }
 }
 
 /// amount (EUR), hours (integer), due (date), vendor (text), env (choice prod/staging).
 fn specs() -> Vec<FieldSpec> {
     let eur = Currency::parse("EUR").expect("EUR");
     vec![
-        spec("amount", FieldKind::Money { currency: eur, min: None, max: None }),
-        spec("hours", FieldKind::Integer { min: None, max: None }),
+        spec(
+            "amount",
+            FieldKind::Money {
+                currency: eur,
+                min: None,
+                max: None,
+            },
+        ),
+        spec(
+            "hours",
+            FieldKind::Integer {
+                min: None,
+                max: None,
+            },
+        ),
         spec("due", FieldKind::Date),
         spec("vendor", FieldKind::Text { max_length: None }),
-        spec("env", FieldKind::Choice { options: vec!["prod".into(), "staging".into()] }),
+        spec(
+            "env",
+            FieldKind::Choice {
+                options: vec!["prod".into(), "staging".into()],
+            },
+        ),
     ]
 }
 
@@ -27,7 +50,10 @@ fn eur(text: &str) -> Value {
 }
 
 fn fields(pairs: &[(&str, Value)]) -> Fields {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
 }
 
 fn checked(src: &str) -> Expr {
@@ -73,13 +99,19 @@ fn money_compares_exactly_with_decimal_literals() {
     assert!(eval("amount == 10000.0", &v));
     assert!(!eval("amount > 10000", &v));
     assert!(eval("amount < 10000.01", &v));
-    assert!(eval("9999.99 < amount", &v), "a literal may stand on the left");
+    assert!(
+        eval("9999.99 < amount", &v),
+        "a literal may stand on the left"
+    );
     assert!(eval("amount in [5, 10000]", &v));
 }
 
 #[test]
 fn strings_compare_with_either_quote_and_in_lists() {
-    let v = fields(&[("env", Value::Choice("prod".into())), ("vendor", Value::Text("ACME".into()))]);
+    let v = fields(&[
+        ("env", Value::Choice("prod".into())),
+        ("vendor", Value::Text("ACME".into())),
+    ]);
     assert!(eval("env == \"prod\"", &v));
     assert!(eval("env == 'prod'", &v));
     assert!(eval("env != 'staging'", &v));
@@ -103,48 +135,101 @@ fn a_comparison_touching_an_absent_field_is_false() {
     assert!(!eval("hours > 1", &none));
     assert!(!eval("hours <= 1", &none));
     assert!(!eval("env in ['prod']", &none));
-    assert!(eval("not (env == 'prod')", &none), "so its negation is true");
+    assert!(
+        eval("not (env == 'prod')", &none),
+        "so its negation is true"
+    );
 }
 
 #[test]
 fn syntax_errors_point_at_the_offending_token() {
-    assert_eq!(refused("amount >= 100 and"), (17, "expected a field name, a number, a string or a date, found the end of the condition".to_owned()));
+    assert_eq!(
+        refused("amount >= 100 and"),
+        (
+            17,
+            "expected a field name, a number, a string or a date, found the end of the condition"
+                .to_owned()
+        )
+    );
     assert_eq!(refused("amount = 100").0, 7);
     assert_eq!(refused("(amount > 1").0, 11);
     assert_eq!(refused("env == 'prod").0, 7);
     assert_eq!(refused("amount > 1 hours > 2").0, 11);
     assert_eq!(refused("env in 'prod'").0, 7);
     assert_eq!(refused("amount > 1 && hours > 2").0, 11);
-    assert_eq!(refused("due < 2026-02-30").1, "`2026-02-30` is not a valid date");
+    assert_eq!(
+        refused("due < 2026-02-30").1,
+        "`2026-02-30` is not a valid date"
+    );
     assert_eq!(refused("amount > 1e3").0, 9);
     assert_eq!(refused("").1, "the condition is empty");
 }
 
 #[test]
 fn a_bare_field_says_what_it_is_and_how_to_compare_it() {
-    assert_eq!(refused("amount").1, "amount is money, not a condition; compare it, e.g. amount >= 100");
+    assert_eq!(
+        refused("amount").1,
+        "amount is money, not a condition; compare it, e.g. amount >= 100"
+    );
     assert_eq!(refused("hours > 1 and env").0, 14);
-    assert!(refused("env").1.starts_with("env is a choice, not a condition"));
+    assert!(refused("env")
+        .1
+        .starts_with("env is a choice, not a condition"));
 }
 
 #[test]
 fn type_errors_name_the_problem_at_the_literal() {
-    assert_eq!(refused("amount >= 100.505"), (10, "`100.505` has more decimals than EUR allows (2)".to_owned()));
+    assert_eq!(
+        refused("amount >= 100.505"),
+        (
+            10,
+            "`100.505` has more decimals than EUR allows (2)".to_owned()
+        )
+    );
     assert_eq!(refused("amount >= 'big'").0, 10);
-    assert_eq!(refused("hours > 1.5").1, "hours is an integer, so `1.5` must be a whole number");
+    assert_eq!(
+        refused("hours > 1.5").1,
+        "hours is an integer, so `1.5` must be a whole number"
+    );
     assert_eq!(refused("due > 5").0, 6);
-    assert_eq!(refused("vendor < 'M'").1, "vendor is text; it can only be compared with == != or `in`");
-    assert_eq!(refused("env == 'dev'"), (7, "\"dev\" is not an option of env (prod, staging)".to_owned()));
+    assert_eq!(
+        refused("vendor < 'M'").1,
+        "vendor is text; it can only be compared with == != or `in`"
+    );
+    assert_eq!(
+        refused("env == 'dev'"),
+        (
+            7,
+            "\"dev\" is not an option of env (prod, staging)".to_owned()
+        )
+    );
     assert_eq!(refused("env in ['prod', 'dev']").0, 16);
-    assert_eq!(refused("hours in [1, 'two']").1, "a list must hold one kind of value: numbers and strings are mixed");
-    assert_eq!(refused("1 < 2").1, "this compares two constants; one side must be a field");
-    assert_eq!(refused("amount > hours").1, "amount (money in EUR) cannot be compared with hours (integer)");
-    assert!(refused("nope == 1").1.starts_with("unknown field `nope`; the fields are amount, hours"));
+    assert_eq!(
+        refused("hours in [1, 'two']").1,
+        "a list must hold one kind of value: numbers and strings are mixed"
+    );
+    assert_eq!(
+        refused("1 < 2").1,
+        "this compares two constants; one side must be a field"
+    );
+    assert_eq!(
+        refused("amount > hours").1,
+        "amount (money in EUR) cannot be compared with hours (integer)"
+    );
+    assert!(refused("nope == 1")
+        .1
+        .starts_with("unknown field `nope`; the fields are amount, hours"));
 }
 
 #[test]
 fn fields_compare_with_fields_of_the_same_type() {
-    let v = fields(&[("env", Value::Choice("prod".into())), ("vendor", Value::Text("prod".into()))]);
+    let v = fields(&[
+        ("env", Value::Choice("prod".into())),
+        ("vendor", Value::Text("prod".into())),
+    ]);
     assert!(eval("env == vendor", &v));
-    assert!(eval("hours == hours", &fields(&[("hours", Value::Integer(2))])));
+    assert!(eval(
+        "hours == hours",
+        &fields(&[("hours", Value::Integer(2))])
+    ));
 }

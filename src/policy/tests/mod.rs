@@ -36,7 +36,8 @@ impl TempDir {
     pub fn new() -> TempDir {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("countersign-policy-{}-{n}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("countersign-policy-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).expect("create temp dir");
         TempDir(path)
@@ -140,5 +141,8 @@ pub(super) fn assert_at(errors: &[CheckError], file: &str, line: usize, col: usi
             && e.col == col
             && e.message.contains(text)
     });
-    assert!(found, "no problem at {file}:{line}:{col} mentioning {text:?} in {errors:#?}");
+    assert!(
+        found,
+        "no problem at {file}:{line}:{col} mentioning {text:?} in {errors:#?}"
+    );
 }

@@ -11,14 +11,26 @@ fn person(id: &str, extra: &str) -> String {
 fn a_slack_identity_without_its_workspace_is_refused() {
     let people = person("alice", "slack = [\"U0ALICE\"]");
     let errors = refusals(&[("people.toml", &people)]);
-    assert_one(&errors, "people.toml", 4, 10, "slack identity must be WORKSPACE/USER, e.g. T0001/U0ALICE");
+    assert_one(
+        &errors,
+        "people.toml",
+        4,
+        10,
+        "slack identity must be WORKSPACE/USER, e.g. T0001/U0ALICE",
+    );
 }
 
 #[test]
 fn a_discord_id_that_is_not_digits_is_refused() {
     let people = person("alice", "discord = [\"alice#1234\"]");
     let errors = refusals(&[("people.toml", &people)]);
-    assert_one(&errors, "people.toml", 4, 12, "discord id `alice#1234` must be the numeric user id");
+    assert_one(
+        &errors,
+        "people.toml",
+        4,
+        12,
+        "discord id `alice#1234` must be the numeric user id",
+    );
 }
 
 #[test]
@@ -30,36 +42,75 @@ fn an_identity_claimed_by_two_people_is_refused() {
     );
     let errors = refusals(&[("people.toml", &people)]);
     assert_eq!(errors.len(), 2, "{errors:#?}");
-    assert_at(&errors, "people.toml", 9, 10, "slack identity T1/U1 is already claimed by `alice` (line 4)");
-    assert_at(&errors, "people.toml", 10, 12, "discord id 42 is already claimed by `alice` (line 5)");
+    assert_at(
+        &errors,
+        "people.toml",
+        9,
+        10,
+        "slack identity T1/U1 is already claimed by `alice` (line 4)",
+    );
+    assert_at(
+        &errors,
+        "people.toml",
+        10,
+        12,
+        "discord id 42 is already claimed by `alice` (line 5)",
+    );
 }
 
 #[test]
 fn a_person_defined_twice_is_refused_naming_the_first() {
     let people = format!("{}{}", person("alice", ""), person("alice", ""));
     let errors = refusals(&[("people.toml", &people)]);
-    assert_one(&errors, "people.toml", 6, 6, "person `alice` is defined twice (first on line 2)");
+    assert_one(
+        &errors,
+        "people.toml",
+        6,
+        6,
+        "person `alice` is defined twice (first on line 2)",
+    );
 }
 
 #[test]
 fn a_team_member_who_is_not_a_person_is_refused() {
-    let people = format!("{}[team.ops]\nmembers = [\"alice\", \"zed\"]\n", person("alice", ""));
+    let people = format!(
+        "{}[team.ops]\nmembers = [\"alice\", \"zed\"]\n",
+        person("alice", "")
+    );
     let errors = refusals(&[("people.toml", &people)]);
-    assert_one(&errors, "people.toml", 6, 21, "team `ops` lists `zed`, who is not a [[person]]");
+    assert_one(
+        &errors,
+        "people.toml",
+        6,
+        21,
+        "team `ops` lists `zed`, who is not a [[person]]",
+    );
 }
 
 #[test]
 fn an_unknown_key_names_its_table_and_the_keys_allowed() {
     let people = person("alice", "role = [\"analyst\"]");
     let errors = refusals(&[("people.toml", &people)]);
-    assert_one(&errors, "people.toml", 4, 1, "unknown key `role` in [[person]] #1; expected one of: id, name, roles");
+    assert_one(
+        &errors,
+        "people.toml",
+        4,
+        1,
+        "unknown key `role` in [[person]] #1; expected one of: id, name, roles",
+    );
 }
 
 #[test]
 fn an_unknown_top_level_table_is_refused() {
     let people = format!("{PEOPLE}\n[[service]]\nid = \"ci\"\n");
     let errors = refusals(&[("people.toml", &people)]);
-    assert_one(&errors, "people.toml", 20, 3, "unknown key `service` in people.toml");
+    assert_one(
+        &errors,
+        "people.toml",
+        20,
+        3,
+        "unknown key `service` in people.toml",
+    );
 }
 
 #[test]
@@ -67,15 +118,33 @@ fn a_person_without_a_name_and_a_bad_id_gets_both_problems() {
     let people = "[[person]]\nid = \"Alice\"\n";
     let errors = refusals(&[("people.toml", people)]);
     assert_eq!(errors.len(), 2, "{errors:#?}");
-    assert_at(&errors, "people.toml", 1, 1, "[[person]] #1 is missing `name`");
-    assert_at(&errors, "people.toml", 2, 6, "`Alice` is not a valid person id");
+    assert_at(
+        &errors,
+        "people.toml",
+        1,
+        1,
+        "[[person]] #1 is missing `name`",
+    );
+    assert_at(
+        &errors,
+        "people.toml",
+        2,
+        6,
+        "`Alice` is not a valid person id",
+    );
 }
 
 #[test]
 fn a_value_of_the_wrong_type_is_refused() {
     let people = "[[person]]\nid = \"alice\"\nname = \"A\"\nroles = \"analyst\"\n";
     let errors = refusals(&[("people.toml", people)]);
-    assert_one(&errors, "people.toml", 4, 9, "`roles` in [[person]] #1 must be a list of strings, not a string");
+    assert_one(
+        &errors,
+        "people.toml",
+        4,
+        9,
+        "`roles` in [[person]] #1 must be a list of strings, not a string",
+    );
 }
 
 #[test]
@@ -98,7 +167,12 @@ fn a_check_error_displays_as_file_line_col_message() {
     let people = person("alice", "slack = [\"U0ALICE\"]");
     let errors = refusals(&[("people.toml", &people)]);
     let shown = errors[0].to_string();
-    assert!(shown.ends_with("people.toml:4:10: `U0ALICE`: slack identity must be WORKSPACE/USER, e.g. T0001/U0ALICE"), "{shown}");
+    assert!(
+        shown.ends_with(
+            "people.toml:4:10: slack identity must be WORKSPACE/USER, e.g. T0001/U0ALICE"
+        ),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -107,8 +181,15 @@ fn the_directory_finds_people_by_chat_identity_and_role() {
     let dir = &set.directory;
     let alice = dir.by_slack("T0001", "U0ALICE").map(|p| p.id.as_str());
     assert_eq!(alice, Some("alice"));
-    assert_eq!(dir.by_slack("T9999", "U0ALICE"), None, "the workspace is part of the identity");
-    assert_eq!(dir.by_discord("111111111111111111").map(|p| p.id.as_str()), Some("alice"));
+    assert_eq!(
+        dir.by_slack("T9999", "U0ALICE"),
+        None,
+        "the workspace is part of the identity"
+    );
+    assert_eq!(
+        dir.by_discord("111111111111111111").map(|p| p.id.as_str()),
+        Some("alice")
+    );
     let role = crate::policy::Role::parse("security-approver").expect("role");
     let holders: Vec<&str> = dir.holders(&role).iter().map(|p| p.id.as_str()).collect();
     assert_eq!(holders, ["erin", "ivan"]);
