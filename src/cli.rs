@@ -23,7 +23,11 @@ pub const DEMO_DATABASE: &str = "countersign_demo";
 pub fn load_policy(dir: &Path) -> anyhow::Result<PolicySet> {
     PolicySet::load(dir).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-        anyhow::anyhow!("{} is not valid (run countersign check):\n{}", dir.display(), lines.join("\n"))
+        anyhow::anyhow!(
+            "{} is not valid (run countersign check):\n{}",
+            dir.display(),
+            lines.join("\n")
+        )
     })
 }
 
@@ -31,7 +35,13 @@ pub fn load_policy(dir: &Path) -> anyhow::Result<PolicySet> {
 pub fn check(dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<bool> {
     match PolicySet::load(dir) {
         Ok(p) => {
-            writeln!(out, "{}: {} workflows and {} people, all valid.", dir.display(), p.workflows.len(), p.directory.people.len())?;
+            writeln!(
+                out,
+                "{}: {} workflows and {} people, all valid.",
+                dir.display(),
+                p.workflows.len(),
+                p.directory.people.len()
+            )?;
             Ok(true)
         }
         Err(errors) => {
@@ -46,12 +56,20 @@ pub fn check(dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
 
 /// `countersign explain`.
 pub fn explain(policy: &PolicySet, workflow: Option<&str>, markdown: bool) -> anyhow::Result<String> {
-    let render = |wf| if markdown { explain_markdown(wf, &policy.directory) } else { explain_text(wf, &policy.directory) };
+    let render = |wf| {
+        if markdown {
+            explain_markdown(wf, &policy.directory)
+        } else {
+            explain_text(wf, &policy.directory)
+        }
+    };
     match workflow {
-        Some(id) => policy
-            .workflow(id)
-            .map(render)
-            .ok_or_else(|| anyhow::anyhow!("there is no workflow {id:?}; workflows: {}", policy.workflows.keys().cloned().collect::<Vec<_>>().join(", "))),
+        Some(id) => policy.workflow(id).map(render).ok_or_else(|| {
+            anyhow::anyhow!(
+                "there is no workflow {id:?}; workflows: {}",
+                policy.workflows.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        }),
         None => Ok(policy.workflows.values().map(render).collect::<Vec<_>>().join("\n")),
     }
 }
@@ -79,10 +97,18 @@ pub async fn engine(settings: &Settings, pool: PgPool) -> anyhow::Result<Engine>
 pub async fn demo(settings: &Settings, out: &mut dyn Write) -> anyhow::Result<bool> {
     let url = settings.require_database()?;
     let admin_opts = PgConnectOptions::from_str(url.expose()).context("DATABASE_URL is not a valid postgres:// URL")?;
-    let mut admin = admin_opts.connect().await.context("cannot connect to Postgres (DATABASE_URL)")?;
+    let mut admin = admin_opts
+        .connect()
+        .await
+        .context("cannot connect to Postgres (DATABASE_URL)")?;
     // The name is a constant, never input: there is no way to bind an identifier.
-    sqlx::query("DROP DATABASE IF EXISTS countersign_demo WITH (FORCE)").execute(&mut admin).await?;
-    sqlx::query("CREATE DATABASE countersign_demo").execute(&mut admin).await.context("creating the demo database")?;
+    sqlx::query("DROP DATABASE IF EXISTS countersign_demo WITH (FORCE)")
+        .execute(&mut admin)
+        .await?;
+    sqlx::query("CREATE DATABASE countersign_demo")
+        .execute(&mut admin)
+        .await
+        .context("creating the demo database")?;
     admin.close().await?;
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(4)
@@ -90,7 +116,10 @@ pub async fn demo(settings: &Settings, out: &mut dyn Write) -> anyhow::Result<bo
         .await?;
     store::migrate(&pool).await?;
     let engine = engine(settings, pool.clone()).await?;
-    writeln!(out, "Countersign demo: the invoice workflow (commands/invoice.toml), in database {DEMO_DATABASE}.")?;
+    writeln!(
+        out,
+        "Countersign demo: the invoice workflow (commands/invoice.toml), in database {DEMO_DATABASE}."
+    )?;
     let ok = demo::tell(&engine, out).await?;
     pool.close().await;
     Ok(ok)
@@ -187,7 +216,9 @@ pub async fn audit_export(
 pub async fn audit_show(settings: &Settings, r#ref: &str, out: &mut dyn Write) -> anyhow::Result<bool> {
     let pool = connect_migrated(settings).await?;
     audit::seal(&pool).await?;
-    let r#ref = crate::approval::Ref::parse(r#ref).map_err(anyhow::Error::msg)?.to_string();
+    let r#ref = crate::approval::Ref::parse(r#ref)
+        .map_err(anyhow::Error::msg)?
+        .to_string();
     let trail = audit::trail(&pool, &r#ref).await?;
     if trail.is_empty() {
         writeln!(out, "No audit entries mention {ref}.")?;

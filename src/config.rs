@@ -75,6 +75,9 @@ mod tests {
         let url = DatabaseUrl::new("postgres://bot:s3cret@db:5432/countersign");
         assert_eq!(url.to_string(), "postgres://bot:***@db:5432/countersign");
         assert!(!format!("{url:?}").contains("s3cret"));
-        assert_eq!(redact("postgres://postgres@127.0.0.1/x"), "postgres://postgres@127.0.0.1/x");
+        assert_eq!(
+            redact("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres@127.0.0.1/x"
+        );
     }
 }

@@ -16,7 +16,12 @@ struct Cli {
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     database_url: Option<String>,
     /// The directory with people.toml and one <workflow>.toml per workflow.
-    #[arg(long = "commands", env = "COUNTERSIGN_COMMANDS", global = true, default_value = "./commands")]
+    #[arg(
+        long = "commands",
+        env = "COUNTERSIGN_COMMANDS",
+        global = true,
+        default_value = "./commands"
+    )]
     commands: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -108,14 +113,22 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Check => cli::check(&settings.commands, &mut out, &mut std::io::stderr()),
         Command::Explain { workflow, format } => {
             let policy = cli::load_policy(&settings.commands)?;
-            print!("{}", cli::explain(&policy, workflow.as_deref(), matches!(format, ExplainFormat::Markdown))?);
+            print!(
+                "{}",
+                cli::explain(&policy, workflow.as_deref(), matches!(format, ExplainFormat::Markdown))?
+            );
             Ok(true)
         }
         Command::Demo => cli::demo(&settings, &mut out).await,
         Command::Console { person } => cli::console(&settings, &person).await.map(|()| true),
         Command::Audit { command } => match command {
             AuditCommand::Verify => cli::audit_verify(&settings, &mut out).await,
-            AuditCommand::Export { format, since, until, out: path } => {
+            AuditCommand::Export {
+                format,
+                since,
+                until,
+                out: path,
+            } => {
                 let n = cli::audit_export(&settings, format, ExportFilter { since, until }, path.as_deref()).await?;
                 eprintln!("Exported {n} sealed entries.");
                 Ok(true)

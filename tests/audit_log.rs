@@ -3,8 +3,8 @@
 mod common;
 
 use common::Bot;
-use countersign::clock::Clock;
 use countersign::audit::{self, ExportFilter, ExportFormat, Problem};
+use countersign::clock::Clock;
 use sqlx::{Connection, PgPool};
 use std::process::Command;
 
@@ -21,7 +21,10 @@ async fn story(bot: &Bot) {
 async fn behind_the_triggers(pool: &PgPool, sql: &str) {
     let mut conn = pool.acquire().await.unwrap();
     let mut tx = conn.begin().await.unwrap();
-    sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *tx).await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     sqlx::query(sql).execute(&mut *tx).await.unwrap();
     tx.commit().await.unwrap();
 }
@@ -57,7 +60,11 @@ async fn a_changed_entry_is_caught_with_its_chain_position(pool: PgPool) {
     let bot = Bot::new(pool.clone()).await;
     story(&bot).await;
     let seq = seq_of(&pool, "vote.approve").await;
-    behind_the_triggers(&pool, "UPDATE audit_log SET actor = 'carol' WHERE action = 'vote.approve' AND outcome = 'refused'").await;
+    behind_the_triggers(
+        &pool,
+        "UPDATE audit_log SET actor = 'carol' WHERE action = 'vote.approve' AND outcome = 'refused'",
+    )
+    .await;
     let report = audit::verify(&pool, |_, _| {}).await.unwrap();
     assert_eq!(report.first_bad, Some((seq, Problem::HashMismatch)));
     assert_eq!(report.checked as i64, seq - 1, "every entry before it verifies");
@@ -70,7 +77,10 @@ async fn a_deleted_entry_or_seal_is_caught(pool: PgPool) {
     let seq = seq_of(&pool, "request.approved").await;
     behind_the_triggers(&pool, "DELETE FROM audit_log WHERE action = 'request.approved'").await;
     let report = audit::verify(&pool, |_, _| {}).await.unwrap();
-    assert!(matches!(report.first_bad, Some((s, Problem::MissingEntry { .. })) if s == seq), "{report:?}");
+    assert!(
+        matches!(report.first_bad, Some((s, Problem::MissingEntry { .. })) if s == seq),
+        "{report:?}"
+    );
 
     behind_the_triggers(&pool, "DELETE FROM audit_seal WHERE seq = 3").await;
     let report = audit::verify(&pool, |_, _| {}).await.unwrap();
@@ -87,7 +97,10 @@ async fn an_entry_slipped_in_behind_the_sealer_is_caught(pool: PgPool) {
     )
     .await;
     let report = audit::verify(&pool, |_, _| {}).await.unwrap();
-    assert!(matches!(report.first_bad, Some((_, Problem::UnsealedOldEntries { count: 1 }))), "{report:?}");
+    assert!(
+        matches!(report.first_bad, Some((_, Problem::UnsealedOldEntries { count: 1 }))),
+        "{report:?}"
+    );
 }
 
 #[sqlx::test]
@@ -96,11 +109,21 @@ async fn entries_of_an_open_transaction_wait_and_are_sealed_once_it_commits(pool
     let mut slow = pool.begin().await.unwrap();
     let e = audit::NewEntry::new(bot.clock.now(), audit::Action::DigestSent, audit::AuditOutcome::Done);
     audit::append(&mut slow, &e).await.unwrap();
-    bot.engine.open(&bot.ctx("alice").await, "invoice", &[("amount".into(), "10".into()), ("vendor".into(), "X".into())]).await.unwrap();
+    bot.engine
+        .open(
+            &bot.ctx("alice").await,
+            "invoice",
+            &[("amount".into(), "10".into()), ("vendor".into(), "X".into())],
+        )
+        .await
+        .unwrap();
     audit::seal(&pool).await.unwrap();
     let report = audit::verify(&pool, |_, _| {}).await.unwrap();
     assert!(report.is_ok());
-    assert!(report.unsealed >= 2, "the open transaction holds back the entries after it: {report:?}");
+    assert!(
+        report.unsealed >= 2,
+        "the open transaction holds back the entries after it: {report:?}"
+    );
     slow.commit().await.unwrap();
     bot.assert_chain_holds().await;
 }
@@ -111,8 +134,16 @@ async fn concurrent_sealers_never_seal_an_entry_twice(pool: PgPool) {
     let writers = (0..10).map(|_| {
         let engine = bot.engine.clone();
         async move {
-            let ctx = countersign::engine::Context::new(countersign::chat::console::actor(&engine, "alice").await.unwrap());
-            engine.open(&ctx, "invoice", &[("amount".into(), "1".into()), ("vendor".into(), "V".into())]).await.unwrap();
+            let ctx =
+                countersign::engine::Context::new(countersign::chat::console::actor(&engine, "alice").await.unwrap());
+            engine
+                .open(
+                    &ctx,
+                    "invoice",
+                    &[("amount".into(), "1".into()), ("vendor".into(), "V".into())],
+                )
+                .await
+                .unwrap();
         }
     });
     let sealers = (0..4).map(|_| {
@@ -123,12 +154,17 @@ async fn concurrent_sealers_never_seal_an_entry_twice(pool: PgPool) {
             }
         }
     });
-    futures_util::future::join(futures_util::future::join_all(writers), futures_util::future::join_all(sealers)).await;
+    futures_util::future::join(
+        futures_util::future::join_all(writers),
+        futures_util::future::join_all(sealers),
+    )
+    .await;
     bot.assert_chain_holds().await;
-    let (entries, seals): (i64, i64) = sqlx::query_as("SELECT (SELECT count(*) FROM audit_log), (SELECT count(*) FROM audit_seal)")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let (entries, seals): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT count(*) FROM audit_log), (SELECT count(*) FROM audit_seal)")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(entries, seals);
 }
 
@@ -137,13 +173,30 @@ async fn the_export_carries_every_formal_field(pool: PgPool) {
     let bot = Bot::new(pool.clone()).await;
     story(&bot).await;
     let mut out = Vec::new();
-    let n = audit::export(&pool, ExportFormat::Jsonl, ExportFilter::default(), &mut out, |_, _| {}).await.unwrap();
-    let lines: Vec<serde_json::Value> =
-        String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let n = audit::export(&pool, ExportFormat::Jsonl, ExportFilter::default(), &mut out, |_, _| {})
+        .await
+        .unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len() as u64, n);
     let keys = [
-        "seq", "at", "actor", "identity", "action", "ref", "version", "rule", "policy_hash", "outcome", "reason",
-        "details", "prev_hash", "hash",
+        "seq",
+        "at",
+        "actor",
+        "identity",
+        "action",
+        "ref",
+        "version",
+        "rule",
+        "policy_hash",
+        "outcome",
+        "reason",
+        "details",
+        "prev_hash",
+        "hash",
     ];
     for (i, l) in lines.iter().enumerate() {
         for k in keys {
@@ -160,7 +213,9 @@ async fn the_export_carries_every_formal_field(pool: PgPool) {
     assert_eq!(refused["rule"], "large");
 
     let mut csv = Vec::new();
-    audit::export(&pool, ExportFormat::Csv, ExportFilter::default(), &mut csv, |_, _| {}).await.unwrap();
+    audit::export(&pool, ExportFormat::Csv, ExportFilter::default(), &mut csv, |_, _| {})
+        .await
+        .unwrap();
     let csv = String::from_utf8(csv).unwrap();
     assert!(csv.starts_with("seq,id,at,actor,identity,action,ref,version,rule,policy_hash,outcome,reason,details"));
     assert_eq!(csv.lines().count() as u64, n + 1);
@@ -174,9 +229,18 @@ async fn the_export_filters_by_time(pool: PgPool) {
     bot.say("alice", "new invoice amount=1 vendor=late").await;
     let since = bot.clock.now() - chrono::TimeDelta::hours(1);
     let mut out = Vec::new();
-    let n = audit::export(&pool, ExportFormat::Jsonl, ExportFilter { since: Some(since), until: None }, &mut out, |_, _| {})
-        .await
-        .unwrap();
+    let n = audit::export(
+        &pool,
+        ExportFormat::Jsonl,
+        ExportFilter {
+            since: Some(since),
+            until: None,
+        },
+        &mut out,
+        |_, _| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(n, 1);
     assert!(String::from_utf8(out).unwrap().contains("INV-2"));
 }
@@ -196,17 +260,33 @@ async fn audit_verify_on_the_command_line_exits_1_naming_the_bad_entry(pool: PgP
     let bot = Bot::new(pool.clone()).await;
     story(&bot).await;
     let bin = env!("CARGO_BIN_EXE_countersign");
-    let ok = Command::new(bin).args(["audit", "verify"]).env("DATABASE_URL", url_of(&pool)).output().unwrap();
+    let ok = Command::new(bin)
+        .args(["audit", "verify"])
+        .env("DATABASE_URL", url_of(&pool))
+        .output()
+        .unwrap();
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     assert!(String::from_utf8_lossy(&ok.stdout).starts_with("OK: "));
     let seq = seq_of(&pool, "request.opened").await;
-    behind_the_triggers(&pool, "UPDATE audit_log SET details = '{\"fields\": {\"amount\": \"1.00 EUR\"}}' WHERE action = 'request.opened'").await;
-    let bad = Command::new(bin).args(["audit", "verify"]).env("DATABASE_URL", url_of(&pool)).output().unwrap();
+    behind_the_triggers(
+        &pool,
+        "UPDATE audit_log SET details = '{\"fields\": {\"amount\": \"1.00 EUR\"}}' WHERE action = 'request.opened'",
+    )
+    .await;
+    let bad = Command::new(bin)
+        .args(["audit", "verify"])
+        .env("DATABASE_URL", url_of(&pool))
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(1));
     let said = String::from_utf8_lossy(&bad.stdout);
     assert!(said.contains(&format!("BROKEN at entry #{seq}")), "{said}");
 
-    let show = Command::new(bin).args(["audit", "show", "inv-1"]).env("DATABASE_URL", url_of(&pool)).output().unwrap();
+    let show = Command::new(bin)
+        .args(["audit", "show", "inv-1"])
+        .env("DATABASE_URL", url_of(&pool))
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&show.stdout).contains("request.approved"));
     let export = Command::new(bin)
         .args(["audit", "export", "--format", "csv", "--since", "2026-01-01"])

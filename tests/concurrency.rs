@@ -19,7 +19,9 @@ fn crowd() -> common::tempdir::TempDir {
             40..=44 => r#"["controller"]"#,
             _ => r#"["approver", "controller"]"#,
         };
-        people.push_str(&format!("[[person]]\nid = \"v{i:02}\"\nname = \"Voter {i:02}\"\nroles = {roles}\n\n"));
+        people.push_str(&format!(
+            "[[person]]\nid = \"v{i:02}\"\nname = \"Voter {i:02}\"\nroles = {roles}\n\n"
+        ));
     }
     people.push_str("[team.treasury]\nmembers = [\"v00\"]\n");
     let payout = r#"
@@ -58,14 +60,21 @@ async fn wide(pool: &PgPool) -> PgPool {
 async fn fifty_concurrent_voters_produce_exactly_one_decision(pool: PgPool) {
     let dir = crowd();
     let bot = Bot::with_commands(wide(&pool).await, dir.path()).await;
-    let opened = bot.engine.open(&bot.ctx("req").await, "payout", &[("amount".into(), "100".into())]).await.unwrap();
+    let opened = bot
+        .engine
+        .open(&bot.ctx("req").await, "payout", &[("amount".into(), "100".into())])
+        .await
+        .unwrap();
     assert!(matches!(opened, Outcome::Opened { .. }));
     let mut tasks = Vec::new();
     for i in 0..50 {
         let engine = bot.engine.clone();
         let ctx = bot.ctx(&format!("v{i:02}")).await;
         tasks.push(tokio::spawn(async move {
-            engine.vote(&ctx, "PAY-1", Some(1), VoteKind::Approve, None).await.unwrap()
+            engine
+                .vote(&ctx, "PAY-1", Some(1), VoteKind::Approve, None)
+                .await
+                .unwrap()
         }));
     }
     let mut counted = 0;
@@ -77,9 +86,15 @@ async fn fifty_concurrent_voters_produce_exactly_one_decision(pool: PgPool) {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!(counted, 4, "three approvers and one controller count; refused: {refused:?}");
+    assert_eq!(
+        counted, 4,
+        "three approvers and one controller count; refused: {refused:?}"
+    );
     assert_eq!(refused.values().sum::<usize>(), 46);
-    assert!(refused.keys().all(|r| r == "group_full" || r == "already_decided"), "{refused:?}");
+    assert!(
+        refused.keys().all(|r| r == "group_full" || r == "already_decided"),
+        "{refused:?}"
+    );
     assert_eq!(bot.status("PAY-1").await, "approved");
     assert_eq!(bot.count("decisions").await, 1);
     assert_eq!(bot.count("votes").await, 4);
@@ -97,21 +112,30 @@ async fn approve_reject_and_cancel_racing_leave_one_final_state(pool: PgPool) {
     let bot = Bot::with_commands(wide(&pool).await, dir.path()).await;
     for round in 1..=5 {
         let r#ref = format!("PAY-{round}");
-        bot.engine.open(&bot.ctx("req").await, "payout", &[("amount".into(), "5".into())]).await.unwrap();
+        bot.engine
+            .open(&bot.ctx("req").await, "payout", &[("amount".into(), "5".into())])
+            .await
+            .unwrap();
         let mut tasks = Vec::new();
         for i in 0..20 {
             let engine = bot.engine.clone();
             let ctx = bot.ctx(&format!("v{:02}", i + 30)).await;
             let r = r#ref.clone();
             tasks.push(tokio::spawn(async move {
-                let kind = if i % 7 == 3 { VoteKind::Reject } else { VoteKind::Approve };
+                let kind = if i % 7 == 3 {
+                    VoteKind::Reject
+                } else {
+                    VoteKind::Approve
+                };
                 engine.vote(&ctx, &r, None, kind, Some("not this week")).await.unwrap()
             }));
         }
         let engine = bot.engine.clone();
         let ctx = bot.ctx("req").await;
         let r = r#ref.clone();
-        tasks.push(tokio::spawn(async move { engine.cancel(&ctx, &r, None).await.unwrap() }));
+        tasks.push(tokio::spawn(
+            async move { engine.cancel(&ctx, &r, None).await.unwrap() },
+        ));
         let finals = futures_util::future::join_all(tasks)
             .await
             .into_iter()
@@ -120,7 +144,10 @@ async fn approve_reject_and_cancel_racing_leave_one_final_state(pool: PgPool) {
             .count();
         assert_eq!(finals, 1, "{ref}: exactly one action may bring it to a final state");
     }
-    let decided: i64 = sqlx::query_scalar("SELECT count(*) FROM decisions").fetch_one(bot.engine.pool()).await.unwrap();
+    let decided: i64 = sqlx::query_scalar("SELECT count(*) FROM decisions")
+        .fetch_one(bot.engine.pool())
+        .await
+        .unwrap();
     assert_eq!(decided, 5);
     bot.assert_chain_holds().await;
 }
@@ -129,13 +156,24 @@ async fn approve_reject_and_cancel_racing_leave_one_final_state(pool: PgPool) {
 async fn twenty_double_clicks_with_one_key_make_one_vote(pool: PgPool) {
     let dir = crowd();
     let bot = Bot::with_commands(wide(&pool).await, dir.path()).await;
-    bot.engine.open(&bot.ctx("req").await, "payout", &[("amount".into(), "5".into())]).await.unwrap();
-    let ctx = Context { idempotency_key: Some("slack:click-1".into()), ..bot.ctx("v01").await };
+    bot.engine
+        .open(&bot.ctx("req").await, "payout", &[("amount".into(), "5".into())])
+        .await
+        .unwrap();
+    let ctx = Context {
+        idempotency_key: Some("slack:click-1".into()),
+        ..bot.ctx("v01").await
+    };
     let before = bot.count("audit_log").await;
     let outcomes = futures_util::future::join_all((0..20).map(|_| {
         let engine = bot.engine.clone();
         let ctx = ctx.clone();
-        tokio::spawn(async move { engine.vote(&ctx, "PAY-1", Some(1), VoteKind::Approve, None).await.unwrap() })
+        tokio::spawn(async move {
+            engine
+                .vote(&ctx, "PAY-1", Some(1), VoteKind::Approve, None)
+                .await
+                .unwrap()
+        })
     }))
     .await;
     let first = outcomes[0].as_ref().unwrap().clone();

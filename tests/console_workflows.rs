@@ -11,7 +11,10 @@ async fn the_invoice_story_ends_approved_with_a_confirmation_and_a_sound_chain(p
     let bot = Bot::new(pool).await;
     let transcript = bot
         .transcript(&[
-            ("alice", r#"/approval new invoice amount=12500.00 vendor="ACME GmbH" cost_center=ops"#),
+            (
+                "alice",
+                r#"/approval new invoice amount=12500.00 vendor="ACME GmbH" cost_center=ops"#,
+            ),
             ("alice", "approve INV-1"),
             ("bob", "approve INV-1"),
             ("carol", "approve INV-1@1"),
@@ -56,7 +59,11 @@ async fn production_access_needs_two_distinct_security_approvers(pool: PgPool) {
 #[sqlx::test]
 async fn staging_access_needs_one_security_approver(pool: PgPool) {
     let bot = Bot::new(pool).await;
-    bot.say("judy", r#"new prod-access environment=staging system=web reason="Debug a flaky test" duration_hours=1"#).await;
+    bot.say(
+        "judy",
+        r#"new prod-access environment=staging system=web reason="Debug a flaky test" duration_hours=1"#,
+    )
+    .await;
     let reply = bot.say("ivan", "approve ACC-1").await;
     assert!(reply.contains("Rule: staging"), "{reply}");
     assert_eq!(bot.status("ACC-1").await, "approved");
@@ -65,7 +72,11 @@ async fn staging_access_needs_one_security_approver(pool: PgPool) {
 #[sqlx::test]
 async fn an_untouched_request_expires_and_later_votes_are_refused(pool: PgPool) {
     let bot = Bot::new(pool).await;
-    bot.say("frank", r#"new prod-access environment=staging system=web reason=debugging duration_hours=1"#).await;
+    bot.say(
+        "frank",
+        r#"new prod-access environment=staging system=web reason=debugging duration_hours=1"#,
+    )
+    .await;
     bot.clock.advance(TimeDelta::hours(4));
     let reply = bot.say("erin", "approve ACC-1").await;
     assert!(reply.contains("ACC-1 is already expired"), "{reply}");
@@ -73,14 +84,21 @@ async fn an_untouched_request_expires_and_later_votes_are_refused(pool: PgPool) 
     let tail = bot.audit_lines().await;
     assert_eq!(
         tail[tail.len() - 2..],
-        ["request.expired done ACC-1".to_string(), "vote.approve refused:already_decided ACC-1".to_string()]
+        [
+            "request.expired done ACC-1".to_string(),
+            "vote.approve refused:already_decided ACC-1".to_string()
+        ]
     );
 }
 
 #[sqlx::test]
 async fn the_expiry_sweep_expires_every_overdue_request_once(pool: PgPool) {
     let bot = Bot::new(pool).await;
-    bot.say("frank", r#"new prod-access environment=staging system=web reason=one duration_hours=1"#).await;
+    bot.say(
+        "frank",
+        r#"new prod-access environment=staging system=web reason=one duration_hours=1"#,
+    )
+    .await;
     bot.say("alice", "new invoice amount=10 vendor=Pens").await;
     bot.clock.advance(TimeDelta::hours(5));
     let expired = bot.engine.expire_due().await.unwrap();
@@ -98,15 +116,33 @@ async fn the_expiry_sweep_expires_every_overdue_request_once(pool: PgPool) {
 async fn purchase_orders_pick_the_first_matching_rule(pool: PgPool) {
     let bot = Bot::new(pool).await;
     let cases = [
-        ("new purchase-order amount=30000 category=hardware supplier=Dell", "capital"),
-        ("new purchase-order amount=30000 category=travel supplier=Lufthansa", "standard"),
-        ("new purchase-order amount=150000 category=travel supplier=Charter", "capital"),
-        ("new purchase-order amount=4000 category=services supplier=Plumber urgent=yes", "urgent-services"),
-        ("new purchase-order amount=6000 category=services supplier=Plumber urgent=yes", "standard"),
+        (
+            "new purchase-order amount=30000 category=hardware supplier=Dell",
+            "capital",
+        ),
+        (
+            "new purchase-order amount=30000 category=travel supplier=Lufthansa",
+            "standard",
+        ),
+        (
+            "new purchase-order amount=150000 category=travel supplier=Charter",
+            "capital",
+        ),
+        (
+            "new purchase-order amount=4000 category=services supplier=Plumber urgent=yes",
+            "urgent-services",
+        ),
+        (
+            "new purchase-order amount=6000 category=services supplier=Plumber urgent=yes",
+            "standard",
+        ),
     ];
     for (line, rule) in cases {
         let reply = bot.say("alice", line).await;
-        assert!(reply.contains(&format!("Rule: {rule}")), "{line} should use {rule}:\n{reply}");
+        assert!(
+            reply.contains(&format!("Rule: {rule}")),
+            "{line} should use {rule}:\n{reply}"
+        );
     }
 }
 
@@ -166,7 +202,11 @@ async fn only_the_requester_cancels_and_a_cancelled_request_stays_cancelled(pool
 async fn reading_commands_show_only_what_the_caller_may_see(pool: PgPool) {
     let bot = Bot::new(pool).await;
     bot.say("alice", "new invoice amount=50 vendor=Coffee").await;
-    bot.say("frank", r#"new prod-access environment=staging system=web reason=debugging duration_hours=1"#).await;
+    bot.say(
+        "frank",
+        r#"new prod-access environment=staging system=web reason=debugging duration_hours=1"#,
+    )
+    .await;
     let transcript = bot
         .transcript(&[
             ("alice", "list"),
@@ -183,8 +223,14 @@ async fn reading_commands_show_only_what_the_caller_may_see(pool: PgPool) {
         .await;
     insta::assert_snapshot!(transcript);
     let lines = bot.audit_lines().await;
-    assert!(lines.contains(&"request.viewed refused:not_permitted INV-1".to_string()), "{lines:?}");
-    assert!(lines.contains(&"request.viewed refused:unknown_ref INV-404".to_string()), "{lines:?}");
+    assert!(
+        lines.contains(&"request.viewed refused:not_permitted INV-1".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"request.viewed refused:unknown_ref INV-404".to_string()),
+        "{lines:?}"
+    );
 }
 
 #[sqlx::test]

@@ -20,8 +20,14 @@ async fn snapshot(bot: &Bot) -> [i64; 5] {
 #[sqlx::test]
 async fn a_replayed_open_returns_the_same_ref_and_opens_nothing_new(pool: PgPool) {
     let bot = Bot::new(pool).await;
-    let ctx = Context { idempotency_key: Some("api:open-1".into()), ..bot.ctx("alice").await };
-    let fields = [("amount".to_string(), "10".to_string()), ("vendor".to_string(), "X".to_string())];
+    let ctx = Context {
+        idempotency_key: Some("api:open-1".into()),
+        ..bot.ctx("alice").await
+    };
+    let fields = [
+        ("amount".to_string(), "10".to_string()),
+        ("vendor".to_string(), "X".to_string()),
+    ];
     let first = bot.engine.open(&ctx, "invoice", &fields).await.unwrap();
     let before = snapshot(&bot).await;
     let replay = bot.engine.open(&ctx, "invoice", &fields).await.unwrap();
@@ -33,13 +39,27 @@ async fn a_replayed_open_returns_the_same_ref_and_opens_nothing_new(pool: PgPool
 async fn a_replayed_decisive_vote_returns_the_decision_and_writes_nothing(pool: PgPool) {
     let bot = Bot::new(pool).await;
     bot.say("alice", "new invoice amount=10 vendor=X").await;
-    let ctx = Context { idempotency_key: Some("slack:T0001:action-ts-1".into()), ..bot.ctx("carol").await };
-    let first = bot.engine.vote(&ctx, "INV-1", Some(1), VoteKind::Approve, None).await.unwrap();
+    let ctx = Context {
+        idempotency_key: Some("slack:T0001:action-ts-1".into()),
+        ..bot.ctx("carol").await
+    };
+    let first = bot
+        .engine
+        .vote(&ctx, "INV-1", Some(1), VoteKind::Approve, None)
+        .await
+        .unwrap();
     assert!(matches!(&first, Outcome::Voted { request, .. } if request.status.is_final()));
     let before = snapshot(&bot).await;
     for _ in 0..3 {
-        let replay = bot.engine.vote(&ctx, "INV-1", Some(1), VoteKind::Approve, None).await.unwrap();
-        assert_eq!(replay, first, "a replay is not refused as already_decided: it is the same answer");
+        let replay = bot
+            .engine
+            .vote(&ctx, "INV-1", Some(1), VoteKind::Approve, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            replay, first,
+            "a replay is not refused as already_decided: it is the same answer"
+        );
     }
     assert_eq!(snapshot(&bot).await, before);
 }
@@ -48,11 +68,24 @@ async fn a_replayed_decisive_vote_returns_the_decision_and_writes_nothing(pool: 
 async fn a_replayed_refusal_is_the_same_refusal_and_is_audited_once(pool: PgPool) {
     let bot = Bot::new(pool).await;
     bot.say("alice", "new invoice amount=10 vendor=X").await;
-    let ctx = Context { idempotency_key: Some("discord:interaction-9".into()), ..bot.ctx("bob").await };
-    let first = bot.engine.vote(&ctx, "INV-1", Some(1), VoteKind::Approve, None).await.unwrap();
+    let ctx = Context {
+        idempotency_key: Some("discord:interaction-9".into()),
+        ..bot.ctx("bob").await
+    };
+    let first = bot
+        .engine
+        .vote(&ctx, "INV-1", Some(1), VoteKind::Approve, None)
+        .await
+        .unwrap();
     assert!(first.refusal().is_some());
     let before = snapshot(&bot).await;
-    assert_eq!(bot.engine.vote(&ctx, "INV-1", Some(1), VoteKind::Approve, None).await.unwrap(), first);
+    assert_eq!(
+        bot.engine
+            .vote(&ctx, "INV-1", Some(1), VoteKind::Approve, None)
+            .await
+            .unwrap(),
+        first
+    );
     assert_eq!(snapshot(&bot).await, before);
 }
 
@@ -60,9 +93,28 @@ async fn a_replayed_refusal_is_the_same_refusal_and_is_audited_once(pool: PgPool
 async fn different_keys_are_different_actions(pool: PgPool) {
     let bot = Bot::new(pool).await;
     bot.say("alice", "new invoice amount=12500 vendor=X").await;
-    let a = Context { idempotency_key: Some("k-1".into()), ..bot.ctx("carol").await };
-    let b = Context { idempotency_key: Some("k-2".into()), ..bot.ctx("carol").await };
-    assert!(matches!(bot.engine.vote(&a, "INV-1", Some(1), VoteKind::Approve, None).await.unwrap(), Outcome::Voted { .. }));
-    let second = bot.engine.vote(&b, "INV-1", Some(1), VoteKind::Approve, None).await.unwrap();
-    assert_eq!(second.refusal().map(|r| r.reason.to_string()), Some("already_voted".to_string()));
+    let a = Context {
+        idempotency_key: Some("k-1".into()),
+        ..bot.ctx("carol").await
+    };
+    let b = Context {
+        idempotency_key: Some("k-2".into()),
+        ..bot.ctx("carol").await
+    };
+    assert!(matches!(
+        bot.engine
+            .vote(&a, "INV-1", Some(1), VoteKind::Approve, None)
+            .await
+            .unwrap(),
+        Outcome::Voted { .. }
+    ));
+    let second = bot
+        .engine
+        .vote(&b, "INV-1", Some(1), VoteKind::Approve, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        second.refusal().map(|r| r.reason.to_string()),
+        Some("already_voted".to_string())
+    );
 }

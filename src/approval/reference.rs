@@ -62,7 +62,16 @@ mod tests {
 
     #[test]
     fn malformed_refs_are_refused_with_an_example() {
-        for bad in ["INV", "INV-", "-4", "INV-0", "INV-4x", "IN V-4", "TOOLONGPREFIX-1", "INV-99999999999999999999"] {
+        for bad in [
+            "INV",
+            "INV-",
+            "-4",
+            "INV-0",
+            "INV-4x",
+            "IN V-4",
+            "TOOLONGPREFIX-1",
+            "INV-99999999999999999999",
+        ] {
             let err = Ref::parse(bad).unwrap_err();
             assert!(err.contains("INV-42"), "{bad}: {err}");
         }

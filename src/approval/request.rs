@@ -161,11 +161,7 @@ impl Request {
     /// The requester changes a pending request: a new version under `groups` (the rule that
     /// applies to the new values), with every earlier vote void. The expiry does not move, so
     /// amending cannot keep a request alive forever.
-    pub fn amend(
-        &mut self,
-        actor: &PersonId,
-        groups: Vec<ApprovalGroup>,
-    ) -> Result<u32, RefusalReason> {
+    pub fn amend(&mut self, actor: &PersonId, groups: Vec<ApprovalGroup>) -> Result<u32, RefusalReason> {
         self.ensure_pending()?;
         if *actor != self.requester {
             return Err(RefusalReason::NotPermitted);

@@ -51,7 +51,10 @@ fn a_large_invoice_needs_both_groups() {
     let mut r = large_invoice();
     let first = r.vote(&p("carol"), &roles(&["finance-approver"]), 1, VoteKind::Approve, None);
     assert_eq!(first, Ok(VoteEffect::Counted { approved: false }));
-    assert_eq!(r.progress().summary(), "1 of 1 finance-approver, 0 of 1 finance-director");
+    assert_eq!(
+        r.progress().summary(),
+        "1 of 1 finance-approver, 0 of 1 finance-director"
+    );
     let second = r.vote(&p("dave"), &roles(&["finance-director"]), 1, VoteKind::Approve, None);
     assert_eq!(second, Ok(VoteEffect::Counted { approved: true }));
     assert_eq!(r.status, Status::Approved);
@@ -115,7 +118,13 @@ fn a_reject_needs_a_reason_and_decides_at_once() {
 fn a_reason_over_the_limit_is_invalid_input() {
     let mut r = large_invoice();
     let long = "x".repeat(MAX_REASON_CHARS + 1);
-    let refused = r.vote(&p("carol"), &roles(&["finance-approver"]), 1, VoteKind::Reject, Some(&long));
+    let refused = r.vote(
+        &p("carol"),
+        &roles(&["finance-approver"]),
+        1,
+        VoteKind::Reject,
+        Some(&long),
+    );
     assert_eq!(refused, Err(RefusalReason::InvalidInput));
 }
 
@@ -132,7 +141,10 @@ fn an_amendment_voids_earlier_votes_and_refuses_votes_for_the_old_version() {
     let mut r = large_invoice();
     r.vote(&p("carol"), &roles(&["finance-approver"]), 1, VoteKind::Approve, None)
         .unwrap();
-    assert_eq!(r.amend(&p("bob"), vec![group("finance-approver", 1)]), Err(RefusalReason::NotPermitted));
+    assert_eq!(
+        r.amend(&p("bob"), vec![group("finance-approver", 1)]),
+        Err(RefusalReason::NotPermitted)
+    );
     assert_eq!(r.amend(&p("alice"), vec![group("finance-approver", 1)]), Ok(2));
     assert!(r.approvals.is_empty());
     assert_eq!(
@@ -195,9 +207,19 @@ fn action() -> impl Strategy<Value = Action> {
 
 fn scenario() -> impl Strategy<Value = (Vec<BTreeSet<Role>>, Vec<ApprovalGroup>, Vec<Action>)> {
     let person_roles = prop::collection::vec(prop::collection::btree_set(0..ROLES.len(), 0..=2), PEOPLE.len())
-        .prop_map(|v| v.into_iter().map(|s| s.into_iter().map(|i| Role::parse(ROLES[i]).unwrap()).collect()).collect());
-    let groups = prop::collection::btree_map(0..ROLES.len(), 1..=3u32, 1..=3)
-        .prop_map(|m| m.into_iter().map(|(r, count)| ApprovalGroup { role: Role::parse(ROLES[r]).unwrap(), count }).collect());
+        .prop_map(|v| {
+            v.into_iter()
+                .map(|s| s.into_iter().map(|i| Role::parse(ROLES[i]).unwrap()).collect())
+                .collect()
+        });
+    let groups = prop::collection::btree_map(0..ROLES.len(), 1..=3u32, 1..=3).prop_map(|m| {
+        m.into_iter()
+            .map(|(r, count)| ApprovalGroup {
+                role: Role::parse(ROLES[r]).unwrap(),
+                count,
+            })
+            .collect()
+    });
     (person_roles, groups, prop::collection::vec(action(), 0..40))
 }
 

@@ -62,7 +62,11 @@ pub async fn seal(pool: &PgPool) -> anyhow::Result<SealReport> {
         .fetch_optional(&mut *tx)
         .await?;
     let (mut seq, mut prev, lower) = match last {
-        Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?, r.try_get::<String, _>("bound")?),
+        Some(r) => (
+            r.try_get::<i64, _>("seq")?,
+            r.try_get::<String, _>("hash")?,
+            r.try_get::<String, _>("bound")?,
+        ),
         None => (0, GENESIS.to_string(), "0".to_string()),
     };
     let upper: String = sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")

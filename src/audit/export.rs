@@ -26,8 +26,22 @@ pub struct ExportFilter {
 }
 
 const CSV_HEADER: [&str; 16] = [
-    "seq", "id", "at", "actor", "identity", "action", "ref", "version", "rule", "policy_hash",
-    "outcome", "reason", "details", "correlation_id", "prev_hash", "hash",
+    "seq",
+    "id",
+    "at",
+    "actor",
+    "identity",
+    "action",
+    "ref",
+    "version",
+    "rule",
+    "policy_hash",
+    "outcome",
+    "reason",
+    "details",
+    "correlation_id",
+    "prev_hash",
+    "hash",
 ];
 
 /// Writes every sealed entry matching `filter`, in chain order; returns how many.
@@ -60,7 +74,10 @@ pub async fn export(
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_writer(&mut *out);
             w.write_record(CSV_HEADER)?;
-            let n = each_entry(pool, filter, total, &mut progress, |e| Ok(w.write_record(csv_record(e))?)).await?;
+            let n = each_entry(pool, filter, total, &mut progress, |e| {
+                Ok(w.write_record(csv_record(e))?)
+            })
+            .await?;
             w.flush()?;
             n
         }

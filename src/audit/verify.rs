@@ -39,7 +39,10 @@ impl fmt::Display for Problem {
             Problem::MissingSeq { expected } => write!(f, "chain position {expected} is missing"),
             Problem::MissingEntry { entry_id } => write!(f, "the log entry it seals (id {entry_id}) is missing"),
             Problem::UnsealedOldEntries { count } => {
-                write!(f, "{count} entries older than the sealed chain are not in it (inserted behind its back)")
+                write!(
+                    f,
+                    "{count} entries older than the sealed chain are not in it (inserted behind its back)"
+                )
             }
         }
     }

@@ -85,16 +85,40 @@ pub enum CommandError {
 
 /// The usage line of each verb.
 pub const USAGE: &[(&str, &str)] = &[
-    ("new", "new <workflow> [field=value ...]     open a request (values with spaces in quotes)"),
-    ("approve", "approve <REF>                        approve, e.g. approve INV-42"),
-    ("reject", "reject <REF> <reason...>             reject; a reason is required"),
-    ("cancel", "cancel <REF> [reason...]             withdraw your own pending request"),
-    ("amend", "amend <REF> field=value ...          change your pending request (earlier votes void)"),
+    (
+        "new",
+        "new <workflow> [field=value ...]     open a request (values with spaces in quotes)",
+    ),
+    (
+        "approve",
+        "approve <REF>                        approve, e.g. approve INV-42",
+    ),
+    (
+        "reject",
+        "reject <REF> <reason...>             reject; a reason is required",
+    ),
+    (
+        "cancel",
+        "cancel <REF> [reason...]             withdraw your own pending request",
+    ),
+    (
+        "amend",
+        "amend <REF> field=value ...          change your pending request (earlier votes void)",
+    ),
     ("show", "show <REF>                           the request card"),
     ("list", "list [pending|mine|all]              requests you may see"),
-    ("history", "history <REF>                        the audit trail of one request"),
-    ("policy", "policy [workflow]                    the rules, in plain language"),
-    ("whoami", "whoami                               your person, roles and identities"),
+    (
+        "history",
+        "history <REF>                        the audit trail of one request",
+    ),
+    (
+        "policy",
+        "policy [workflow]                    the rules, in plain language",
+    ),
+    (
+        "whoami",
+        "whoami                               your person, roles and identities",
+    ),
     ("help", "help                                 this list"),
 ];
 
@@ -148,7 +172,11 @@ fn fields(verb: &str, words: &[String]) -> Result<Vec<(String, String)>, Command
             Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
             _ => Err(CommandError::Usage(format!(
                 "{w:?} is not a field=value pair. Usage: {}",
-                USAGE.iter().find(|(v, _)| *v == verb).map(|(_, l)| l.split("  ").next().unwrap_or(l)).unwrap_or(verb)
+                USAGE
+                    .iter()
+                    .find(|(v, _)| *v == verb)
+                    .map(|(_, l)| l.split("  ").next().unwrap_or(l))
+                    .unwrap_or(verb)
             ))),
         })
         .collect()
@@ -159,9 +187,14 @@ fn ref_and_version(word: &str) -> Result<(String, Option<i32>), CommandError> {
     match word.split_once('@') {
         None => Ok((word.to_string(), None)),
         Some((r, v)) => {
-            let v = v.trim_start_matches(['v', 'V']).parse::<i32>().ok().filter(|v| *v >= 1).ok_or_else(|| {
-                CommandError::Usage(format!("{word:?}: after @ comes the version you saw, e.g. INV-42@2"))
-            })?;
+            let v = v
+                .trim_start_matches(['v', 'V'])
+                .parse::<i32>()
+                .ok()
+                .filter(|v| *v >= 1)
+                .ok_or_else(|| {
+                    CommandError::Usage(format!("{word:?}: after @ comes the version you saw, e.g. INV-42@2"))
+                })?;
             Ok((r.to_string(), Some(v)))
         }
     }
@@ -189,7 +222,10 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
     };
     Ok(match verb.as_str() {
         "new" => match args.split_first() {
-            Some((wf, rest)) if !wf.contains('=') => Command::New { workflow: wf.clone(), fields: fields("new", rest)? },
+            Some((wf, rest)) if !wf.contains('=') => Command::New {
+                workflow: wf.clone(),
+                fields: fields("new", rest)?,
+            },
             _ => return Err(usage("new")),
         },
         "approve" => {
@@ -199,16 +235,26 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "reject" => match args.split_first() {
             Some((r, reason)) => {
                 let (r#ref, version) = ref_and_version(r)?;
-                Command::Reject { r#ref, version, reason: reason.join(" ") }
+                Command::Reject {
+                    r#ref,
+                    version,
+                    reason: reason.join(" "),
+                }
             }
             None => return Err(usage("reject")),
         },
         "cancel" => match args.split_first() {
-            Some((r, reason)) => Command::Cancel { r#ref: r.clone(), reason: rest(reason) },
+            Some((r, reason)) => Command::Cancel {
+                r#ref: r.clone(),
+                reason: rest(reason),
+            },
             None => return Err(usage("cancel")),
         },
         "amend" => match args.split_first() {
-            Some((r, f)) if !f.is_empty() => Command::Amend { r#ref: r.clone(), fields: fields("amend", f)? },
+            Some((r, f)) if !f.is_empty() => Command::Amend {
+                r#ref: r.clone(),
+                fields: fields("amend", f)?,
+            },
             _ => return Err(usage("amend")),
         },
         "show" => Command::Show { r#ref: one_ref(args)? },
@@ -221,7 +267,9 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         }),
         "policy" => match args {
             [] => Command::Policy { workflow: None },
-            [wf] => Command::Policy { workflow: Some(wf.clone()) },
+            [wf] => Command::Policy {
+                workflow: Some(wf.clone()),
+            },
             _ => return Err(usage("policy")),
         },
         "whoami" if args.is_empty() => Command::Whoami,

@@ -13,16 +13,25 @@ use std::io::{BufRead, IsTerminal, Write};
 /// Resolves `--as PERSON` to an actor; an unknown person is audited and refused.
 pub async fn actor(engine: &Engine, person: &str) -> anyhow::Result<Actor> {
     let dir = &engine.policy().directory;
-    let found = PersonId::parse(person).ok().and_then(|id| identity::resolve(dir, &Identity::Console(id)));
+    let found = PersonId::parse(person)
+        .ok()
+        .and_then(|id| identity::resolve(dir, &Identity::Console(id)));
     if let Some(actor) = found {
         return Ok(actor);
     }
-    let identity = PersonId::parse(person).map(Identity::Console).unwrap_or(Identity::System);
+    let identity = PersonId::parse(person)
+        .map(Identity::Console)
+        .unwrap_or(Identity::System);
     if identity != Identity::System {
-        engine.refuse_unauthenticated(&identity, Action::RequestViewed, None).await?;
+        engine
+            .refuse_unauthenticated(&identity, Action::RequestViewed, None)
+            .await?;
     }
     let known: Vec<&str> = dir.people.keys().map(PersonId::as_str).collect();
-    anyhow::bail!("{person:?} is not a person in people.toml; known people: {}", known.join(", "))
+    anyhow::bail!(
+        "{person:?} is not a person in people.toml; known people: {}",
+        known.join(", ")
+    )
 }
 
 /// Prints messages the way a terminal user can read them.
@@ -38,9 +47,10 @@ pub fn print(out: &mut dyn Write, messages: &[Message]) -> std::io::Result<()> {
                 }
             }
             Audience::Requester(p) => writeln!(out, "-> to {} (direct message): {}", p.name, m.text)?,
-            Audience::Approvers(people) if people.is_empty() => {
-                writeln!(out, "-> nobody can approve this request: check the approval roles in people.toml")?
-            }
+            Audience::Approvers(people) if people.is_empty() => writeln!(
+                out,
+                "-> nobody can approve this request: check the approval roles in people.toml"
+            )?,
             Audience::Approvers(people) => {
                 let names: Vec<&str> = people.iter().map(|p| p.name.as_str()).collect();
                 writeln!(out, "-> card sent to {}", names.join(", "))?
@@ -72,7 +82,11 @@ pub async fn run_line(engine: &Engine, actor: &Actor, line: &str, out: &mut dyn 
 pub async fn repl(engine: &Engine, actor: &Actor, input: impl BufRead, out: &mut dyn Write) -> anyhow::Result<()> {
     let interactive = std::io::stdin().is_terminal();
     if interactive {
-        writeln!(out, "Countersign console as {} ({}). Type help for commands; Ctrl-D to leave.", actor.name, actor.person)?;
+        writeln!(
+            out,
+            "Countersign console as {} ({}). Type help for commands; Ctrl-D to leave.",
+            actor.name, actor.person
+        )?;
         write!(out, "{}> ", actor.person)?;
         out.flush()?;
     }

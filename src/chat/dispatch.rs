@@ -33,7 +33,11 @@ pub struct Message {
 
 impl Message {
     fn caller(text: impl Into<String>) -> Self {
-        Message { to: Audience::Caller, text: text.into(), card: None }
+        Message {
+            to: Audience::Caller,
+            text: text.into(),
+            card: None,
+        }
     }
 }
 
@@ -42,10 +46,18 @@ fn approvers(engine: &Engine, v: &RequestView) -> Vec<PersonRef> {
     let dir = &engine.policy().directory;
     let mut out: BTreeMap<String, PersonRef> = BTreeMap::new();
     for g in &v.groups {
-        let Ok(role) = crate::policy::Role::parse(&g.role) else { continue };
+        let Ok(role) = crate::policy::Role::parse(&g.role) else {
+            continue;
+        };
         for p in dir.holders(&role) {
             if p.id.as_str() != v.requester.id {
-                out.insert(p.id.to_string(), PersonRef { id: p.id.to_string(), name: p.name.clone() });
+                out.insert(
+                    p.id.to_string(),
+                    PersonRef {
+                        id: p.id.to_string(),
+                        name: p.name.clone(),
+                    },
+                );
             }
         }
     }
@@ -54,22 +66,34 @@ fn approvers(engine: &Engine, v: &RequestView) -> Vec<PersonRef> {
 
 /// A ref as typed, normalised to upper case when it parses (unknown ones are audited as such).
 fn normalise(r: &str) -> String {
-    Ref::parse(r).map(|r| r.to_string()).unwrap_or_else(|_| r.trim().to_uppercase())
+    Ref::parse(r)
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| r.trim().to_uppercase())
 }
 
 /// Runs `cmd` as `ctx.actor` and returns the messages to deliver.
 pub async fn dispatch(engine: &Engine, ctx: &Context, cmd: Command) -> anyhow::Result<Vec<Message>> {
     let outcome = match cmd {
         Command::New { workflow, fields } => engine.open(ctx, &workflow, &fields).await?,
-        Command::Approve { r#ref, version } => engine.vote(ctx, &normalise(&r#ref), version, VoteKind::Approve, None).await?,
+        Command::Approve { r#ref, version } => {
+            engine
+                .vote(ctx, &normalise(&r#ref), version, VoteKind::Approve, None)
+                .await?
+        }
         Command::Reject { r#ref, version, reason } => {
-            engine.vote(ctx, &normalise(&r#ref), version, VoteKind::Reject, Some(&reason)).await?
+            engine
+                .vote(ctx, &normalise(&r#ref), version, VoteKind::Reject, Some(&reason))
+                .await?
         }
         Command::Cancel { r#ref, reason } => engine.cancel(ctx, &normalise(&r#ref), reason.as_deref()).await?,
         Command::Amend { r#ref, fields } => engine.amend(ctx, &normalise(&r#ref), &fields).await?,
         Command::Show { r#ref } => {
             return Ok(vec![match engine.show(ctx, &normalise(&r#ref)).await? {
-                Ok(v) => Message { to: Audience::Caller, text: String::new(), card: Some(render::card(&v)) },
+                Ok(v) => Message {
+                    to: Audience::Caller,
+                    text: String::new(),
+                    card: Some(render::card(&v)),
+                },
                 Err(refusal) => Message::caller(render::refusal(&refusal)),
             }]);
         }
@@ -91,21 +115,46 @@ pub async fn dispatch(engine: &Engine, ctx: &Context, cmd: Command) -> anyhow::R
 /// The messages an outcome produces: the caller's answer, new cards for approvers, and the
 /// requester's confirmation when the request reached a final state.
 pub fn messages(engine: &Engine, outcome: &Outcome) -> Vec<Message> {
-    let with_card = |to, text: String, v: &RequestView| Message { to, text, card: Some(render::card(v)) };
+    let with_card = |to, text: String, v: &RequestView| Message {
+        to,
+        text,
+        card: Some(render::card(v)),
+    };
     match outcome {
         Outcome::Refused { refusal } => vec![Message::caller(render::refusal(refusal))],
         Outcome::Opened { request: v } => vec![
             with_card(Audience::Caller, format!("Request {} opened.", v.r#ref), v),
-            with_card(Audience::Approvers(approvers(engine, v)), format!("{} asks for your approval of {}.", v.requester.name, v.r#ref), v),
+            with_card(
+                Audience::Approvers(approvers(engine, v)),
+                format!("{} asks for your approval of {}.", v.requester.name, v.r#ref),
+                v,
+            ),
         ],
         Outcome::Amended { request: v } => vec![
-            with_card(Audience::Caller, format!("{} amended: version {} is current and earlier votes are void.", v.r#ref, v.version), v),
-            with_card(Audience::Approvers(approvers(engine, v)), format!("{} amended {}: please look again.", v.requester.name, v.r#ref), v),
+            with_card(
+                Audience::Caller,
+                format!(
+                    "{} amended: version {} is current and earlier votes are void.",
+                    v.r#ref, v.version
+                ),
+                v,
+            ),
+            with_card(
+                Audience::Approvers(approvers(engine, v)),
+                format!("{} amended {}: please look again.", v.requester.name, v.r#ref),
+                v,
+            ),
         ],
         Outcome::Voted { request: v, kind, .. } => {
             let text = match (kind, v.status) {
-                (VoteKind::Approve, Status::Approved) => format!("Your approval completed {}: it is approved.", v.r#ref),
-                (VoteKind::Approve, _) => format!("Your approval of {} counts. Still needed: {}.", v.r#ref, v.needed_summary()),
+                (VoteKind::Approve, Status::Approved) => {
+                    format!("Your approval completed {}: it is approved.", v.r#ref)
+                }
+                (VoteKind::Approve, _) => format!(
+                    "Your approval of {} counts. Still needed: {}.",
+                    v.r#ref,
+                    v.needed_summary()
+                ),
                 (VoteKind::Reject, _) => format!("You rejected {}.", v.r#ref),
             };
             let mut out = vec![with_card(Audience::Caller, text, v)];
@@ -116,7 +165,11 @@ pub fn messages(engine: &Engine, outcome: &Outcome) -> Vec<Message> {
         }
         Outcome::Cancelled { request: v } => vec![
             with_card(Audience::Caller, format!("{} cancelled.", v.r#ref), v),
-            with_card(Audience::Approvers(approvers(engine, v)), format!("{} withdrew {}.", v.requester.name, v.r#ref), v),
+            with_card(
+                Audience::Approvers(approvers(engine, v)),
+                format!("{} withdrew {}.", v.requester.name, v.r#ref),
+                v,
+            ),
         ],
         Outcome::Expired { request: v } => render::confirmation(v)
             .map(|c| vec![with_card(Audience::Requester(v.requester.clone()), c, v)])
@@ -134,7 +187,12 @@ fn policy_text(engine: &Engine, workflow: Option<&str>) -> String {
                 format!("There is no workflow {id:?}. Workflows: {}.", known.join(", "))
             }
         },
-        None => policy.workflows.values().map(|wf| explain_text(wf, &policy.directory)).collect::<Vec<_>>().join("\n"),
+        None => policy
+            .workflows
+            .values()
+            .map(|wf| explain_text(wf, &policy.directory))
+            .collect::<Vec<_>>()
+            .join("\n"),
     }
 }
 
@@ -151,7 +209,12 @@ fn whoami(engine: &Engine, ctx: &Context) -> String {
     let none = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
     format!(
         "You are {} ({}), acting as {}.\nRoles: {}\nTeams: {}\nIdentities: {}",
-        a.name, a.person, a.identity, none(&roles), none(&teams), none(&ids)
+        a.name,
+        a.person,
+        a.identity,
+        none(&roles),
+        none(&teams),
+        none(&ids)
     )
 }
 
@@ -163,4 +226,3 @@ fn help() -> String {
     }
     s
 }
-

@@ -63,7 +63,11 @@ pub fn card(v: &RequestView) -> Card {
     let mut decisions: Vec<String> = v
         .groups
         .iter()
-        .flat_map(|g| g.filled_by.iter().map(move |p| format!("Approved by {} ({})", p.name, g.role)))
+        .flat_map(|g| {
+            g.filled_by
+                .iter()
+                .map(move |p| format!("Approved by {} ({})", p.name, g.role))
+        })
         .collect();
     if let Some((who, reason)) = &v.rejected_by {
         decisions.push(format!("Rejected by {}: {}", who.name, reason));
@@ -74,9 +78,21 @@ pub fn card(v: &RequestView) -> Card {
     let at = format!("{}@{}", v.r#ref, v.version);
     let actions = match v.status {
         Status::Pending => vec![
-            CardAction { label: "Approve", command: format!("approve {at}"), style: ButtonStyle::Primary },
-            CardAction { label: "Reject", command: format!("reject {at} <reason>"), style: ButtonStyle::Danger },
-            CardAction { label: "Details", command: format!("history {}", v.r#ref), style: ButtonStyle::Plain },
+            CardAction {
+                label: "Approve",
+                command: format!("approve {at}"),
+                style: ButtonStyle::Primary,
+            },
+            CardAction {
+                label: "Reject",
+                command: format!("reject {at} <reason>"),
+                style: ButtonStyle::Danger,
+            },
+            CardAction {
+                label: "Details",
+                command: format!("history {}", v.r#ref),
+                style: ButtonStyle::Plain,
+            },
         ],
         Status::Approved | Status::Rejected | Status::Cancelled | Status::Expired => Vec::new(),
     };
@@ -108,7 +124,11 @@ impl Card {
             let _ = writeln!(s, "| {d}");
         }
         if !self.actions.is_empty() {
-            let buttons: Vec<String> = self.actions.iter().map(|a| format!("[{}: {}]", a.label, a.command)).collect();
+            let buttons: Vec<String> = self
+                .actions
+                .iter()
+                .map(|a| format!("[{}: {}]", a.label, a.command))
+                .collect();
             let _ = writeln!(s, "| {}", buttons.join(" "));
         }
         s.push_str("+--");
@@ -122,10 +142,19 @@ pub fn confirmation(v: &RequestView) -> Option<String> {
     match v.status {
         Status::Approved => {
             let names: Vec<&str> = v.approvers().iter().map(|p| p.name.as_str()).collect();
-            Some(format!("{what} was approved by {} under rule {}.", names.join(" and "), v.rule))
+            Some(format!(
+                "{what} was approved by {} under rule {}.",
+                names.join(" and "),
+                v.rule
+            ))
         }
-        Status::Rejected => v.rejected_by.as_ref().map(|(who, reason)| format!("{what} was rejected by {}: {reason}", who.name)),
-        Status::Expired => Some(format!("{what} expired without a decision. Open a new one if it is still needed.")),
+        Status::Rejected => v
+            .rejected_by
+            .as_ref()
+            .map(|(who, reason)| format!("{what} was rejected by {}: {reason}", who.name)),
+        Status::Expired => Some(format!(
+            "{what} expired without a decision. Open a new one if it is still needed."
+        )),
         Status::Pending | Status::Cancelled => None,
     }
 }
@@ -152,7 +181,10 @@ pub fn list(views: &[RequestView]) -> String {
                 other => other.to_string(),
             };
             let first = v.fields.first().map(|f| format!(" {}", f.value)).unwrap_or_default();
-            format!("{}  {}{}  by {}  ({status})", v.r#ref, v.workflow_title, first, v.requester.name)
+            format!(
+                "{}  {}{}  by {}  ({status})",
+                v.r#ref, v.workflow_title, first, v.requester.name
+            )
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -162,14 +194,22 @@ pub fn list(views: &[RequestView]) -> String {
 pub fn history(r#ref: &str, entries: &[StoredEntry]) -> String {
     let mut s = format!("Audit trail of {ref}:");
     for e in entries {
-        let seq = e.seq.map(|n| format!("#{n}")).unwrap_or_else(|| "(sealing)".to_string());
+        let seq = e
+            .seq
+            .map(|n| format!("#{n}"))
+            .unwrap_or_else(|| "(sealing)".to_string());
         let who = e.actor.as_deref().unwrap_or("system");
         let outcome = match &e.reason {
             Some(reason) => format!("refused: {reason}"),
             None => e.outcome.clone(),
         };
         let version = e.version.map(|v| format!(" v{v}")).unwrap_or_default();
-        let _ = write!(s, "\n  {seq:>9} {} {who:<8} {}{version} {outcome}", e.at.format("%Y-%m-%d %H:%M:%SZ"), e.action);
+        let _ = write!(
+            s,
+            "\n  {seq:>9} {} {who:<8} {}{version} {outcome}",
+            e.at.format("%Y-%m-%d %H:%M:%SZ"),
+            e.action
+        );
     }
     s
 }

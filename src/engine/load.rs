@@ -68,8 +68,15 @@ fn domain(row: &RequestRow, version: &VersionRow, votes: &[VoteRow]) -> anyhow::
     for v in votes {
         voters.insert(person(&v.voter)?);
         if rows::is_approval(v) {
-            let roles = v.roles.iter().map(|r| Role::parse(r).map_err(anyhow::Error::msg)).collect::<Result<_, _>>()?;
-            approvals.push(Approval { voter: person(&v.voter)?, roles });
+            let roles = v
+                .roles
+                .iter()
+                .map(|r| Role::parse(r).map_err(anyhow::Error::msg))
+                .collect::<Result<_, _>>()?;
+            approvals.push(Approval {
+                voter: person(&v.voter)?,
+                roles,
+            });
         }
     }
     Ok(Request {
@@ -97,7 +104,12 @@ impl Engine {
         let version = rows::version(&mut *conn, row.id, row.version).await?;
         let votes = rows::votes(&mut *conn, row.id, row.version).await?;
         let domain = domain(&row, &version, &votes)?;
-        Ok(Loaded { row, version, votes, domain })
+        Ok(Loaded {
+            row,
+            version,
+            votes,
+            domain,
+        })
     }
 
     /// Expires the request first if it is past due, so that no action lands on a request that
@@ -107,7 +119,9 @@ impl Engine {
         if !l.domain.is_due_to_expire(now) {
             return Ok(false);
         }
-        l.domain.expire(now).map_err(|r| anyhow::anyhow!("expiry refused: {r}"))?;
+        l.domain
+            .expire(now)
+            .map_err(|r| anyhow::anyhow!("expiry refused: {r}"))?;
         self.finalise(conn, l, None, None).await?;
         let mut e = NewEntry {
             identity: Some("system".into()),
@@ -185,7 +199,10 @@ impl Engine {
             .ok()
             .and_then(|p| self.policy.directory.person(&p).map(|p| p.name.clone()))
             .unwrap_or_else(|| id.to_string());
-        PersonRef { id: id.to_string(), name }
+        PersonRef {
+            id: id.to_string(),
+            name,
+        }
     }
 
     /// The view of a request read without a lock (for show and list).
@@ -220,7 +237,11 @@ fn field_views(wf: Option<&Workflow>, v: &VersionRow) -> Vec<FieldView> {
     }
     for (name, value) in &v.fields.0 {
         if !out.iter().any(|f| &f.name == name) {
-            out.push(FieldView { name: name.clone(), label: name.clone(), value: value.to_string() });
+            out.push(FieldView {
+                name: name.clone(),
+                label: name.clone(),
+                value: value.to_string(),
+            });
         }
     }
     out
@@ -231,4 +252,3 @@ pub(super) fn expiry(wf: &Workflow, at: DateTime<Utc>) -> anyhow::Result<DateTim
     let d = chrono::TimeDelta::from_std(wf.lifecycle.expires_after).context("expiry out of range")?;
     Ok(at + d)
 }
-

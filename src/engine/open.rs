@@ -20,14 +20,22 @@ fn invalid(message: String, errors: Vec<FieldError>) -> Refusal {
         message,
         fields: errors
             .into_iter()
-            .map(|e| FieldProblem { field: e.field, message: e.message })
+            .map(|e| FieldProblem {
+                field: e.field,
+                message: e.message,
+            })
             .collect(),
     }
 }
 
 /// Field values as a JSON object of their display forms, for audit details.
 fn shown(fields: &Fields) -> Value {
-    Value::Object(fields.iter().map(|(k, v)| (k.clone(), Value::String(v.to_string()))).collect::<Map<_, _>>())
+    Value::Object(
+        fields
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.to_string())))
+            .collect::<Map<_, _>>(),
+    )
 }
 
 fn roles_list(roles: &[crate::policy::Role]) -> String {
@@ -37,12 +45,20 @@ fn roles_list(roles: &[crate::policy::Role]) -> String {
 impl Engine {
     /// Opens a request of `workflow` with the typed `raw` fields.
     pub async fn open(&self, ctx: &Context, workflow: &str, raw: &RawFields) -> anyhow::Result<Outcome> {
-        self.atomically(ctx, async |conn| self.open_in(conn, ctx, workflow, raw).await).await
+        self.atomically(ctx, async |conn| self.open_in(conn, ctx, workflow, raw).await)
+            .await
     }
 
-    async fn open_in(&self, conn: &mut PgConnection, ctx: &Context, workflow: &str, raw: &RawFields) -> anyhow::Result<Outcome> {
+    async fn open_in(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &Context,
+        workflow: &str,
+        raw: &RawFields,
+    ) -> anyhow::Result<Outcome> {
         let refuse = async |conn: &mut PgConnection, refusal| {
-            self.refuse(conn, ctx, Action::RequestOpened, Subject::default(), refusal).await
+            self.refuse(conn, ctx, Action::RequestOpened, Subject::default(), refusal)
+                .await
         };
         let Some(wf) = self.policy.workflow(workflow) else {
             let known = self.policy.workflows.keys().cloned().collect::<Vec<_>>().join(", ");
@@ -60,7 +76,10 @@ impl Engine {
         let fields = match wf.parse_fields(raw) {
             Ok(f) => f,
             Err(errors) => {
-                let msg = format!("The {} request was not opened; correct these fields and try again:", wf.id);
+                let msg = format!(
+                    "The {} request was not opened; correct these fields and try again:",
+                    wf.id
+                );
                 return refuse(conn, invalid(msg, errors)).await;
             }
         };
@@ -89,20 +108,32 @@ impl Engine {
             created_at: now,
         };
         rows::insert_version(conn, id, &version).await?;
-        let l = self.load_locked(conn, &r#ref).await?.ok_or_else(|| anyhow::anyhow!("{ref} vanished"))?;
+        let l = self
+            .load_locked(conn, &r#ref)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("{ref} vanished"))?;
         let mut e = self.entry(ctx, Action::RequestOpened, AuditOutcome::Done);
         l.subject().fill(&mut e);
         e.details = json!({ "workflow": wf.id, "fields": shown(&fields) });
         audit::append(conn, &e).await?;
-        Ok(Outcome::Opened { request: self.view(&l, None) })
+        Ok(Outcome::Opened {
+            request: self.view(&l, None),
+        })
     }
 
     /// Amends a pending request: the requester changes fields; a new version voids earlier votes.
     pub async fn amend(&self, ctx: &Context, r#ref: &str, raw: &RawFields) -> anyhow::Result<Outcome> {
-        self.atomically(ctx, async |conn| self.amend_in(conn, ctx, r#ref, raw).await).await
+        self.atomically(ctx, async |conn| self.amend_in(conn, ctx, r#ref, raw).await)
+            .await
     }
 
-    async fn amend_in(&self, conn: &mut PgConnection, ctx: &Context, r#ref: &str, raw: &RawFields) -> anyhow::Result<Outcome> {
+    async fn amend_in(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &Context,
+        r#ref: &str,
+        raw: &RawFields,
+    ) -> anyhow::Result<Outcome> {
         let Some(mut l) = self.load_locked(conn, r#ref).await? else {
             return self.refuse_unknown(conn, ctx, Action::RequestAmended, r#ref).await;
         };
@@ -110,15 +141,32 @@ impl Engine {
         // Status and ownership first (a stranger learns nothing about the fields), then input.
         if let Err(reason) = l.domain.clone().amend(&ctx.actor.person, Vec::new()) {
             let refusal = self.domain_refusal(reason, &l, ctx, Action::RequestAmended);
-            return self.refuse(conn, ctx, Action::RequestAmended, l.subject(), refusal).await;
+            return self
+                .refuse(conn, ctx, Action::RequestAmended, l.subject(), refusal)
+                .await;
         }
         let Some(wf) = self.policy.workflow(&l.row.workflow) else {
-            let msg = format!("The workflow {} is no longer configured; {} cannot be amended.", l.row.workflow, l.row.r#ref);
-            return self.refuse(conn, ctx, Action::RequestAmended, l.subject(), Refusal::new(RefusalReason::InvalidInput, msg)).await;
+            let msg = format!(
+                "The workflow {} is no longer configured; {} cannot be amended.",
+                l.row.workflow, l.row.r#ref
+            );
+            return self
+                .refuse(
+                    conn,
+                    ctx,
+                    Action::RequestAmended,
+                    l.subject(),
+                    Refusal::new(RefusalReason::InvalidInput, msg),
+                )
+                .await;
         };
         let fields = match amended_fields(wf, &l.version.fields.0, raw) {
             Ok(f) => f,
-            Err(refusal) => return self.refuse(conn, ctx, Action::RequestAmended, l.subject(), refusal).await,
+            Err(refusal) => {
+                return self
+                    .refuse(conn, ctx, Action::RequestAmended, l.subject(), refusal)
+                    .await
+            }
         };
         let rule = wf.select_rule(&fields);
         let new_version = l
@@ -145,7 +193,9 @@ impl Engine {
         let changed: Vec<&String> = raw.iter().map(|(k, _)| k).collect();
         e.details = json!({ "previous_version": previous, "changed": changed, "fields": shown(&fields) });
         audit::append(conn, &e).await?;
-        Ok(Outcome::Amended { request: self.view(&l, None) })
+        Ok(Outcome::Amended {
+            request: self.view(&l, None),
+        })
     }
 }
 
@@ -155,12 +205,17 @@ fn amended_fields(wf: &Workflow, current: &Fields, raw: &RawFields) -> Result<Fi
         let msg = format!("Say what to change, e.g. amend {}-1 field=value.", wf.prefix);
         return Err(Refusal::new(RefusalReason::InvalidInput, msg));
     }
-    let fields = wf
-        .amend_fields(current, raw)
-        .map_err(|errors| invalid("Nothing was amended; correct these fields and try again:".to_string(), errors))?;
+    let fields = wf.amend_fields(current, raw).map_err(|errors| {
+        invalid(
+            "Nothing was amended; correct these fields and try again:".to_string(),
+            errors,
+        )
+    })?;
     if &fields == current {
-        return Err(Refusal::new(RefusalReason::InvalidInput, "Nothing was amended: the new values equal the current ones."));
+        return Err(Refusal::new(
+            RefusalReason::InvalidInput,
+            "Nothing was amended: the new values equal the current ones.",
+        ));
     }
     Ok(fields)
 }
-

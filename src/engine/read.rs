@@ -67,12 +67,19 @@ impl Engine {
             None => Refusal::new(RefusalReason::UnknownRef, format!("There is no request {ref}.")),
             Some(row) if !may_view(&ctx.actor, self.policy.workflow(&row.workflow), &row.requester) => Refusal::new(
                 RefusalReason::NotPermitted,
-                format!("You are not allowed to see {ref}: your roles do not include a viewer of {}.", row.workflow),
+                format!(
+                    "You are not allowed to see {ref}: your roles do not include a viewer of {}.",
+                    row.workflow
+                ),
             ),
             Some(_) => return Ok(Ok(row.expect("matched Some"))),
         };
-        let subject = Subject { r#ref: Some(r#ref), ..Subject::default() };
-        self.refuse(conn, ctx, Action::RequestViewed, subject, refusal.clone()).await?;
+        let subject = Subject {
+            r#ref: Some(r#ref),
+            ..Subject::default()
+        };
+        self.refuse(conn, ctx, Action::RequestViewed, subject, refusal.clone())
+            .await?;
         Ok(Err(refusal))
     }
 
@@ -110,8 +117,11 @@ impl Engine {
             .execute(&mut *tx)
             .await
             .context("serialising policy load records")?;
-        let mut files: Vec<(Action, String, String)> =
-            vec![(Action::DirectoryLoaded, "people".to_string(), self.policy.directory.hash.clone())];
+        let mut files: Vec<(Action, String, String)> = vec![(
+            Action::DirectoryLoaded,
+            "people".to_string(),
+            self.policy.directory.hash.clone(),
+        )];
         for wf in self.policy.workflows.values() {
             files.push((Action::PolicyLoaded, wf.id.clone(), wf.policy_hash.clone()));
         }
@@ -141,4 +151,3 @@ impl Engine {
         Ok(written)
     }
 }
-

@@ -19,8 +19,10 @@ impl Engine {
         kind: VoteKind,
         reason: Option<&str>,
     ) -> anyhow::Result<Outcome> {
-        self.atomically(ctx, async |conn| self.vote_in(conn, ctx, r#ref, version, kind, reason).await)
-            .await
+        self.atomically(ctx, async |conn| {
+            self.vote_in(conn, ctx, r#ref, version, kind, reason).await
+        })
+        .await
     }
 
     async fn vote_in(
@@ -78,8 +80,7 @@ impl Engine {
         };
         if let Some(final_action) = decided {
             self.finalise(conn, &mut l, Some(voter.person.as_str()), reason).await?;
-            let approvers: Vec<String> =
-                l.domain.approvals.iter().map(|a| a.voter.to_string()).collect();
+            let approvers: Vec<String> = l.domain.approvals.iter().map(|a| a.voter.to_string()).collect();
             let mut e = self.entry(ctx, final_action, AuditOutcome::Done);
             l.subject().fill(&mut e);
             e.details = json!({ "approvers": approvers, "reason": reason });
@@ -101,15 +102,20 @@ impl Engine {
             self.expire_if_due(conn, &mut l).await?;
             if let Err(why) = l.domain.cancel(&ctx.actor.person, reason) {
                 let refusal = self.domain_refusal(why, &l, ctx, Action::RequestCancelled);
-                return self.refuse(conn, ctx, Action::RequestCancelled, l.subject(), refusal).await;
+                return self
+                    .refuse(conn, ctx, Action::RequestCancelled, l.subject(), refusal)
+                    .await;
             }
             let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-            self.finalise(conn, &mut l, Some(ctx.actor.person.as_str()), reason).await?;
+            self.finalise(conn, &mut l, Some(ctx.actor.person.as_str()), reason)
+                .await?;
             let mut e = self.entry(ctx, Action::RequestCancelled, AuditOutcome::Done);
             l.subject().fill(&mut e);
             e.details = json!({ "reason": reason });
             audit::append(conn, &e).await?;
-            Ok(Outcome::Cancelled { request: self.view(&l, reason.map(str::to_owned)) })
+            Ok(Outcome::Cancelled {
+                request: self.view(&l, reason.map(str::to_owned)),
+            })
         })
         .await
     }
@@ -123,7 +129,9 @@ impl Engine {
             let mut tx = self.pool.begin().await?;
             if let Some(mut l) = self.load_locked(&mut tx, &r).await? {
                 if self.expire_if_due(&mut tx, &mut l).await? {
-                    expired.push(Outcome::Expired { request: self.view(&l, None) });
+                    expired.push(Outcome::Expired {
+                        request: self.view(&l, None),
+                    });
                 }
             }
             tx.commit().await?;
@@ -140,7 +148,10 @@ impl Engine {
         r#ref: &str,
     ) -> anyhow::Result<Outcome> {
         let refusal = Refusal::new(RefusalReason::UnknownRef, format!("There is no request {ref}."));
-        let subject = Subject { r#ref: Some(r#ref), ..Subject::default() };
+        let subject = Subject {
+            r#ref: Some(r#ref),
+            ..Subject::default()
+        };
         self.refuse(conn, ctx, action, subject, refusal).await
     }
 
@@ -165,10 +176,21 @@ impl Engine {
                     format!(
                         "You cannot vote on {r}: that needs the role {}, and you hold {}.",
                         roles.join(" or "),
-                        if held.is_empty() { "no role".to_string() } else { held.join(", ") }
+                        if held.is_empty() {
+                            "no role".to_string()
+                        } else {
+                            held.join(", ")
+                        }
                     )
                 }
-                _ => format!("Only the requester can {} {r}.", if action == Action::RequestCancelled { "cancel" } else { "amend" }),
+                _ => format!(
+                    "Only the requester can {} {r}.",
+                    if action == Action::RequestCancelled {
+                        "cancel"
+                    } else {
+                        "amend"
+                    }
+                ),
             },
             RefusalReason::AlreadyVoted => format!("You already voted on {r} (version {}).", l.row.version),
             RefusalReason::GroupFull => format!(
@@ -185,4 +207,3 @@ impl Engine {
         Refusal::new(reason, message)
     }
 }
-

@@ -91,16 +91,9 @@ impl<'a> FileCx<'a> {
     pub fn table<'n>(&mut self, key: &Key, node: &'n Node, what: String) -> Option<Table<'n>> {
         let span = node.span.clone().or_else(|| key.span.clone());
         match &node.kind {
-            Kind::Table(entries) => Some(Table {
-                entries,
-                span,
-                what,
-            }),
+            Kind::Table(entries) => Some(Table { entries, span, what }),
             other => {
-                self.at(
-                    &span,
-                    format!("{what} must be a table, not {}", other.describe()),
-                );
+                self.at(&span, format!("{what} must be a table, not {}", other.describe()));
                 None
             }
         }
@@ -142,12 +135,7 @@ impl<'a> FileCx<'a> {
     }
 
     /// A required string value.
-    pub fn required_string(
-        &mut self,
-        t: &Table<'_>,
-        key: &str,
-        hint: &str,
-    ) -> Option<(String, Span)> {
+    pub fn required_string(&mut self, t: &Table<'_>, key: &str, hint: &str) -> Option<(String, Span)> {
         if t.get(key).is_none() {
             self.missing(t, key, hint);
             return None;
@@ -193,11 +181,7 @@ impl<'a> FileCx<'a> {
                 Kind::Str(s) => out.push((s.clone(), item.span.clone())),
                 other => self.at(
                     &item.span.clone().or_else(|| node.span.clone()),
-                    format!(
-                        "`{key}` in {} must list strings, not {}",
-                        t.what,
-                        other.describe()
-                    ),
+                    format!("`{key}` in {} must list strings, not {}", t.what, other.describe()),
                 ),
             }
         }
@@ -208,11 +192,7 @@ impl<'a> FileCx<'a> {
         let span = node.span.clone().or_else(|| t.key_span(key));
         self.at(
             &span,
-            format!(
-                "`{key}` in {} must be {want}, not {}",
-                t.what,
-                got.describe()
-            ),
+            format!("`{key}` in {} must be {want}, not {}", t.what, got.describe()),
         );
     }
 
@@ -246,10 +226,7 @@ pub(crate) struct Table<'n> {
 impl<'n> Table<'n> {
     /// The entry for a key.
     pub fn get(&self, key: &str) -> Option<(&'n Key, &'n Node)> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k.name == key)
-            .map(|(k, n)| (k, n))
+        self.entries.iter().find(|(k, _)| k.name == key).map(|(k, n)| (k, n))
     }
 
     /// Where a key is written (falling back to the table).

@@ -14,11 +14,7 @@ pub fn describe_expr(expr: &Expr, wf: &Workflow) -> String {
 fn describe(expr: &Expr, wf: &Workflow, negated: bool) -> String {
     match expr {
         Expr::Or(a, b) | Expr::And(a, b) => {
-            let word = if matches!(expr, Expr::Or(..)) {
-                "or"
-            } else {
-                "and"
-            };
+            let word = if matches!(expr, Expr::Or(..)) { "or" } else { "and" };
             // Parenthesise a child of the other kind, so "a and (b or c)" keeps its meaning.
             let side = |e: &Expr| {
                 let text = describe(e, wf, false);
@@ -56,20 +52,9 @@ fn describe(expr: &Expr, wf: &Workflow, negated: bool) -> String {
             )
         }
         Expr::In { operand, list } => {
-            let items: Vec<String> = list
-                .iter()
-                .map(|o| operand_text(o, wf, Some(operand)))
-                .collect();
-            let verb = if negated {
-                "is not one of"
-            } else {
-                "is one of"
-            };
-            format!(
-                "{} {verb} {}",
-                operand_text(operand, wf, None),
-                items.join(", ")
-            )
+            let items: Vec<String> = list.iter().map(|o| operand_text(o, wf, Some(operand))).collect();
+            let verb = if negated { "is not one of" } else { "is one of" };
+            format!("{} {verb} {}", operand_text(operand, wf, None), items.join(", "))
         }
         Expr::Operand(o) => {
             let text = operand_text(o, wf, None);
@@ -86,13 +71,7 @@ fn describe(expr: &Expr, wf: &Workflow, negated: bool) -> String {
 fn verb(op: CmpOp, is_date: bool, negated: bool) -> String {
     let rest = match (op, is_date) {
         (CmpOp::Eq, _) => "",
-        (CmpOp::Ne, _) => {
-            return if negated {
-                "is".into()
-            } else {
-                "is not".into()
-            }
-        }
+        (CmpOp::Ne, _) => return if negated { "is".into() } else { "is not".into() },
         (CmpOp::Ge, true) => "on or after",
         (CmpOp::Gt, true) => "after",
         (CmpOp::Le, true) => "on or before",
@@ -119,9 +98,7 @@ fn operand_text(o: &Operand, wf: &Workflow, against: Option<&Operand>) -> String
     match o {
         Operand::Field { name, .. } => name.clone(),
         Operand::Literal { value, .. } => match (value, against.and_then(|a| field_kind(a, wf))) {
-            (Literal::Number(n), Some(FieldKind::Money { currency, .. })) => {
-                money_text(*n, currency)
-            }
+            (Literal::Number(n), Some(FieldKind::Money { currency, .. })) => money_text(*n, currency),
             (Literal::Str(s), _) => s.clone(),
             (other, _) => other.to_string(),
         },

@@ -36,9 +36,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(usage());
     }
     if total == 0 {
-        return Err(format!(
-            "`{s}` is zero; a duration must be longer than that"
-        ));
+        return Err(format!("`{s}` is zero; a duration must be longer than that"));
     }
     Ok(Duration::from_secs(total))
 }

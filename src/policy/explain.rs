@@ -3,9 +3,7 @@
 //! files, so it depends only on the workflow and the directory.
 
 use crate::policy::duration::describe_duration;
-use crate::policy::model::{
-    Directory, FieldKind, FieldSpec, Person, Role, Rule, Workflow, DEFAULT_TEXT_MAX_LENGTH,
-};
+use crate::policy::model::{Directory, FieldKind, FieldSpec, Person, Role, Rule, Workflow, DEFAULT_TEXT_MAX_LENGTH};
 
 pub use crate::policy::describe::describe_expr;
 
@@ -63,16 +61,10 @@ fn range<T: std::fmt::Display>(min: Option<T>, max: Option<T>) -> String {
 
 fn field_line(f: &FieldSpec) -> FieldLine {
     let (kind, limits) = match &f.kind {
-        FieldKind::Money { currency, min, max } => (
-            format!("money in {currency}"),
-            range(min.as_ref(), max.as_ref()),
-        ),
+        FieldKind::Money { currency, min, max } => (format!("money in {currency}"), range(min.as_ref(), max.as_ref())),
         FieldKind::Text { max_length } => (
             "text".to_owned(),
-            format!(
-                "at most {} characters",
-                max_length.unwrap_or(DEFAULT_TEXT_MAX_LENGTH)
-            ),
+            format!("at most {} characters", max_length.unwrap_or(DEFAULT_TEXT_MAX_LENGTH)),
         ),
         FieldKind::Integer { min, max } => {
             let r = range(*min, *max);
@@ -86,10 +78,7 @@ fn field_line(f: &FieldSpec) -> FieldLine {
             )
         }
         FieldKind::Date => ("date".to_owned(), "written YYYY-MM-DD".to_owned()),
-        FieldKind::Choice { options } => (
-            "choice".to_owned(),
-            format!("one of {}", options.join(", ")),
-        ),
+        FieldKind::Choice { options } => ("choice".to_owned(), format!("one of {}", options.join(", "))),
     };
     FieldLine {
         name: f.name.clone(),
@@ -107,16 +96,8 @@ fn needs(rule: &Rule, dir: &Directory) -> String {
         .approvals
         .iter()
         .map(|g| {
-            let noun = if g.count == 1 {
-                "approval"
-            } else {
-                "approvals"
-            };
-            format!(
-                "{} {noun} from {}",
-                g.count,
-                role_with_holders(&g.role, dir)
-            )
+            let noun = if g.count == 1 { "approval" } else { "approvals" };
+            format!("{} {noun} from {}", g.count, role_with_holders(&g.role, dir))
         })
         .collect();
     let total: u32 = rule.approvals.iter().map(|g| g.count).sum();
@@ -134,11 +115,7 @@ fn needs(rule: &Rule, dir: &Directory) -> String {
 
 fn rule_sentence(n: usize, rule: &Rule, wf: &Workflow, dir: &Directory) -> String {
     let head = match &rule.when {
-        Some(expr) => format!(
-            "Rule `{}` applies when {}.",
-            rule.name,
-            describe_expr(expr, wf)
-        ),
+        Some(expr) => format!("Rule `{}` applies when {}.", rule.name, describe_expr(expr, wf)),
         None if n == 0 => format!("Rule `{}` always applies.", rule.name),
         None => format!("Otherwise, rule `{}` applies.", rule.name),
     };
@@ -181,11 +158,7 @@ fn facts(wf: &Workflow, dir: &Directory) -> Facts {
          votes cast on earlier versions. A vote counts only for the version the voter saw."
             .to_owned(),
     ];
-    if wf
-        .fields
-        .iter()
-        .any(|f| matches!(f.kind, FieldKind::Money { .. }))
-    {
+    if wf.fields.iter().any(|f| matches!(f.kind, FieldKind::Money { .. })) {
         decisions.push(
             "Money is exact: an amount with more decimals than its currency allows is refused, \
              never rounded."
@@ -225,16 +198,9 @@ pub fn explain_text(wf: &Workflow, dir: &Directory) -> String {
     out.push_str(&format!("Policy: {}\n", f.policy));
     out.push_str("\nFields:\n");
     for l in &f.fields {
-        let label = l
-            .label
-            .as_ref()
-            .map(|s| format!(" \"{s}\""))
-            .unwrap_or_default();
+        let label = l.label.as_ref().map(|s| format!(" \"{s}\"")).unwrap_or_default();
         let req = if l.required { "required" } else { "optional" };
-        out.push_str(&format!(
-            "- {}{label}: {}, {req}, {}\n",
-            l.name, l.kind, l.limits
-        ));
+        out.push_str(&format!("- {}{label}: {}, {req}, {}\n", l.name, l.kind, l.limits));
     }
     out.push_str("\nRules, checked in order; the first that applies decides:\n");
     for (n, r) in f.rules.iter().enumerate() {
@@ -282,9 +248,7 @@ pub fn explain_markdown(wf: &Workflow, dir: &Directory) -> String {
     let labels = f.fields.iter().any(|l| l.label.is_some());
     out.push_str("\n## Fields\n\n");
     if labels {
-        out.push_str(
-            "| Field | Label | Type | Required | Limits |\n| --- | --- | --- | --- | --- |\n",
-        );
+        out.push_str("| Field | Label | Type | Required | Limits |\n| --- | --- | --- | --- | --- |\n");
     } else {
         out.push_str("| Field | Type | Required | Limits |\n| --- | --- | --- | --- |\n");
     }

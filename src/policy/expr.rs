@@ -271,9 +271,7 @@ impl Expr {
             Expr::And(a, b) => a.eval(fields) && b.eval(fields),
             Expr::Not(a) => !a.eval(fields),
             Expr::Compare { left, op, right } => compare(left, *op, right, fields),
-            Expr::In { operand, list } => list
-                .iter()
-                .any(|item| compare(operand, CmpOp::Eq, item, fields)),
+            Expr::In { operand, list } => list.iter().any(|item| compare(operand, CmpOp::Eq, item, fields)),
             Expr::Operand(_) => false,
         }
     }

@@ -76,21 +76,14 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, ExprError> {
             _ if two(">=") => Tok::Cmp(CmpOp::Ge),
             b'<' => Tok::Cmp(CmpOp::Lt),
             b'>' => Tok::Cmp(CmpOp::Gt),
-            _ if two("&&") => {
-                return Err(ExprError::new(i, "`&&` is not an operator; write `and`"))
-            }
+            _ if two("&&") => return Err(ExprError::new(i, "`&&` is not an operator; write `and`")),
             _ if two("||") => return Err(ExprError::new(i, "`||` is not an operator; write `or`")),
             b'=' => return Err(ExprError::new(i, "`=` is not a comparison; write `==`")),
-            b'!' => {
-                return Err(ExprError::new(
-                    i,
-                    "`!` is not an operator; write `not` or `!=`",
-                ))
-            }
+            b'!' => return Err(ExprError::new(i, "`!` is not an operator; write `not` or `!=`")),
             b'"' | b'\'' => {
-                let close = src[i + 1..].find(c as char).ok_or_else(|| {
-                    ExprError::new(i, "this string is not closed; add the closing quote")
-                })?;
+                let close = src[i + 1..]
+                    .find(c as char)
+                    .ok_or_else(|| ExprError::new(i, "this string is not closed; add the closing quote"))?;
                 let text = &src[i + 1..i + 1 + close];
                 i += close + 2;
                 toks.push((Tok::Lit(Literal::Str(text.to_owned())), start));
@@ -211,10 +204,7 @@ impl Parser {
     fn or_expr(&mut self) -> Result<Expr, ExprError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(ExprError::new(
-                self.offset(),
-                "the condition is nested too deeply",
-            ));
+            return Err(ExprError::new(self.offset(), "the condition is nested too deeply"));
         }
         let mut left = self.and_expr()?;
         while *self.peek() == Tok::Or {
@@ -241,10 +231,7 @@ impl Parser {
             self.bump();
             self.depth += 1;
             if self.depth > MAX_DEPTH {
-                return Err(ExprError::new(
-                    self.offset(),
-                    "the condition is nested too deeply",
-                ));
+                return Err(ExprError::new(self.offset(), "the condition is nested too deeply"));
             }
             let inner = self.unary()?;
             self.depth -= 1;
@@ -273,10 +260,7 @@ impl Parser {
             Tok::In => {
                 self.bump();
                 let list = self.list()?;
-                Ok(Expr::In {
-                    operand: left,
-                    list,
-                })
+                Ok(Expr::In { operand: left, list })
             }
             // Kept so the type checker can explain what the operand is.
             _ => Ok(Expr::Operand(left)),
@@ -328,11 +312,7 @@ impl Parser {
 /// Parses a `when` condition. Errors carry the byte offset of the offending token.
 pub fn parse_expr(src: &str) -> Result<Expr, ExprError> {
     let toks = lex(src)?;
-    let mut p = Parser {
-        toks,
-        pos: 0,
-        depth: 0,
-    };
+    let mut p = Parser { toks, pos: 0, depth: 0 };
     if *p.peek() == Tok::End {
         return Err(ExprError::new(0, "the condition is empty"));
     }

@@ -41,10 +41,7 @@ pub(crate) fn read_fields(cx: &mut FileCx<'_>, root: &Table<'_>) -> ReadFields {
         return out;
     };
     if fields.entries.is_empty() {
-        cx.at(
-            &fields.span,
-            format!("[fields] is empty; a workflow needs{hint}"),
-        );
+        cx.at(&fields.span, format!("[fields] is empty; a workflow needs{hint}"));
     }
     for (key, node) in fields.entries {
         let key_span = key.span.clone().or_else(|| node.span.clone());
@@ -101,20 +98,14 @@ fn read_field(cx: &mut FileCx<'_>, name: &str, t: &Table<'_>) -> Option<FieldSpe
         _ => {
             cx.at(
                 &ty_span,
-                format!(
-                    "unknown field type `{ty}`; use one of: {}",
-                    TYPES.join(", ")
-                ),
+                format!("unknown field type `{ty}`; use one of: {}", TYPES.join(", ")),
             );
             return None;
         }
     };
     for key in ["currency", "min", "max", "max_length", "options"] {
         if t.get(key).is_some() && !applicable.contains(&key) {
-            cx.at(
-                &t.key_span(key),
-                format!("`{key}` does not apply to a {ty} field"),
-            );
+            cx.at(&t.key_span(key), format!("`{key}` does not apply to a {ty} field"));
         }
     }
     let kind = match ty.as_str() {
@@ -133,11 +124,7 @@ fn read_field(cx: &mut FileCx<'_>, name: &str, t: &Table<'_>) -> Option<FieldSpe
 }
 
 fn read_money(cx: &mut FileCx<'_>, t: &Table<'_>) -> Option<FieldKind> {
-    let (code, span) = cx.required_string(
-        t,
-        "currency",
-        " (a money field needs one, e.g. currency = \"EUR\")",
-    )?;
+    let (code, span) = cx.required_string(t, "currency", " (a money field needs one, e.g. currency = \"EUR\")")?;
     let currency = match Currency::parse(&code) {
         Ok(c) => c,
         Err(e) => {
@@ -150,10 +137,7 @@ fn read_money(cx: &mut FileCx<'_>, t: &Table<'_>) -> Option<FieldKind> {
     let (min, max) = (min.ok()?, max.ok()?);
     if let (Some(lo), Some(hi)) = (&min, &max) {
         if lo.minor() > hi.minor() {
-            cx.at(
-                &t.value_span("max"),
-                format!("`max` ({hi}) is below `min` ({lo})"),
-            );
+            cx.at(&t.value_span("max"), format!("`max` ({hi}) is below `min` ({lo})"));
             return None;
         }
     }
@@ -162,12 +146,7 @@ fn read_money(cx: &mut FileCx<'_>, t: &Table<'_>) -> Option<FieldKind> {
 
 /// A money limit: written as a string ("0.01") so it stays exact; whole numbers are also
 /// accepted, TOML decimals are refused because they are binary floating point.
-fn money_limit(
-    cx: &mut FileCx<'_>,
-    t: &Table<'_>,
-    key: &str,
-    currency: &Currency,
-) -> Result<Option<Money>, ()> {
+fn money_limit(cx: &mut FileCx<'_>, t: &Table<'_>, key: &str, currency: &Currency) -> Result<Option<Money>, ()> {
     let Some((_, node)) = t.get(key) else {
         return Ok(None);
     };
@@ -185,10 +164,7 @@ fn money_limit(
         other => {
             cx.at(
                 &span,
-                format!(
-                    "`{key}` must be an amount as a string, not {}",
-                    other.describe()
-                ),
+                format!("`{key}` must be an amount as a string, not {}", other.describe()),
             );
             return Err(());
         }
@@ -223,10 +199,7 @@ fn read_integer(cx: &mut FileCx<'_>, t: &Table<'_>) -> Option<FieldKind> {
     }
     if let (Some(lo), Some(hi)) = (min, max) {
         if lo > hi {
-            cx.at(
-                &t.value_span("max"),
-                format!("`max` ({hi}) is below `min` ({lo})"),
-            );
+            cx.at(&t.value_span("max"), format!("`max` ({hi}) is below `min` ({lo})"));
             return None;
         }
     }
@@ -242,10 +215,7 @@ fn read_choice(cx: &mut FileCx<'_>, t: &Table<'_>) -> Option<FieldKind> {
         return None;
     };
     if listed.is_empty() {
-        cx.at(
-            &t.value_span("options"),
-            format!("`options` is empty{hint}"),
-        );
+        cx.at(&t.value_span("options"), format!("`options` is empty{hint}"));
         return None;
     }
     let mut options: Vec<String> = Vec::new();

@@ -30,16 +30,12 @@ fn parse_value(spec: &FieldSpec, text: &str) -> Result<Value, String> {
             let limit = max_length.unwrap_or(DEFAULT_TEXT_MAX_LENGTH);
             let len = text.chars().count();
             if len > limit {
-                return Err(format!(
-                    "is {len} characters long; at most {limit} are allowed"
-                ));
+                return Err(format!("is {len} characters long; at most {limit} are allowed"));
             }
             Ok(Value::Text(text.to_owned()))
         }
         FieldKind::Integer { min, max } => {
-            let n: i64 = text
-                .parse()
-                .map_err(|_| format!("`{text}` is not a whole number"))?;
+            let n: i64 = text.parse().map_err(|_| format!("`{text}` is not a whole number"))?;
             if let Some(lo) = min.filter(|lo| n < *lo) {
                 return Err(format!("{n} is below the minimum of {lo}"));
             }
@@ -53,9 +49,7 @@ fn parse_value(spec: &FieldSpec, text: &str) -> Result<Value, String> {
             let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
                 .ok()
                 .filter(|_| text.len() == 10)
-                .ok_or_else(|| {
-                    format!("`{text}` is not a date; write YYYY-MM-DD, e.g. 2026-01-31")
-                })?;
+                .ok_or_else(|| format!("`{text}` is not a date; write YYYY-MM-DD, e.g. 2026-01-31"))?;
             Ok(Value::Date(date))
         }
         FieldKind::Choice { options } => options
@@ -77,11 +71,7 @@ enum Checked<'a> {
 impl Workflow {
     /// Checks the names and values of raw inputs, collecting every problem: unknown field,
     /// a field given twice, and bad values. Empty values are returned as `Checked::Empty`.
-    fn check_raw<'w>(
-        &'w self,
-        raw: &[(String, String)],
-        errors: &mut Vec<FieldError>,
-    ) -> Vec<Checked<'w>> {
+    fn check_raw<'w>(&'w self, raw: &[(String, String)], errors: &mut Vec<FieldError>) -> Vec<Checked<'w>> {
         let mut seen: Vec<&str> = Vec::new();
         let mut out = Vec::new();
         for (name, value) in raw {
@@ -127,10 +117,7 @@ impl Workflow {
                     fields.insert(spec.name.clone(), v);
                 }
                 Checked::Empty(spec) => {
-                    errors.push(err(
-                        &spec.name,
-                        "is empty; give a value or leave the field out",
-                    ));
+                    errors.push(err(&spec.name, "is empty; give a value or leave the field out"));
                     empty.push(&spec.name);
                 }
             }
@@ -150,11 +137,7 @@ impl Workflow {
     /// the full set. An empty value clears an optional field; a required field cannot be
     /// cleared. Unknown fields are refused. Values in `current` for fields the workflow no
     /// longer has are dropped, since the new version is judged by the current policy.
-    pub fn amend_fields(
-        &self,
-        current: &Fields,
-        raw: &[(String, String)],
-    ) -> Result<Fields, Vec<FieldError>> {
+    pub fn amend_fields(&self, current: &Fields, raw: &[(String, String)]) -> Result<Fields, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut fields: Fields = current
             .iter()
@@ -180,9 +163,7 @@ impl Workflow {
         };
         for spec in self.fields.iter().filter(|f| f.required) {
             if !fields.contains_key(&spec.name) && !cleared(&spec.name) {
-                let given = raw
-                    .iter()
-                    .any(|(n, _)| n.trim().eq_ignore_ascii_case(&spec.name));
+                let given = raw.iter().any(|(n, _)| n.trim().eq_ignore_ascii_case(&spec.name));
                 if !given {
                     errors.push(err(&spec.name, "is required"));
                 }
@@ -201,9 +182,6 @@ impl Workflow {
             raw.iter()
                 .any(|(n, v)| n.trim().eq_ignore_ascii_case(name) && !v.trim().is_empty())
         };
-        self.fields
-            .iter()
-            .filter(|f| f.required && !present(&f.name))
-            .collect()
+        self.fields.iter().filter(|f| f.required && !present(&f.name)).collect()
     }
 }

@@ -27,22 +27,18 @@ fn file_error(file: &Path, message: String) -> CheckError {
 
 /// Reads a file as UTF-8 text with its sha256; problems become a [`CheckError`].
 fn read_text(path: &Path) -> Result<(String, String), CheckError> {
-    let bytes =
-        fs::read(path).map_err(|e| file_error(path, format!("cannot read the file: {e}")))?;
+    let bytes = fs::read(path).map_err(|e| file_error(path, format!("cannot read the file: {e}")))?;
     let hash = hex::encode(Sha256::digest(&bytes));
-    let text = String::from_utf8(bytes)
-        .map_err(|_| file_error(path, "the file is not valid UTF-8 text".to_owned()))?;
+    let text = String::from_utf8(bytes).map_err(|_| file_error(path, "the file is not valid UTF-8 text".to_owned()))?;
     Ok((text, hash))
 }
 
 /// The `*.toml` files of a directory, sorted by name (hidden files are skipped).
 fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, CheckError> {
-    let entries = fs::read_dir(dir)
-        .map_err(|e| file_error(dir, format!("cannot read the commands directory: {e}")))?;
+    let entries = fs::read_dir(dir).map_err(|e| file_error(dir, format!("cannot read the commands directory: {e}")))?;
     let mut files = Vec::new();
     for entry in entries {
-        let entry = entry
-            .map_err(|e| file_error(dir, format!("cannot list the commands directory: {e}")))?;
+        let entry = entry.map_err(|e| file_error(dir, format!("cannot list the commands directory: {e}")))?;
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.ends_with(".toml") && !name.starts_with('.') && path.is_file() {
@@ -69,8 +65,7 @@ impl PolicySet {
             Err(_) if !people_path.exists() => {
                 errors.push(file_error(
                     &people_path,
-                    "people.toml is missing: the directory of people, roles and teams is required"
-                        .to_owned(),
+                    "people.toml is missing: the directory of people, roles and teams is required".to_owned(),
                 ));
                 empty_directory()
             }
@@ -98,10 +93,7 @@ impl PolicySet {
         let mut workflows = BTreeMap::new();
         let mut ids: BTreeMap<String, FirstUse> = BTreeMap::new();
         let mut prefixes: BTreeMap<String, FirstUse> = BTreeMap::new();
-        for path in files
-            .iter()
-            .filter(|p| p.file_name().is_some_and(|n| n != PEOPLE_FILE))
-        {
+        for path in files.iter().filter(|p| p.file_name().is_some_and(|n| n != PEOPLE_FILE)) {
             let (text, hash) = match read_text(path) {
                 Ok(t) => t,
                 Err(e) => {
@@ -126,10 +118,7 @@ impl PolicySet {
         }
 
         if errors.is_empty() {
-            Ok(PolicySet {
-                directory,
-                workflows,
-            })
+            Ok(PolicySet { directory, workflows })
         } else {
             errors.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
             Err(errors)
@@ -168,9 +157,7 @@ fn claim_once(
             .unwrap_or_default();
         cx.at(
             &span,
-            format!(
-                "{what} `{value}` is used by both {other} and {this}; each workflow needs its own"
-            ),
+            format!("{what} `{value}` is used by both {other} and {this}; each workflow needs its own"),
         );
         return false;
     }

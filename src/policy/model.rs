@@ -16,8 +16,7 @@ pub(crate) fn check_id(kind: &str, s: &str) -> Result<(), String> {
     let first_ok = chars
         .next()
         .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let rest_ok =
-        chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
     if first_ok && rest_ok && s.len() <= 63 {
         Ok(())
     } else {
@@ -149,26 +148,19 @@ impl Directory {
 
     /// The person who owns this Slack user in this workspace.
     pub fn by_slack(&self, workspace: &str, user: &str) -> Option<&Person> {
-        self.people.values().find(|p| {
-            p.slack
-                .iter()
-                .any(|s| s.workspace == workspace && s.user == user)
-        })
+        self.people
+            .values()
+            .find(|p| p.slack.iter().any(|s| s.workspace == workspace && s.user == user))
     }
 
     /// The person who owns this Discord user id.
     pub fn by_discord(&self, user_id: &str) -> Option<&Person> {
-        self.people
-            .values()
-            .find(|p| p.discord.iter().any(|d| d == user_id))
+        self.people.values().find(|p| p.discord.iter().any(|d| d == user_id))
     }
 
     /// People holding a role, in id order.
     pub fn holders(&self, role: &Role) -> Vec<&Person> {
-        self.people
-            .values()
-            .filter(|p| p.roles.contains(role))
-            .collect()
+        self.people.values().filter(|p| p.roles.contains(role)).collect()
     }
 }
 
@@ -189,9 +181,7 @@ impl PolicySet {
 
     /// The workflow whose reference prefix is `prefix` (case-insensitive, so `inv-3` works).
     pub fn workflow_by_prefix(&self, prefix: &str) -> Option<&Workflow> {
-        self.workflows
-            .values()
-            .find(|w| w.prefix.eq_ignore_ascii_case(prefix))
+        self.workflows.values().find(|w| w.prefix.eq_ignore_ascii_case(prefix))
     }
 }
 
@@ -350,10 +340,7 @@ impl Workflow {
         // for a loaded workflow; the fallback keeps hand-built workflows total.
         match matched.or(self.rules.last()) {
             Some(rule) => rule,
-            None => panic!(
-                "workflow `{}` has no rules; PolicySet::load refuses that",
-                self.id
-            ),
+            None => panic!("workflow `{}` has no rules; PolicySet::load refuses that", self.id),
         }
     }
 

@@ -109,9 +109,7 @@ fn read_person(
     let mut slack = Vec::new();
     for (s, span) in cx.string_list(t, "slack").unwrap_or_default() {
         match SlackIdentity::parse(&s) {
-            Ok(ident) if claim(cx, claims, format!("slack identity {ident}"), &id, &span) => {
-                slack.push(ident)
-            }
+            Ok(ident) if claim(cx, claims, format!("slack identity {ident}"), &id, &span) => slack.push(ident),
             Ok(_) => {}
             Err(e) => cx.at(&span, e),
         }
@@ -153,10 +151,7 @@ fn claim(
         } else {
             format!("`{owner}`")
         };
-        cx.at(
-            span,
-            format!("{identity} is already claimed by {by} (line {line})"),
-        );
+        cx.at(span, format!("{identity} is already claimed by {by} (line {line})"));
         return false;
     }
     claims.insert(identity, (who.as_str().to_owned(), span.clone()));

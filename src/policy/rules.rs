@@ -14,18 +14,9 @@ const RULE_KEYS: &[&str] = &["name", "when", "approvals"];
 const GROUP_KEYS: &[&str] = &["role", "count"];
 
 /// Reads every `[[rule]]`, in file order.
-pub(crate) fn read_rules(
-    cx: &mut FileCx<'_>,
-    root: &Table<'_>,
-    dir: &Directory,
-    fields: &ReadFields,
-) -> Vec<Rule> {
+pub(crate) fn read_rules(cx: &mut FileCx<'_>, root: &Table<'_>, dir: &Directory, fields: &ReadFields) -> Vec<Rule> {
     let Some((key, node)) = root.get("rule") else {
-        cx.missing(
-            root,
-            "rule",
-            " (at least one [[rule]]; the last one has no `when`)",
-        );
+        cx.missing(root, "rule", " (at least one [[rule]]; the last one has no `when`)");
         return Vec::new();
     };
     let Kind::Array(items) = &node.kind else {
@@ -55,10 +46,7 @@ pub(crate) fn read_rules(
         if names.contains(&rule.name) {
             cx.at(
                 &t.value_span("name"),
-                format!(
-                    "rule `{}` is defined twice; rule names must be unique",
-                    rule.name
-                ),
+                format!("rule `{}` is defined twice; rule names must be unique", rule.name),
             );
             continue;
         }
@@ -68,13 +56,7 @@ pub(crate) fn read_rules(
     rules
 }
 
-fn read_rule(
-    cx: &mut FileCx<'_>,
-    t: &Table<'_>,
-    dir: &Directory,
-    fields: &ReadFields,
-    is_last: bool,
-) -> Option<Rule> {
+fn read_rule(cx: &mut FileCx<'_>, t: &Table<'_>, dir: &Directory, fields: &ReadFields, is_last: bool) -> Option<Rule> {
     cx.check_keys(t, RULE_KEYS);
     let name = cx.required_string(t, "name", " (e.g. name = \"standard\")");
     if let Some((n, span)) = &name {
@@ -110,9 +92,7 @@ fn read_rule(
         }
         _ => {}
     }
-    let expr = when
-        .as_ref()
-        .and_then(|(src, span)| read_when(cx, src, span, fields));
+    let expr = when.as_ref().and_then(|(src, span)| read_when(cx, src, span, fields));
     let approvals = read_groups(cx, t, dir, &label);
     let name = name?;
     let (approvals, when_src) = (approvals?, when.map(|(s, _)| s));
@@ -132,10 +112,7 @@ fn read_when(cx: &mut FileCx<'_>, src: &str, span: &Span, fields: &ReadFields) -
     let result = parse_expr(src).and_then(|e| {
         // A condition naming a field that was itself refused cannot be checked; the field's
         // own problem is already reported.
-        if e.fields_used()
-            .iter()
-            .any(|f| fields.refused.iter().any(|r| r == f))
-        {
+        if e.fields_used().iter().any(|f| fields.refused.iter().any(|r| r == f)) {
             return Ok(None);
         }
         typecheck(&e, &fields.specs).map(|()| Some(e))
@@ -156,12 +133,7 @@ fn read_when(cx: &mut FileCx<'_>, src: &str, span: &Span, fields: &ReadFields) -
     }
 }
 
-fn read_groups(
-    cx: &mut FileCx<'_>,
-    t: &Table<'_>,
-    dir: &Directory,
-    label: &str,
-) -> Option<Vec<ApprovalGroup>> {
+fn read_groups(cx: &mut FileCx<'_>, t: &Table<'_>, dir: &Directory, label: &str) -> Option<Vec<ApprovalGroup>> {
     let hint = " (e.g. approvals = [{ role = \"finance-approver\", count = 1 }])";
     let Some((key, node)) = t.get("approvals") else {
         cx.missing(t, "approvals", hint);
@@ -175,10 +147,7 @@ fn read_groups(
         return None;
     };
     if items.is_empty() {
-        cx.at(
-            &t.value_span("approvals"),
-            format!("{label} has no approvals{hint}"),
-        );
+        cx.at(&t.value_span("approvals"), format!("{label} has no approvals{hint}"));
         return None;
     }
     let mut groups: Vec<ApprovalGroup> = Vec::new();
@@ -223,12 +192,7 @@ fn read_groups(
     ok.then_some(groups)
 }
 
-fn read_group(
-    cx: &mut FileCx<'_>,
-    g: &Table<'_>,
-    dir: &Directory,
-    label: &str,
-) -> Option<ApprovalGroup> {
+fn read_group(cx: &mut FileCx<'_>, g: &Table<'_>, dir: &Directory, label: &str) -> Option<ApprovalGroup> {
     cx.check_keys(g, GROUP_KEYS);
     let role = cx.required_string(g, "role", "");
     let count = match cx.integer(g, "count") {
@@ -297,12 +261,7 @@ fn can_fill(groups: &[ApprovalGroup], dir: &Directory) -> bool {
     })
 }
 
-fn augment(
-    slot: usize,
-    slots: &[Vec<usize>],
-    owner_of: &mut [Option<usize>],
-    seen: &mut [bool],
-) -> bool {
+fn augment(slot: usize, slots: &[Vec<usize>], owner_of: &mut [Option<usize>], seen: &mut [bool]) -> bool {
     for &p in &slots[slot] {
         if seen[p] {
             continue;

@@ -21,17 +21,15 @@ pub fn typecheck(expr: &Expr, fields: &[FieldSpec]) -> Result<(), ExprError> {
         }
         Expr::Not(a) => typecheck(a, fields),
         Expr::Operand(op) => Err(bare_operand(op, fields)),
-        Expr::Compare { left, op, right } => {
-            match (resolve(left, fields)?, resolve(right, fields)?) {
-                (Ty::Lit(_), Ty::Lit(_)) => Err(ExprError::new(
-                    left.offset(),
-                    "this compares two constants; one side must be a field",
-                )),
-                (Ty::Field(f), Ty::Lit(lit)) => field_vs_literal(f, *op, lit, right.offset()),
-                (Ty::Lit(lit), Ty::Field(f)) => field_vs_literal(f, *op, lit, left.offset()),
-                (Ty::Field(a), Ty::Field(b)) => field_vs_field(a, *op, b, right.offset()),
-            }
-        }
+        Expr::Compare { left, op, right } => match (resolve(left, fields)?, resolve(right, fields)?) {
+            (Ty::Lit(_), Ty::Lit(_)) => Err(ExprError::new(
+                left.offset(),
+                "this compares two constants; one side must be a field",
+            )),
+            (Ty::Field(f), Ty::Lit(lit)) => field_vs_literal(f, *op, lit, right.offset()),
+            (Ty::Lit(lit), Ty::Field(f)) => field_vs_literal(f, *op, lit, left.offset()),
+            (Ty::Field(a), Ty::Field(b)) => field_vs_field(a, *op, b, right.offset()),
+        },
         Expr::In { operand, list } => {
             let Ty::Field(field) = resolve(operand, fields)? else {
                 return Err(ExprError::new(
@@ -67,20 +65,13 @@ pub fn typecheck(expr: &Expr, fields: &[FieldSpec]) -> Result<(), ExprError> {
 fn resolve<'a>(op: &'a Operand, fields: &'a [FieldSpec]) -> Result<Ty<'a>, ExprError> {
     match op {
         Operand::Literal { value, .. } => Ok(Ty::Lit(value)),
-        Operand::Field { name, offset } => fields
-            .iter()
-            .find(|f| &f.name == name)
-            .map(Ty::Field)
-            .ok_or_else(|| {
-                let known: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
-                ExprError::new(
-                    *offset,
-                    format!(
-                        "unknown field `{name}`; the fields are {}",
-                        list_or_none(&known)
-                    ),
-                )
-            }),
+        Operand::Field { name, offset } => fields.iter().find(|f| &f.name == name).map(Ty::Field).ok_or_else(|| {
+            let known: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+            ExprError::new(
+                *offset,
+                format!("unknown field `{name}`; the fields are {}", list_or_none(&known)),
+            )
+        }),
     }
 }
 
@@ -101,10 +92,7 @@ fn example(f: &FieldSpec) -> String {
         FieldKind::Date => format!("{name} <= 2026-01-31"),
         FieldKind::Text { .. } => format!("{name} == \"some text\""),
         FieldKind::Choice { options } => {
-            format!(
-                "{name} == \"{}\"",
-                options.first().map_or("option", String::as_str)
-            )
+            format!("{name} == \"{}\"", options.first().map_or("option", String::as_str))
         }
     }
 }
@@ -157,20 +145,14 @@ fn field_vs_literal(f: &FieldSpec, op: CmpOp, lit: &Literal, at: usize) -> Resul
         } else {
             Err(ExprError::new(
                 at,
-                format!(
-                    "{name} {}; it can only be compared with == != or `in`",
-                    is_a(f)
-                ),
+                format!("{name} {}; it can only be compared with == != or `in`", is_a(f)),
             ))
         }
     };
     match (&f.kind, lit) {
         (FieldKind::Money { currency, .. }, Literal::Number(n)) => {
             if n.mantissa < 0 {
-                return Err(ExprError::new(
-                    at,
-                    format!("{name} is money, which is never negative"),
-                ));
+                return Err(ExprError::new(at, format!("{name} is money, which is never negative")));
             }
             let allowed = u32::from(currency.minor_units());
             if n.scale > allowed {
@@ -195,10 +177,7 @@ fn field_vs_literal(f: &FieldSpec, op: CmpOp, lit: &Literal, at: usize) -> Resul
             } else {
                 Err(ExprError::new(
                     at,
-                    format!(
-                        "\"{s}\" is not an option of {name} ({})",
-                        options.join(", ")
-                    ),
+                    format!("\"{s}\" is not an option of {name} ({})", options.join(", ")),
                 ))
             }
         }

@@ -83,9 +83,7 @@ impl Currency {
                 code: c.to_owned(),
                 minor_units,
             })
-            .ok_or_else(|| {
-                format!("`{code}` is not a known ISO 4217 currency code (e.g. EUR, USD, GBP)")
-            })
+            .ok_or_else(|| format!("`{code}` is not a known ISO 4217 currency code (e.g. EUR, USD, GBP)"))
     }
 
     /// The ISO code, e.g. `EUR`.
@@ -194,10 +192,7 @@ impl Money {
             return Err(MoneyError::TooManyDecimals { allowed });
         }
         let mut minor: i64 = 0;
-        let padded = frac
-            .chars()
-            .chain(std::iter::repeat('0'))
-            .take(usize::from(allowed));
+        let padded = frac.chars().chain(std::iter::repeat('0')).take(usize::from(allowed));
         for c in digits.chars().chain(padded) {
             let d = i64::from(c as u8 - b'0');
             minor = minor

@@ -57,11 +57,7 @@ pub(crate) fn read_workflow(
     };
     cx.check_keys(&root, ROOT_KEYS);
 
-    let id = cx.required_string(
-        &root,
-        "id",
-        &format!(" (it must be \"{stem}\", the file's name)"),
-    );
+    let id = cx.required_string(&root, "id", &format!(" (it must be \"{stem}\", the file's name)"));
     if let Some((id, span)) = &id {
         if let Err(e) = check_id("workflow id", id) {
             cx.at(span, e);
@@ -78,11 +74,7 @@ pub(crate) fn read_workflow(
             cx.at(span, "`title` must not be empty");
         }
     }
-    let prefix = cx.required_string(
-        &root,
-        "prefix",
-        " (2 to 8 capital letters, e.g. prefix = \"INV\")",
-    );
+    let prefix = cx.required_string(&root, "prefix", " (2 to 8 capital letters, e.g. prefix = \"INV\")");
     if let Some((p, span)) = &prefix {
         if !(2..=8).contains(&p.len()) || !p.bytes().all(|b| b.is_ascii_uppercase()) {
             cx.at(
@@ -92,10 +84,7 @@ pub(crate) fn read_workflow(
         }
     }
     let owner = read_owner(cx, &root, dir);
-    let description = cx
-        .string(&root, "description")
-        .map(|(s, _)| s)
-        .unwrap_or_default();
+    let description = cx.string(&root, "description").map(|(s, _)| s).unwrap_or_default();
     let fields = read_fields(cx, &root);
     let request = read_access(cx, &root, dir);
     let rules = read_rules(cx, &root, dir, &fields);
@@ -107,14 +96,8 @@ pub(crate) fn read_workflow(
     if cx.errors.len() != errors_before {
         return out;
     }
-    let (
-        Some((id, _)),
-        Some((title, _)),
-        Some((prefix, _)),
-        Some(owner),
-        Some((request, view)),
-        Some(lifecycle),
-    ) = (id, title, prefix, owner, request, lifecycle)
+    let (Some((id, _)), Some((title, _)), Some((prefix, _)), Some(owner), Some((request, view)), Some(lifecycle)) =
+        (id, title, prefix, owner, request, lifecycle)
     else {
         return out;
     };
@@ -142,11 +125,7 @@ pub(crate) fn read_workflow(
 /// Without `view`, everyone who may request or approve may view.
 fn default_view(wf: &Workflow) -> Vec<Role> {
     let mut view = wf.access.request.clone();
-    for role in wf
-        .rules
-        .iter()
-        .flat_map(|r| r.approvals.iter().map(|g| &g.role))
-    {
+    for role in wf.rules.iter().flat_map(|r| r.approvals.iter().map(|g| &g.role)) {
         if !view.contains(role) {
             view.push(role.clone());
         }
@@ -184,12 +163,7 @@ fn read_owner(cx: &mut FileCx<'_>, root: &Table<'_>, dir: &Directory) -> Option<
 
 /// Parses a role used by this workflow; it must be held by at least one person, otherwise it
 /// is almost certainly a typo and the rule could never be satisfied.
-pub(crate) fn known_role(
-    cx: &mut FileCx<'_>,
-    dir: &Directory,
-    name: &str,
-    span: &Span,
-) -> Option<Role> {
+pub(crate) fn known_role(cx: &mut FileCx<'_>, dir: &Directory, name: &str, span: &Span) -> Option<Role> {
     let role = match Role::parse(name) {
         Ok(r) => r,
         Err(e) => {
@@ -208,11 +182,7 @@ pub(crate) fn known_role(
 }
 
 /// `[access]`: returns the request roles and, when given, the view roles.
-fn read_access(
-    cx: &mut FileCx<'_>,
-    root: &Table<'_>,
-    dir: &Directory,
-) -> Option<(Vec<Role>, Option<Vec<Role>>)> {
+fn read_access(cx: &mut FileCx<'_>, root: &Table<'_>, dir: &Directory) -> Option<(Vec<Role>, Option<Vec<Role>>)> {
     let Some((key, node)) = root.get("access") else {
         cx.missing(
             root,
@@ -233,10 +203,7 @@ fn read_access(
     let roles_of = |cx: &mut FileCx<'_>, key: &str| -> Option<Vec<Role>> {
         let listed = cx.string_list(&t, key)?;
         if listed.is_empty() {
-            cx.at(
-                &t.value_span(key),
-                format!("`{key}` in [access] lists no roles"),
-            );
+            cx.at(&t.value_span(key), format!("`{key}` in [access] lists no roles"));
         }
         let mut roles: Vec<Role> = Vec::new();
         for (name, span) in listed {

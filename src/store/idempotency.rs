@@ -9,13 +9,12 @@ use sqlx::PgConnection;
 /// (a replay: the caller must write nothing and return that outcome), `None` when this is the
 /// first use. A concurrent first use blocks here until it commits or rolls back.
 pub async fn claim<T: DeserializeOwned>(conn: &mut PgConnection, key: &str) -> anyhow::Result<Option<T>> {
-    let fresh: Option<String> = sqlx::query_scalar(
-        "INSERT INTO idempotency_keys (key) VALUES ($1) ON CONFLICT (key) DO NOTHING RETURNING key",
-    )
-    .bind(key)
-    .fetch_optional(&mut *conn)
-    .await
-    .context("claiming an idempotency key")?;
+    let fresh: Option<String> =
+        sqlx::query_scalar("INSERT INTO idempotency_keys (key) VALUES ($1) ON CONFLICT (key) DO NOTHING RETURNING key")
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await
+            .context("claiming an idempotency key")?;
     if fresh.is_some() {
         return Ok(None);
     }
@@ -25,7 +24,9 @@ pub async fn claim<T: DeserializeOwned>(conn: &mut PgConnection, key: &str) -> a
         .await
         .context("reading a replayed outcome")?;
     let stored = stored.context("an idempotency key was stored without its outcome")?;
-    Ok(Some(serde_json::from_value(stored).context("decoding a replayed outcome")?))
+    Ok(Some(
+        serde_json::from_value(stored).context("decoding a replayed outcome")?,
+    ))
 }
 
 /// Stores the outcome of the action that claimed `key`, in the same transaction.

@@ -32,10 +32,7 @@ pub async fn connect(url: &str, max: u32) -> anyhow::Result<PgPool> {
 
 /// Applies every pending migration.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR
-        .run(pool)
-        .await
-        .context("applying database migrations")
+    MIGRATOR.run(pool).await.context("applying database migrations")
 }
 
 /// Whether every embedded migration has been applied.

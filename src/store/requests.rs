@@ -251,16 +251,17 @@ pub struct Decision<'a> {
 /// Moves a pending request to its final state and writes the final record. The primary key
 /// of `decisions` makes a second final state impossible even if a bug got past the row lock.
 pub async fn decide(conn: &mut PgConnection, request_id: i64, d: &Decision<'_>) -> anyhow::Result<()> {
-    let updated = sqlx::query(
-        "UPDATE requests SET status = $2, decided_at = $3 WHERE id = $1 AND status = 'pending'",
-    )
-    .bind(request_id)
-    .bind(d.outcome.as_str())
-    .bind(d.at)
-    .execute(&mut *conn)
-    .await
-    .context("recording a final state")?;
-    anyhow::ensure!(updated.rows_affected() == 1, "request {request_id} was no longer pending");
+    let updated = sqlx::query("UPDATE requests SET status = $2, decided_at = $3 WHERE id = $1 AND status = 'pending'")
+        .bind(request_id)
+        .bind(d.outcome.as_str())
+        .bind(d.at)
+        .execute(&mut *conn)
+        .await
+        .context("recording a final state")?;
+    anyhow::ensure!(
+        updated.rows_affected() == 1,
+        "request {request_id} was no longer pending"
+    );
     sqlx::query(
         "INSERT INTO decisions (request_id, outcome, version, rule, policy_hash, decided_by, reason, at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

@@ -2,9 +2,7 @@
 
 use chrono::NaiveDate;
 
-use crate::policy::{
-    parse_expr, typecheck, Currency, Expr, FieldKind, FieldSpec, Fields, Money, Value,
-};
+use crate::policy::{parse_expr, typecheck, Currency, Expr, FieldKind, FieldSpec, Fields, Money, Value};
 
 fn spec(name: &str, kind: FieldKind) -> FieldSpec {
     FieldSpec {
@@ -27,13 +25,7 @@ fn specs() -> Vec<FieldSpec> {
                 max: None,
             },
         ),
-        spec(
-            "hours",
-            FieldKind::Integer {
-                min: None,
-                max: None,
-            },
-        ),
+        spec("hours", FieldKind::Integer { min: None, max: None }),
         spec("due", FieldKind::Date),
         spec("vendor", FieldKind::Text { max_length: None }),
         spec(
@@ -50,10 +42,7 @@ fn eur(text: &str) -> Value {
 }
 
 fn fields(pairs: &[(&str, Value)]) -> Fields {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect()
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
 }
 
 fn checked(src: &str) -> Expr {
@@ -99,10 +88,7 @@ fn money_compares_exactly_with_decimal_literals() {
     assert!(eval("amount == 10000.0", &v));
     assert!(!eval("amount > 10000", &v));
     assert!(eval("amount < 10000.01", &v));
-    assert!(
-        eval("9999.99 < amount", &v),
-        "a literal may stand on the left"
-    );
+    assert!(eval("9999.99 < amount", &v), "a literal may stand on the left");
     assert!(eval("amount in [5, 10000]", &v));
 }
 
@@ -135,10 +121,7 @@ fn a_comparison_touching_an_absent_field_is_false() {
     assert!(!eval("hours > 1", &none));
     assert!(!eval("hours <= 1", &none));
     assert!(!eval("env in ['prod']", &none));
-    assert!(
-        eval("not (env == 'prod')", &none),
-        "so its negation is true"
-    );
+    assert!(eval("not (env == 'prod')", &none), "so its negation is true");
 }
 
 #[test]
@@ -147,8 +130,7 @@ fn syntax_errors_point_at_the_offending_token() {
         refused("amount >= 100 and"),
         (
             17,
-            "expected a field name, a number, a string or a date, found the end of the condition"
-                .to_owned()
+            "expected a field name, a number, a string or a date, found the end of the condition".to_owned()
         )
     );
     assert_eq!(refused("amount = 100").0, 7);
@@ -157,10 +139,7 @@ fn syntax_errors_point_at_the_offending_token() {
     assert_eq!(refused("amount > 1 hours > 2").0, 11);
     assert_eq!(refused("env in 'prod'").0, 7);
     assert_eq!(refused("amount > 1 && hours > 2").0, 11);
-    assert_eq!(
-        refused("due < 2026-02-30").1,
-        "`2026-02-30` is not a valid date"
-    );
+    assert_eq!(refused("due < 2026-02-30").1, "`2026-02-30` is not a valid date");
     assert_eq!(refused("amount > 1e3").0, 9);
     assert_eq!(refused("").1, "the condition is empty");
 }
@@ -172,19 +151,14 @@ fn a_bare_field_says_what_it_is_and_how_to_compare_it() {
         "amount is money, not a condition; compare it, e.g. amount >= 100"
     );
     assert_eq!(refused("hours > 1 and env").0, 14);
-    assert!(refused("env")
-        .1
-        .starts_with("env is a choice, not a condition"));
+    assert!(refused("env").1.starts_with("env is a choice, not a condition"));
 }
 
 #[test]
 fn type_errors_name_the_problem_at_the_literal() {
     assert_eq!(
         refused("amount >= 100.505"),
-        (
-            10,
-            "`100.505` has more decimals than EUR allows (2)".to_owned()
-        )
+        (10, "`100.505` has more decimals than EUR allows (2)".to_owned())
     );
     assert_eq!(refused("amount >= 'big'").0, 10);
     assert_eq!(
@@ -198,10 +172,7 @@ fn type_errors_name_the_problem_at_the_literal() {
     );
     assert_eq!(
         refused("env == 'dev'"),
-        (
-            7,
-            "\"dev\" is not an option of env (prod, staging)".to_owned()
-        )
+        (7, "\"dev\" is not an option of env (prod, staging)".to_owned())
     );
     assert_eq!(refused("env in ['prod', 'dev']").0, 16);
     assert_eq!(
@@ -228,8 +199,5 @@ fn fields_compare_with_fields_of_the_same_type() {
         ("vendor", Value::Text("prod".into())),
     ]);
     assert!(eval("env == vendor", &v));
-    assert!(eval(
-        "hours == hours",
-        &fields(&[("hours", Value::Integer(2))])
-    ));
+    assert!(eval("hours == hours", &fields(&[("hours", Value::Integer(2))])));
 }

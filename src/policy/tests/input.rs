@@ -4,10 +4,7 @@ use super::examples;
 use crate::policy::{FieldError, Fields, Value, Workflow};
 
 fn raw(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
 /// The message reported for `field`, panicking when there is none.
@@ -21,9 +18,7 @@ fn message_for<'e>(errors: &'e [FieldError], field: &str) -> &'e str {
 
 fn with<T>(id: &str, f: impl FnOnce(&Workflow) -> T) -> T {
     let set = examples();
-    let wf = set
-        .workflow(id)
-        .unwrap_or_else(|| panic!("no workflow {id}"));
+    let wf = set.workflow(id).unwrap_or_else(|| panic!("no workflow {id}"));
     f(wf)
 }
 
@@ -72,8 +67,9 @@ fn every_problem_with_invoice_input_is_reported_at_once() {
             message_for(&errors, "cost_center"),
             "`marketing` is not one of: ops, sales, research"
         );
-        assert!(message_for(&errors, "colour")
-            .starts_with("unknown field; this workflow has: amount, vendor, cost_center"));
+        assert!(
+            message_for(&errors, "colour").starts_with("unknown field; this workflow has: amount, vendor, cost_center")
+        );
     });
 }
 
@@ -110,10 +106,7 @@ fn missing_required_fields_empty_values_and_repeats_are_reported() {
                 message: "is given twice".into()
             }
         );
-        assert_eq!(
-            errors[1].message,
-            "is empty; give a value or leave the field out"
-        );
+        assert_eq!(errors[1].message, "is empty; give a value or leave the field out");
         assert_eq!(message_for(&errors, "amount"), "is required");
         assert_eq!(message_for(&errors, "vendor"), "is required");
         assert_eq!(errors[2].to_string(), "amount: is required");
@@ -123,20 +116,14 @@ fn missing_required_fields_empty_values_and_repeats_are_reported() {
 #[test]
 fn integers_and_dates_are_checked() {
     with("prod-access", |wf| {
-        let base = [
-            ("environment", "staging"),
-            ("system", "db"),
-            ("reason", "fix"),
-        ];
+        let base = [("environment", "staging"), ("system", "db"), ("reason", "fix")];
         let hours = |h: &str| {
             let mut input = raw(&base);
             input.push(("duration_hours".into(), h.into()));
             wf.parse_fields(&input)
         };
         assert_eq!(
-            hours("8")
-                .ok()
-                .and_then(|f| f.get("duration_hours").cloned()),
+            hours("8").ok().and_then(|f| f.get("duration_hours").cloned()),
             Some(Value::Integer(8))
         );
         assert_eq!(
@@ -153,19 +140,12 @@ fn integers_and_dates_are_checked() {
         );
     });
     with("purchase-order", |wf| {
-        let base = [
-            ("amount", "10"),
-            ("category", "travel"),
-            ("supplier", "Air"),
-        ];
+        let base = [("amount", "10"), ("category", "travel"), ("supplier", "Air")];
         for bad in ["2026-02-30", "31.01.2026", "2026-1-5"] {
             let mut input = raw(&base);
             input.push(("needed_by".into(), bad.into()));
             let errors = wf.parse_fields(&input).expect_err(bad);
-            assert!(
-                message_for(&errors, "needed_by").contains("write YYYY-MM-DD"),
-                "{bad}"
-            );
+            assert!(message_for(&errors, "needed_by").contains("write YYYY-MM-DD"), "{bad}");
         }
     });
 }
@@ -174,11 +154,7 @@ fn integers_and_dates_are_checked() {
 fn an_amendment_overrides_clears_optional_fields_and_keeps_required_ones() {
     with("invoice", |wf| {
         let current: Fields = wf
-            .parse_fields(&raw(&[
-                ("amount", "100"),
-                ("vendor", "ACME"),
-                ("cost_center", "ops"),
-            ]))
+            .parse_fields(&raw(&[("amount", "100"), ("vendor", "ACME"), ("cost_center", "ops")]))
             .expect("valid");
         let amended = wf
             .amend_fields(&current, &raw(&[("amount", "150.50"), ("cost_center", "")]))
@@ -194,16 +170,10 @@ fn an_amendment_overrides_clears_optional_fields_and_keeps_required_ones() {
             "an empty value clears an optional field"
         );
         let errors = wf
-            .amend_fields(
-                &current,
-                &raw(&[("vendor", ""), ("amount", "1.001"), ("po", "7")]),
-            )
+            .amend_fields(&current, &raw(&[("vendor", ""), ("amount", "1.001"), ("po", "7")]))
             .expect_err("invalid");
         assert_eq!(errors.len(), 3, "{errors:#?}");
-        assert_eq!(
-            message_for(&errors, "vendor"),
-            "is required and cannot be cleared"
-        );
+        assert_eq!(message_for(&errors, "vendor"), "is required and cannot be cleared");
         assert!(message_for(&errors, "po").starts_with("unknown field"));
     });
 }

@@ -36,8 +36,7 @@ impl TempDir {
     pub fn new() -> TempDir {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let path =
-            std::env::temp_dir().join(format!("countersign-policy-{}-{n}", std::process::id()));
+        let path = std::env::temp_dir().join(format!("countersign-policy-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).expect("create temp dir");
         TempDir(path)
@@ -136,10 +135,7 @@ pub(super) fn assert_one(errors: &[CheckError], file: &str, line: usize, col: us
 /// Asserts that a problem is reported in `file` at `line:col`, mentioning `text`.
 pub(super) fn assert_at(errors: &[CheckError], file: &str, line: usize, col: usize, text: &str) {
     let found = errors.iter().any(|e| {
-        e.file.file_name().is_some_and(|n| n == file)
-            && e.line == line
-            && e.col == col
-            && e.message.contains(text)
+        e.file.file_name().is_some_and(|n| n == file) && e.line == line && e.col == col && e.message.contains(text)
     });
     assert!(
         found,

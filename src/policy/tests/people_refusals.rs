@@ -73,10 +73,7 @@ fn a_person_defined_twice_is_refused_naming_the_first() {
 
 #[test]
 fn a_team_member_who_is_not_a_person_is_refused() {
-    let people = format!(
-        "{}[team.ops]\nmembers = [\"alice\", \"zed\"]\n",
-        person("alice", "")
-    );
+    let people = format!("{}[team.ops]\nmembers = [\"alice\", \"zed\"]\n", person("alice", ""));
     let errors = refusals(&[("people.toml", &people)]);
     assert_one(
         &errors,
@@ -104,13 +101,7 @@ fn an_unknown_key_names_its_table_and_the_keys_allowed() {
 fn an_unknown_top_level_table_is_refused() {
     let people = format!("{PEOPLE}\n[[service]]\nid = \"ci\"\n");
     let errors = refusals(&[("people.toml", &people)]);
-    assert_one(
-        &errors,
-        "people.toml",
-        20,
-        3,
-        "unknown key `service` in people.toml",
-    );
+    assert_one(&errors, "people.toml", 20, 3, "unknown key `service` in people.toml");
 }
 
 #[test]
@@ -118,20 +109,8 @@ fn a_person_without_a_name_and_a_bad_id_gets_both_problems() {
     let people = "[[person]]\nid = \"Alice\"\n";
     let errors = refusals(&[("people.toml", people)]);
     assert_eq!(errors.len(), 2, "{errors:#?}");
-    assert_at(
-        &errors,
-        "people.toml",
-        1,
-        1,
-        "[[person]] #1 is missing `name`",
-    );
-    assert_at(
-        &errors,
-        "people.toml",
-        2,
-        6,
-        "`Alice` is not a valid person id",
-    );
+    assert_at(&errors, "people.toml", 1, 1, "[[person]] #1 is missing `name`");
+    assert_at(&errors, "people.toml", 2, 6, "`Alice` is not a valid person id");
 }
 
 #[test]
@@ -168,9 +147,7 @@ fn a_check_error_displays_as_file_line_col_message() {
     let errors = refusals(&[("people.toml", &people)]);
     let shown = errors[0].to_string();
     assert!(
-        shown.ends_with(
-            "people.toml:4:10: slack identity must be WORKSPACE/USER, e.g. T0001/U0ALICE"
-        ),
+        shown.ends_with("people.toml:4:10: slack identity must be WORKSPACE/USER, e.g. T0001/U0ALICE"),
         "{shown}"
     );
 }

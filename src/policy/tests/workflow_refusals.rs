@@ -14,10 +14,7 @@ fn refusals_of(from: &str, to: &str) -> Vec<crate::policy::CheckError> {
 fn the_template_itself_loads() {
     let set = loads(&[("people.toml", PEOPLE), ("flow.toml", FLOW)]);
     let wf = set.workflow("flow").expect("flow");
-    assert_eq!(
-        wf.lifecycle.expires_after,
-        std::time::Duration::from_secs(72 * 3600)
-    );
+    assert_eq!(wf.lifecycle.expires_after, std::time::Duration::from_secs(72 * 3600));
     assert_eq!(wf.lifecycle.remind_after, None);
     let view: Vec<&str> = wf.access.view.iter().map(|r| r.as_str()).collect();
     assert_eq!(
@@ -29,10 +26,7 @@ fn the_template_itself_loads() {
 
 #[test]
 fn a_last_rule_with_a_when_is_refused() {
-    let errors = refusals_of(
-        "name = \"small\"\n",
-        "name = \"small\"\nwhen = \"amount < 5\"\n",
-    );
+    let errors = refusals_of("name = \"small\"\n", "name = \"small\"\nwhen = \"amount < 5\"\n");
     assert_one(
         &errors,
         "flow.toml",
@@ -104,10 +98,7 @@ fn a_bare_field_is_not_a_condition() {
 
 #[test]
 fn an_unknown_role_in_approvals_is_refused() {
-    let errors = refusals_of(
-        "role = \"approver\", count = 2",
-        "role = \"approvr\", count = 2",
-    );
+    let errors = refusals_of("role = \"approver\", count = 2", "role = \"approvr\", count = 2");
     assert_one(
         &errors,
         "flow.toml",
@@ -151,13 +142,7 @@ fn a_count_larger_than_the_role_holders_says_nobody_could_approve() {
 #[test]
 fn a_count_of_zero_is_refused() {
     let errors = refusals_of("count = 2", "count = 0");
-    assert_one(
-        &errors,
-        "flow.toml",
-        17,
-        43,
-        "`count` must be at least 1, not 0",
-    );
+    assert_one(&errors, "flow.toml", 17, 43, "`count` must be at least 1, not 0");
 }
 
 #[test]
@@ -200,11 +185,7 @@ fn a_workflow_id_that_differs_from_its_file_stem_is_refused() {
 #[test]
 fn a_prefix_used_twice_names_both_files() {
     let second = FLOW.replacen("id = \"flow\"", "id = \"flow2\"", 1);
-    let errors = refusals(&[
-        ("people.toml", PEOPLE),
-        ("flow.toml", FLOW),
-        ("flow2.toml", &second),
-    ]);
+    let errors = refusals(&[("people.toml", PEOPLE), ("flow.toml", FLOW), ("flow2.toml", &second)]);
     assert_one(
         &errors,
         "flow2.toml",
@@ -225,21 +206,12 @@ fn a_money_field_without_a_valid_currency_is_refused() {
         "`EUX` is not a known ISO 4217 currency code",
     );
     let errors = refusals_of("currency = \"EUR\"\n", "");
-    assert_at(
-        &errors,
-        "flow.toml",
-        6,
-        1,
-        "[fields.amount] is missing `currency`",
-    );
+    assert_at(&errors, "flow.toml", 6, 1, "[fields.amount] is missing `currency`");
 }
 
 #[test]
 fn a_min_above_max_is_refused() {
-    let errors = refusals_of(
-        "required = true\n",
-        "required = true\nmin = \"10\"\nmax = \"5.00\"\n",
-    );
+    let errors = refusals_of("required = true\n", "required = true\nmin = \"10\"\nmax = \"5.00\"\n");
     assert_one(
         &errors,
         "flow.toml",
@@ -252,21 +224,12 @@ fn a_min_above_max_is_refused() {
 #[test]
 fn a_money_limit_written_as_a_toml_decimal_is_refused() {
     let errors = refusals_of("required = true\n", "required = true\nmax = 5.5\n");
-    assert_one(
-        &errors,
-        "flow.toml",
-        10,
-        7,
-        "write money as a string so it stays exact",
-    );
+    assert_one(&errors, "flow.toml", 10, 7, "write money as a string so it stays exact");
 }
 
 #[test]
 fn a_choice_without_options_is_refused() {
-    let errors = refusals_of(
-        "[access]",
-        "[fields.kind]\ntype = \"choice\"\noptions = []\n\n[access]",
-    );
+    let errors = refusals_of("[access]", "[fields.kind]\ntype = \"choice\"\noptions = []\n\n[access]");
     assert_one(&errors, "flow.toml", 13, 11, "`options` is empty");
 }
 
@@ -320,13 +283,7 @@ fn unknown_keys_everywhere_are_all_reported_with_their_table() {
 fn an_empty_workflow_file_lists_every_missing_key() {
     let errors = refusals(&[("people.toml", PEOPLE), ("flow.toml", "")]);
     for key in ["id", "title", "prefix", "owner", "fields", "access", "rule"] {
-        assert_at(
-            &errors,
-            "flow.toml",
-            1,
-            1,
-            &format!("the workflow is missing `{key}`"),
-        );
+        assert_at(&errors, "flow.toml", 1, 1, &format!("the workflow is missing `{key}`"));
     }
     assert_eq!(errors.len(), 7, "{errors:#?}");
 }
@@ -346,13 +303,11 @@ fn problems_are_sorted_by_file_then_line() {
         ("people.toml", PEOPLE),
         (
             "b.toml",
-            &bad.replacen("\"flow\"", "\"b\"", 1)
-                .replacen("\"FL\"", "\"BB\"", 1),
+            &bad.replacen("\"flow\"", "\"b\"", 1).replacen("\"FL\"", "\"BB\"", 1),
         ),
         (
             "a.toml",
-            &bad.replacen("\"flow\"", "\"a\"", 1)
-                .replacen("\"FL\"", "\"AA\"", 1),
+            &bad.replacen("\"flow\"", "\"a\"", 1).replacen("\"FL\"", "\"AA\"", 1),
         ),
     ]);
     let order: Vec<(String, usize)> = errors
@@ -368,7 +323,6 @@ fn problems_are_sorted_by_file_then_line() {
         })
         .collect();
     let expected = [("a.toml", 4), ("a.toml", 17), ("b.toml", 4), ("b.toml", 17)];
-    let expected: Vec<(String, usize)> =
-        expected.iter().map(|(f, l)| (f.to_string(), *l)).collect();
+    let expected: Vec<(String, usize)> = expected.iter().map(|(f, l)| (f.to_string(), *l)).collect();
     assert_eq!(order, expected);
 }
