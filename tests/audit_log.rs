@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::Bot;
+use common::{url_of, Bot};
 use countersign::audit::{self, ExportFilter, ExportFormat, Problem};
 use countersign::clock::Clock;
 use sqlx::{Connection, PgPool};
@@ -243,16 +243,6 @@ async fn the_export_filters_by_time(pool: PgPool) {
     .unwrap();
     assert_eq!(n, 1);
     assert!(String::from_utf8(out).unwrap().contains("INV-2"));
-}
-
-/// The database URL of this test's database, for running the binary against it.
-fn url_of(pool: &PgPool) -> String {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let db = pool.connect_options().get_database().unwrap().to_string();
-    let (head, tail) = base.split_once("://").unwrap();
-    let (authority, rest) = tail.split_once('/').unwrap_or((tail, ""));
-    let query = rest.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
-    format!("{head}://{authority}/{db}{query}")
 }
 
 #[sqlx::test]

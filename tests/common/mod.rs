@@ -174,3 +174,13 @@ pub mod tempdir {
         }
     }
 }
+
+/// The database URL of a test's database, for running the binary against it.
+pub fn url_of(pool: &PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let db = pool.connect_options().get_database().unwrap().to_string();
+    let (head, tail) = base.split_once("://").unwrap();
+    let (authority, rest) = tail.split_once('/').unwrap_or((tail, ""));
+    let query = rest.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+    format!("{head}://{authority}/{db}{query}")
+}

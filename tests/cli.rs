@@ -1,0 +1,257 @@
+//! The `countersign` binary: help everywhere, `check`'s refusals, `explain`, and the generated
+//! workflow docs staying in step with commands/.
+
+mod common;
+
+use common::{commands_dir, example_commands};
+use countersign::policy::{explain_markdown, PolicySet};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn countersign(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_countersign"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("COUNTERSIGN_COMMANDS")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for args in [
+        &["--help"][..],
+        &["migrate", "--help"],
+        &["check", "--help"],
+        &["explain", "--help"],
+        &["demo", "--help"],
+        &["console", "--help"],
+        &["audit", "--help"],
+        &["audit", "verify", "--help"],
+        &["audit", "export", "--help"],
+        &["audit", "show", "--help"],
+    ] {
+        let out = countersign(args);
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage: countersign"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn the_database_url_is_never_echoed_in_help() {
+    let out = Command::new(env!("CARGO_BIN_EXE_countersign"))
+        .args(["--help"])
+        .env("DATABASE_URL", "postgres://bot:hunter2@db/x")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("hunter2"));
+}
+
+#[test]
+fn the_example_commands_pass_check() {
+    let dir = example_commands();
+    let out = countersign(&["check", "--commands", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 workflows and 10 people, all valid"));
+}
+
+/// A valid directory with one file replaced by `broken`.
+fn broken(name: &str, text: &str) -> common::tempdir::TempDir {
+    let mut files: Vec<(String, String)> = std::fs::read_dir(example_commands())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .filter(|(n, _)| n != name)
+        .collect();
+    files.push((name.to_string(), text.to_string()));
+    let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+    commands_dir(&refs)
+}
+
+fn invoice_with(from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(example_commands().join("invoice.toml")).unwrap();
+    assert!(text.contains(from), "invoice.toml lacks {from:?}");
+    text.replacen(from, to, 1)
+}
+
+fn people_with(from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(example_commands().join("people.toml")).unwrap();
+    assert!(text.contains(from), "people.toml lacks {from:?}");
+    text.replacen(from, to, 1)
+}
+
+/// Runs check and returns stderr, asserting exit 1.
+fn check_fails(dir: &Path) -> String {
+    let out = countersign(&["check", "--commands", dir.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "check should fail:\n{err}");
+    err
+}
+
+/// The first line naming `file` in check's output, as `file:line:col: message`.
+fn problem_in(err: &str, file: &str) -> (usize, usize, String) {
+    let marker = format!("{file}:");
+    let line = err
+        .lines()
+        .find(|l| {
+            l.find(&marker)
+                .is_some_and(|i| l[i + marker.len()..].starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .unwrap_or_else(|| panic!("no problem in {file}:\n{err}"));
+    let rest = &line[line.find(&marker).unwrap() + marker.len()..];
+    let mut parts = rest.splitn(3, ':');
+    let l = parts.next().unwrap().parse().unwrap();
+    let c = parts.next().unwrap().parse().unwrap();
+    (l, c, parts.next().unwrap().trim().to_string())
+}
+
+#[test]
+fn check_refuses_each_kind_of_mistake_with_its_position() {
+    let invoice = std::fs::read_to_string(example_commands().join("invoice.toml")).unwrap();
+    let line_of = |needle: &str| invoice.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let cases: Vec<(&str, String, usize, &str)> = vec![
+        (
+            "invoice.toml",
+            invoice_with("max_length = 120", "max_lenght = 120"),
+            line_of("max_length = 120"),
+            "max_lenght",
+        ),
+        (
+            "invoice.toml",
+            invoice_with(
+                "\"finance-director\", \"auditor\"]",
+                "\"finance-directr\", \"auditor\"]",
+            ),
+            line_of("view    ="),
+            "finance-directr",
+        ),
+        (
+            "invoice.toml",
+            invoice_with("owner = \"finance-ops\"", "owner = \"finance-opz\""),
+            line_of("owner ="),
+            "finance-opz",
+        ),
+        (
+            "invoice.toml",
+            invoice_with(
+                "owner = \"finance-ops\"            # a team from people.toml; required\n",
+                "",
+            ),
+            1,
+            "owner",
+        ),
+        (
+            "invoice.toml",
+            invoice_with("when = \"amount >= 10000\"", "when = \"amount >= \""),
+            line_of("when = "),
+            "found the end of the condition",
+        ),
+        (
+            "invoice.toml",
+            invoice_with("when = \"amount >= 10000\"", "when = \"vendor >= 10000\""),
+            line_of("when = "),
+            "vendor",
+        ),
+        (
+            "invoice.toml",
+            invoice_with("when = \"amount >= 10000\"", "when = \"amount >= 10000.001\""),
+            line_of("when = "),
+            "decimal",
+        ),
+        (
+            "invoice.toml",
+            invoice_with("name = \"standard\"\n", "name = \"standard\"\nwhen = \"amount < 5\"\n"),
+            line_of("name = \"standard\"") + 1,
+            "last rule",
+        ),
+        (
+            "invoice.toml",
+            invoice_with("prefix = \"INV\"", "prefix = \"PO\""),
+            0,
+            "prefix `PO` is used by both",
+        ),
+        (
+            "people.toml",
+            people_with("slack = [\"T0001/U0ALICE\"]", "slack = [\"U0ALICE\"]"),
+            0,
+            "workspace",
+        ),
+    ];
+    for (file, text, line, words) in cases {
+        let dir = broken(file, &text);
+        let err = check_fails(dir.path());
+        let reported = if words.starts_with("prefix") {
+            "purchase-order.toml"
+        } else {
+            file
+        };
+        let (l, c, message) = problem_in(&err, reported);
+        assert!(c >= 1, "{err}");
+        if line > 0 {
+            assert_eq!(l, line, "{words}: wrong line in\n{err}");
+        }
+        assert!(
+            message.to_lowercase().contains(&words.to_lowercase()),
+            "expected {words:?} in {message:?}\n{err}"
+        );
+    }
+}
+
+#[test]
+fn explain_states_the_rules_with_currency_and_people() {
+    let dir = example_commands();
+    let out = countersign(&["explain", "invoice", "--commands", dir.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("amount is at least 10,000.00 EUR"), "{text}");
+    assert!(
+        text.contains("The requester can never approve their own request"),
+        "{text}"
+    );
+    assert!(text.contains("expires after 72 hours"), "{text}");
+    let missing = countersign(&["explain", "payroll", "--commands", dir.to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("there is no workflow \"payroll\""));
+}
+
+#[test]
+fn the_workflow_docs_match_commands() {
+    let policy = PolicySet::load(&example_commands()).unwrap();
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/workflows");
+    for wf in policy.workflows.values() {
+        let path = docs.join(format!("{}.md", wf.id));
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == explain_markdown(wf, &policy.directory),
+            "{} is out of date with commands/{}.toml: regenerate it with\n  countersign explain {} --format markdown > docs/workflows/{}.md",
+            path.display(),
+            wf.id,
+            wf.id,
+            wf.id
+        );
+    }
+    let documented = std::fs::read_dir(&docs).unwrap().count();
+    assert_eq!(
+        documented,
+        policy.workflows.len(),
+        "docs/workflows has a page for a workflow that no longer exists"
+    );
+}
+
+#[test]
+fn commands_that_need_a_database_say_how_to_get_one() {
+    let out = countersign(&["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("DATABASE_URL is not set") && err.contains("scripts/with-postgres"),
+        "{err}"
+    );
+}
