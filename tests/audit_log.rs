@@ -286,3 +286,24 @@ async fn audit_verify_on_the_command_line_exits_1_naming_the_bad_entry(pool: PgP
     assert!(export.status.success());
     assert!(String::from_utf8_lossy(&export.stderr).contains("Exported"));
 }
+
+#[sqlx::test]
+async fn an_auditor_can_recompute_every_hash_from_the_export_alone(pool: PgPool) {
+    use sha2::{Digest, Sha256};
+    let bot = Bot::new(pool.clone()).await;
+    story(&bot).await;
+    bot.say("alice", "new invoice amount=7 vendor=\"Ünïcode “quotes” & émojis 🎉\"").await;
+    bot.settle().await;
+    let mut out = Vec::new();
+    audit::export(&pool, ExportFormat::Jsonl, ExportFilter::default(), &mut out, |_, _| {}).await.unwrap();
+    let mut prev = "0".repeat(64);
+    for line in String::from_utf8(out).unwrap().lines() {
+        let mut entry: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).unwrap();
+        let hash = entry.remove("hash").unwrap();
+        assert_eq!(entry.remove("prev_hash").unwrap(), prev.as_str());
+        let canonical = serde_json::Value::Object(entry).to_string();
+        let recomputed = hex::encode(Sha256::digest(format!("{prev}\n{canonical}")));
+        assert_eq!(hash, recomputed.as_str(), "{line}");
+        prev = recomputed;
+    }
+}

@@ -96,20 +96,26 @@ fn read_person(
             Err(e) => cx.at(&span, e),
         }
     }
-    let (id, id_span) = id?;
-    if let Some(first) = first_seen.get(&id) {
-        let line = first.as_ref().map_or(1, |s| line_col(cx.text, s.start).0);
-        cx.at(
-            &id_span,
-            format!("person `{id}` is defined twice (first on line {line})"),
-        );
-        return None;
+    // A repeated person is reported once, at its id; its identities would only repeat
+    // the first definition's.
+    if let Some((pid, id_span)) = &id {
+        if let Some(first) = first_seen.get(pid) {
+            let line = first.as_ref().map_or(1, |s| line_col(cx.text, s.start).0);
+            cx.at(
+                id_span,
+                format!("person `{pid}` is defined twice (first on line {line})"),
+            );
+            return None;
+        }
+        first_seen.insert(pid.clone(), id_span.clone());
     }
-    first_seen.insert(id.clone(), id_span);
+    // Identities are checked even when the id is bad, so every problem shows in one run;
+    // they are claimed only for a valid id.
+    let owner = id.as_ref().map(|(pid, _)| pid);
     let mut slack = Vec::new();
     for (s, span) in cx.string_list(t, "slack").unwrap_or_default() {
         match SlackIdentity::parse(&s) {
-            Ok(ident) if claim(cx, claims, format!("slack identity {ident}"), &id, &span) => slack.push(ident),
+            Ok(ident) if claim(cx, claims, format!("slack identity {ident}"), owner, &span) => slack.push(ident),
             Ok(_) => {}
             Err(e) => cx.at(&span, e),
         }
@@ -121,10 +127,11 @@ fn read_person(
                 &span,
                 format!("discord id `{d}` must be the numeric user id, e.g. 111111111111111111"),
             );
-        } else if claim(cx, claims, format!("discord id {d}"), &id, &span) {
+        } else if claim(cx, claims, format!("discord id {d}"), owner, &span) {
             discord.push(d);
         }
     }
+    let (id, _) = id?;
     let name = name.map(|(n, _)| n).unwrap_or_default();
     Some(Person {
         id,
@@ -136,14 +143,16 @@ fn read_person(
 }
 
 /// Records that `who` claims an identity; refuses one already claimed. One chat identity must
-/// map to exactly one person, or the bot could not tell who clicked.
+/// map to exactly one person, or the bot could not tell who clicked. Without a valid `who`
+/// nothing is recorded and the answer is false.
 fn claim(
     cx: &mut FileCx<'_>,
     claims: &mut BTreeMap<String, (String, Span)>,
     identity: String,
-    who: &PersonId,
+    who: Option<&PersonId>,
     span: &Span,
 ) -> bool {
+    let Some(who) = who else { return false };
     if let Some((owner, first)) = claims.get(&identity) {
         let line = first.as_ref().map_or(1, |s| line_col(cx.text, s.start).0);
         let by = if owner == who.as_str() {

@@ -172,3 +172,18 @@ fn the_directory_finds_people_by_chat_identity_and_role() {
     assert_eq!(holders, ["erin", "ivan"]);
     assert_eq!(dir.hash.len(), 64);
 }
+
+#[test]
+fn identities_are_checked_even_when_the_id_is_bad() {
+    let people = "[[person]]\nid = \"Bad Id\"\nname = \"B\"\nslack = [\"UBAD\"]\ndiscord = [\"x\"]\n";
+    let errors = refusals(&[("people.toml", people)]);
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    assert_at(&errors, "people.toml", 4, 10, "slack identity must be WORKSPACE/USER");
+    assert_at(
+        &errors,
+        "people.toml",
+        5,
+        12,
+        "discord id `x` must be the numeric user id",
+    );
+}
