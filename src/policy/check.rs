@@ -99,6 +99,15 @@ impl<'a> FileCx<'a> {
         }
     }
 
+    /// Reads the document's root table (positions without a span point at the file's start).
+    pub fn root_table<'n>(&mut self, node: &'n Node, what: &str) -> Option<Table<'n>> {
+        let key = Key {
+            name: String::new(),
+            span: Some(0..0),
+        };
+        self.table(&key, node, what.to_owned())
+    }
+
     /// Refuses keys not in `allowed`, naming the table and the keys it accepts.
     pub fn check_keys(&mut self, t: &Table<'_>, allowed: &[&str]) {
         for (key, node) in t.entries {

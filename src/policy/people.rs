@@ -18,11 +18,7 @@ pub(crate) fn read_directory(cx: &mut FileCx<'_>, root: &Node, hash: String) -> 
         teams: BTreeMap::new(),
         hash,
     };
-    let root_key = Key {
-        name: String::new(),
-        span: Some(0..0),
-    };
-    let Some(root) = cx.table(&root_key, root, "people.toml".to_owned()) else {
+    let Some(root) = cx.root_table(root, "people.toml") else {
         return dir;
     };
     cx.check_keys(&root, ROOT_KEYS);

@@ -7,7 +7,7 @@ use crate::policy::check::{list_or_none, FileCx, Table};
 use crate::policy::duration::parse_duration;
 use crate::policy::field_specs::read_fields;
 use crate::policy::model::{check_id, Access, Directory, Lifecycle, Role, TeamId, Workflow};
-use crate::policy::raw::{Key, Node, Span};
+use crate::policy::raw::{Node, Span};
 use crate::policy::rules::read_rules;
 
 const ROOT_KEYS: &[&str] = &[
@@ -48,11 +48,7 @@ pub(crate) fn read_workflow(
         prefix: None,
         workflow: None,
     };
-    let root_key = Key {
-        name: String::new(),
-        span: Some(0..0),
-    };
-    let Some(root) = cx.table(&root_key, root, "the workflow".to_owned()) else {
+    let Some(root) = cx.root_table(root, "the workflow") else {
         return out;
     };
     cx.check_keys(&root, ROOT_KEYS);
@@ -96,9 +92,11 @@ pub(crate) fn read_workflow(
     if cx.errors.len() != errors_before {
         return out;
     }
-    let (Some((id, _)), Some((title, _)), Some((prefix, _)), Some(owner), Some((request, view)), Some(lifecycle)) =
-        (id, title, prefix, owner, request, lifecycle)
-    else {
+    // With no problem reported, every part was read; the checks keep this total anyway.
+    let (Some((id, _)), Some((title, _)), Some((prefix, _))) = (id, title, prefix) else {
+        return out;
+    };
+    let (Some(owner), Some((request, view)), Some(lifecycle)) = (owner, request, lifecycle) else {
         return out;
     };
     let mut workflow = Workflow {
