@@ -292,10 +292,13 @@ async fn an_auditor_can_recompute_every_hash_from_the_export_alone(pool: PgPool)
     use sha2::{Digest, Sha256};
     let bot = Bot::new(pool.clone()).await;
     story(&bot).await;
-    bot.say("alice", "new invoice amount=7 vendor=\"Ünïcode “quotes” & émojis 🎉\"").await;
+    bot.say("alice", "new invoice amount=7 vendor=\"Ünïcode “quotes” & émojis 🎉\"")
+        .await;
     bot.settle().await;
     let mut out = Vec::new();
-    audit::export(&pool, ExportFormat::Jsonl, ExportFilter::default(), &mut out, |_, _| {}).await.unwrap();
+    audit::export(&pool, ExportFormat::Jsonl, ExportFilter::default(), &mut out, |_, _| {})
+        .await
+        .unwrap();
     let mut prev = "0".repeat(64);
     for line in String::from_utf8(out).unwrap().lines() {
         let mut entry: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).unwrap();

@@ -7,6 +7,7 @@ use crate::approval::{Ref, RefusalReason};
 use crate::audit::{self, Action, AuditOutcome};
 use crate::policy::{FieldError, Fields, Workflow};
 use crate::store::requests::{self as rows, VersionRow};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 use sqlx::types::Json;
 use sqlx::PgConnection;
@@ -97,17 +98,7 @@ impl Engine {
             expiry(wf, now)?,
         )
         .await?;
-        let rule = wf.select_rule(&fields);
-        let version = VersionRow {
-            version: 1,
-            fields: Json(fields.clone()),
-            rule: rule.name.clone(),
-            groups: Json(groups_to(&rule.approvals)),
-            policy_hash: wf.policy_hash.clone(),
-            created_by: ctx.actor.person.to_string(),
-            created_at: now,
-        };
-        rows::insert_version(conn, id, &version).await?;
+        rows::insert_version(conn, id, &version_row(wf, &fields, 1, ctx, now)).await?;
         let l = self
             .load_locked(conn, &r#ref)
             .await?
@@ -173,17 +164,8 @@ impl Engine {
             .domain
             .amend(&ctx.actor.person, rule.approvals.clone())
             .map_err(|r| anyhow::anyhow!("amend refused after its checks passed: {r}"))?;
-        let now = self.clock.now();
         let previous = l.version.version;
-        l.version = VersionRow {
-            version: i32::try_from(new_version)?,
-            fields: Json(fields.clone()),
-            rule: rule.name.clone(),
-            groups: Json(groups_to(&rule.approvals)),
-            policy_hash: wf.policy_hash.clone(),
-            created_by: ctx.actor.person.to_string(),
-            created_at: now,
-        };
+        l.version = version_row(wf, &fields, i32::try_from(new_version)?, ctx, self.clock.now());
         rows::insert_version(conn, l.row.id, &l.version).await?;
         rows::set_version(conn, l.row.id, l.version.version).await?;
         l.row.version = l.version.version;
@@ -196,6 +178,20 @@ impl Engine {
         Ok(Outcome::Amended {
             request: self.view(&l, None),
         })
+    }
+}
+
+/// A version of a request under the rule that its fields select.
+fn version_row(wf: &Workflow, fields: &Fields, version: i32, ctx: &Context, now: DateTime<Utc>) -> VersionRow {
+    let rule = wf.select_rule(fields);
+    VersionRow {
+        version,
+        fields: Json(fields.clone()),
+        rule: rule.name.clone(),
+        groups: Json(groups_to(&rule.approvals)),
+        policy_hash: wf.policy_hash.clone(),
+        created_by: ctx.actor.person.to_string(),
+        created_at: now,
     }
 }
 
