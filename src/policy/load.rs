@@ -49,11 +49,6 @@ fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, CheckError> {
     Ok(files)
 }
 
-/// Where an id or prefix was first claimed, to name the other file on a repeat.
-struct FirstUse {
-    file: PathBuf,
-}
-
 impl PolicySet {
     /// Reads people.toml and every other `*.toml` of `dir` (sorted by name) and checks them.
     /// Every problem found is returned, sorted by file, then line and column.
@@ -91,8 +86,8 @@ impl PolicySet {
         };
 
         let mut workflows = BTreeMap::new();
-        let mut ids: BTreeMap<String, FirstUse> = BTreeMap::new();
-        let mut prefixes: BTreeMap<String, FirstUse> = BTreeMap::new();
+        let mut ids: BTreeMap<String, PathBuf> = BTreeMap::new();
+        let mut prefixes: BTreeMap<String, PathBuf> = BTreeMap::new();
         for path in files.iter().filter(|p| p.file_name().is_some_and(|n| n != PEOPLE_FILE)) {
             let (text, hash) = match read_text(path) {
                 Ok(t) => t,
@@ -137,7 +132,7 @@ fn empty_directory() -> Directory {
 /// Records the first file to use a value; a later one gets an error naming the first.
 fn claim_once(
     cx: &mut FileCx<'_>,
-    seen: &mut BTreeMap<String, FirstUse>,
+    seen: &mut BTreeMap<String, PathBuf>,
     value: Option<(String, Span)>,
     what: &str,
 ) -> bool {
@@ -146,7 +141,6 @@ fn claim_once(
     };
     if let Some(first) = seen.get(&value) {
         let other = first
-            .file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
@@ -161,11 +155,6 @@ fn claim_once(
         );
         return false;
     }
-    seen.insert(
-        value,
-        FirstUse {
-            file: cx.path.to_path_buf(),
-        },
-    );
+    seen.insert(value, cx.path.to_path_buf());
     true
 }
