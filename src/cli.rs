@@ -227,3 +227,67 @@ pub async fn audit_show(settings: &Settings, r#ref: &str, out: &mut dyn Write) -
     writeln!(out, "{}", render::history(&r#ref, &trail))?;
     Ok(true)
 }
+
+/// Slack settings from the environment: none, or a complete set (a half-configured Slack is an
+/// error that names what is missing).
+pub fn slack_from_env() -> anyhow::Result<Option<crate::server::SlackSettings>> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let (secret, token) = (var("SLACK_SIGNING_SECRET"), var("SLACK_BOT_TOKEN"));
+    match (secret, token) {
+        (None, None) => Ok(None),
+        (Some(secret), Some(bot_token)) => Ok(Some(crate::server::SlackSettings {
+            signing_secrets: secret.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            bot_token,
+            app_token: var("SLACK_APP_TOKEN"),
+            api_url: var("SLACK_API_URL").unwrap_or_else(|| "https://slack.com/api".to_string()),
+        })),
+        (Some(_), None) => anyhow::bail!("SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not: set both to serve Slack"),
+        (None, Some(_)) => anyhow::bail!("SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: set both to serve Slack"),
+    }
+}
+
+/// `countersign serve`: runs until SIGTERM or Ctrl-C, then shuts down gracefully.
+pub async fn serve(settings: &Settings, listen: std::net::SocketAddr) -> anyhow::Result<()> {
+    let slack = slack_from_env()?;
+    let pool = connect_migrated(settings).await?;
+    let engine = engine(settings, pool).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (COUNTERSIGN_LISTEN): is another process using it?"))?;
+    let serve = crate::server::ServeSettings {
+        listen,
+        slack,
+        outbox: crate::outbox::OutboxConfig::default(),
+        seal_every: std::time::Duration::from_millis(250),
+        expire_every: std::time::Duration::from_secs(30),
+        ack_budget: std::time::Duration::from_millis(2500),
+    };
+    tracing::info!(%listen, slack = serve.slack.is_some(), "countersign serving");
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let running = crate::server::start(engine, clock, serve, listener).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    running.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

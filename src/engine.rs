@@ -3,24 +3,28 @@
 //! beside it; an inbound action's idempotency key makes a replay return the first outcome.
 
 mod load;
+mod notify;
 mod open;
 mod outcome;
 mod read;
 mod vote;
 
 pub use outcome::{FieldProblem, FieldView, GroupView, Outcome, PersonRef, Refusal, RequestView};
+pub use notify::chat_user;
 pub use read::{HistoryEntry, ListFilter};
 
 use crate::approval::RefusalReason;
 use crate::audit::{self, Action, AuditOutcome, NewEntry};
 use crate::clock::Clock;
 use crate::identity::{Actor, Identity};
+use crate::outbox::{self, ChatPlace, Intent};
 use crate::policy::PolicySet;
 use crate::store::idempotency;
 use anyhow::Context as _;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use std::sync::Arc;
+use tokio::sync::Notify;
 
 /// Who is acting, and what ties this action to its inbound request.
 #[derive(Clone, Debug)]
@@ -31,6 +35,20 @@ pub struct Context {
     pub idempotency_key: Option<String>,
     /// The inbound request's correlation id, stored in the audit entries it causes.
     pub correlation_id: Option<String>,
+    /// The chat channel the action came from: a new request's card is posted there.
+    pub origin: Option<ChatPlace>,
+    /// Where to send a refusal privately when the platform gives no in-band reply (button
+    /// clicks). `None` when the adapter shows the outcome itself (slash commands, console).
+    pub reply_to: Option<ReplyTo>,
+}
+
+/// A private reply target: one person in one channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplyTo {
+    /// The channel.
+    pub place: ChatPlace,
+    /// The platform user id.
+    pub user: String,
 }
 
 impl Context {
@@ -40,6 +58,8 @@ impl Context {
             actor,
             idempotency_key: None,
             correlation_id: None,
+            origin: None,
+            reply_to: None,
         }
     }
 }
@@ -50,12 +70,26 @@ pub struct Engine {
     pool: PgPool,
     policy: Arc<PolicySet>,
     clock: Arc<dyn Clock>,
+    outbox_waker: Option<Arc<Notify>>,
 }
 
 impl Engine {
     /// An engine over a migrated database.
     pub fn new(pool: PgPool, policy: Arc<PolicySet>, clock: Arc<dyn Clock>) -> Self {
-        Engine { pool, policy, clock }
+        Engine { pool, policy, clock, outbox_waker: None }
+    }
+
+    /// Wakes an in-process outbox worker after every commit, so messages leave at once.
+    pub fn with_outbox_waker(mut self, waker: Arc<Notify>) -> Self {
+        self.outbox_waker = Some(waker);
+        self
+    }
+
+    /// Tells the outbox worker that new messages may be waiting.
+    fn wake_outbox(&self) {
+        if let Some(w) = &self.outbox_waker {
+            w.notify_one();
+        }
     }
 
     /// The connection pool.
@@ -90,6 +124,7 @@ impl Engine {
             idempotency::record(&mut tx, key, &outcome).await?;
         }
         tx.commit().await.context("committing")?;
+        self.wake_outbox();
         Ok(outcome)
     }
 
@@ -116,6 +151,10 @@ impl Engine {
         subject.fill(&mut e);
         e.details = json!({ "message": refusal.message, "fields": refusal.fields });
         audit::append(conn, &e).await?;
+        if let Some(to) = &ctx.reply_to {
+            let intent = Intent::Ephemeral { place: to.place.clone(), user: to.user.clone(), text: refusal.message.clone() };
+            outbox::enqueue(conn, &intent).await?;
+        }
         Ok(Outcome::Refused { refusal })
     }
 
@@ -125,6 +164,7 @@ impl Engine {
         identity: &Identity,
         attempted: Action,
         correlation_id: Option<String>,
+        reply_to: Option<&ReplyTo>,
     ) -> anyhow::Result<Refusal> {
         let refusal = Refusal::new(
             RefusalReason::Unauthenticated,
@@ -139,9 +179,23 @@ impl Engine {
             details: json!({ "message": refusal.message }),
             ..NewEntry::new(self.clock.now(), attempted, AuditOutcome::Refused(refusal.reason))
         };
-        let mut conn = self.pool.acquire().await?;
-        audit::append(&mut conn, &e).await?;
+        let mut tx = self.pool.begin().await?;
+        audit::append(&mut tx, &e).await?;
+        if let Some(to) = reply_to {
+            let intent = Intent::Ephemeral { place: to.place.clone(), user: to.user.clone(), text: refusal.message.clone() };
+            outbox::enqueue(&mut tx, &intent).await?;
+        }
+        tx.commit().await?;
+        self.wake_outbox();
         Ok(refusal)
+    }
+
+    /// Queues one message on its own (a reply that records nothing, such as a request's details).
+    pub async fn send(&self, intent: &Intent) -> anyhow::Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        outbox::enqueue(&mut conn, intent).await?;
+        self.wake_outbox();
+        Ok(())
     }
 }
 

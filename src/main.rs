@@ -49,6 +49,12 @@ enum Command {
         #[arg(long = "as", value_name = "PERSON")]
         person: String,
     },
+    /// Serve Slack (and the health routes) over HTTP; Socket Mode when SLACK_APP_TOKEN is set.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "COUNTERSIGN_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
     /// Verify, export and read the audit log.
     Audit {
         #[command(subcommand)]
@@ -121,6 +127,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Demo => cli::demo(&settings, &mut out).await,
         Command::Console { person } => cli::console(&settings, &person).await.map(|()| true),
+        Command::Serve { listen } => cli::serve(&settings, listen).await.map(|()| true),
         Command::Audit { command } => match command {
             AuditCommand::Verify => cli::audit_verify(&settings, &mut out).await,
             AuditCommand::Export {

@@ -24,7 +24,7 @@ pub async fn actor(engine: &Engine, person: &str) -> anyhow::Result<Actor> {
         .unwrap_or(Identity::System);
     if identity != Identity::System {
         engine
-            .refuse_unauthenticated(&identity, Action::RequestViewed, None)
+            .refuse_unauthenticated(&identity, Action::RequestViewed, None, None)
             .await?;
     }
     let known: Vec<&str> = dir.people.keys().map(PersonId::as_str).collect();

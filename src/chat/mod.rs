@@ -3,6 +3,8 @@
 
 pub mod command;
 pub mod console;
+pub mod delivery;
 pub mod demo;
 pub mod dispatch;
 pub mod render;
+pub mod slack;

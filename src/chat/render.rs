@@ -31,6 +31,8 @@ pub struct CardAction {
 /// Everything a card shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Card {
+    /// The request's ref, `INV-1`.
+    pub r#ref: String,
     /// "Invoice payment · INV-1".
     pub title: String,
     /// The request's state.
@@ -97,6 +99,7 @@ pub fn card(v: &RequestView) -> Card {
         Status::Approved | Status::Rejected | Status::Cancelled | Status::Expired => Vec::new(),
     };
     Card {
+        r#ref: v.r#ref.clone(),
         title: format!("{} · {}", v.workflow_title, v.r#ref),
         status: v.status,
         status_line,

@@ -130,6 +130,7 @@ impl Engine {
         };
         l.subject().fill(&mut e);
         audit::append(conn, &e).await?;
+        self.notify(conn, l, false).await?;
         Ok(true)
     }
 

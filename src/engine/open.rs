@@ -96,6 +96,7 @@ impl Engine {
             &ctx.actor.identity.to_string(),
             now,
             expiry(wf, now)?,
+            ctx.origin.as_ref(),
         )
         .await?;
         rows::insert_version(conn, id, &version_row(wf, &fields, 1, ctx, now)).await?;
@@ -107,6 +108,7 @@ impl Engine {
         l.subject().fill(&mut e);
         e.details = json!({ "workflow": wf.id, "fields": shown(&fields) });
         audit::append(conn, &e).await?;
+        self.notify(conn, &l, true).await?;
         Ok(Outcome::Opened {
             request: self.view(&l, None),
         })
@@ -175,6 +177,7 @@ impl Engine {
         let changed: Vec<&String> = raw.iter().map(|(k, _)| k).collect();
         e.details = json!({ "previous_version": previous, "changed": changed, "fields": shown(&fields) });
         audit::append(conn, &e).await?;
+        self.notify(conn, &l, false).await?;
         Ok(Outcome::Amended {
             request: self.view(&l, None),
         })

@@ -83,6 +83,16 @@ impl Engine {
         Ok(Err(refusal))
     }
 
+    /// The current view of a request, without a permission check: for rendering cards that were
+    /// already sent to the people entitled to them.
+    pub async fn current_view(&self, r#ref: &str) -> anyhow::Result<Option<RequestView>> {
+        let mut conn = self.pool.acquire().await?;
+        match rows::find(&mut *conn, r#ref).await? {
+            Some(row) => Ok(Some(self.view_of(&mut conn, row).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// Requests the caller may see, newest first (at most 50).
     pub async fn list(&self, ctx: &Context, filter: ListFilter) -> anyhow::Result<Vec<RequestView>> {
         let actor = &ctx.actor;

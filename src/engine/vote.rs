@@ -86,6 +86,7 @@ impl Engine {
             e.details = json!({ "approvers": approvers, "reason": reason });
             audit::append(conn, &e).await?;
         }
+        self.notify(conn, &l, false).await?;
         Ok(Outcome::Voted {
             request: self.view(&l, None),
             kind,
@@ -113,6 +114,7 @@ impl Engine {
             l.subject().fill(&mut e);
             e.details = json!({ "reason": reason });
             audit::append(conn, &e).await?;
+            self.notify(conn, &l, false).await?;
             Ok(Outcome::Cancelled {
                 request: self.view(&l, reason.map(str::to_owned)),
             })

@@ -2,6 +2,7 @@
 //! decisions and idempotency keys. Functions take a connection (usually a transaction) so
 //! that a use case composes several of them into one atomic change.
 
+pub mod chat_messages;
 pub mod idempotency;
 pub mod requests;
 

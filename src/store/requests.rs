@@ -1,6 +1,7 @@
 //! Rows of requests, their versions, votes and final decisions.
 
 use crate::approval::{Status, VoteKind};
+use crate::outbox::ChatPlace;
 use crate::policy::Fields;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -40,6 +41,8 @@ pub struct RequestRow {
     pub expires_at: DateTime<Utc>,
     /// When it reached its final state.
     pub decided_at: Option<DateTime<Utc>>,
+    /// The chat channel it was opened from (cards and confirmations go there).
+    pub origin: Option<Json<ChatPlace>>,
 }
 
 impl RequestRow {
@@ -110,10 +113,11 @@ pub async fn insert_request(
     identity: &str,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
+    origin: Option<&ChatPlace>,
 ) -> anyhow::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO requests (ref, workflow, number, requester, requester_identity, status, version, \
-         created_at, expires_at) VALUES ($1, $2, $3, $4, $5, 'pending', 1, $6, $7) RETURNING id",
+         created_at, expires_at, origin) VALUES ($1, $2, $3, $4, $5, 'pending', 1, $6, $7, $8) RETURNING id",
     )
     .bind(r#ref)
     .bind(workflow)
@@ -122,6 +126,7 @@ pub async fn insert_request(
     .bind(identity)
     .bind(created_at)
     .bind(expires_at)
+    .bind(origin.map(Json))
     .fetch_one(conn)
     .await
     .context("inserting a request")
@@ -152,7 +157,7 @@ pub async fn insert_version(conn: &mut PgConnection, request_id: i64, v: &Versio
 pub async fn lock(conn: &mut PgConnection, r#ref: &str) -> anyhow::Result<Option<RequestRow>> {
     sqlx::query_as::<_, RequestRow>(
         "SELECT id, ref, workflow, requester, requester_identity, status, version, created_at, \
-         expires_at, decided_at FROM requests WHERE ref = $1 FOR UPDATE",
+         expires_at, decided_at, origin FROM requests WHERE ref = $1 FOR UPDATE",
     )
     .bind(r#ref)
     .fetch_optional(conn)
@@ -164,7 +169,7 @@ pub async fn lock(conn: &mut PgConnection, r#ref: &str) -> anyhow::Result<Option
 pub async fn find(db: impl PgExecutor<'_>, r#ref: &str) -> anyhow::Result<Option<RequestRow>> {
     sqlx::query_as::<_, RequestRow>(
         "SELECT id, ref, workflow, requester, requester_identity, status, version, created_at, \
-         expires_at, decided_at FROM requests WHERE ref = $1",
+         expires_at, decided_at, origin FROM requests WHERE ref = $1",
     )
     .bind(r#ref)
     .fetch_optional(db)
@@ -297,7 +302,7 @@ pub struct ListQuery {
 pub async fn list(db: impl PgExecutor<'_>, q: &ListQuery) -> anyhow::Result<Vec<RequestRow>> {
     sqlx::query_as::<_, RequestRow>(
         "SELECT id, ref, workflow, requester, requester_identity, status, version, created_at, \
-         expires_at, decided_at FROM requests \
+         expires_at, decided_at, origin FROM requests \
          WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR requester = $2) \
          AND workflow = ANY($3) ORDER BY id DESC LIMIT $4",
     )

@@ -184,3 +184,7 @@ pub fn url_of(pool: &PgPool) -> String {
     let query = rest.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
     format!("{head}://{authority}/{db}{query}")
 }
+
+pub mod fake_slack;
+pub mod slack_harness;
+pub mod slack_sign;

@@ -1,0 +1,133 @@
+//! The Slack Web API client (slack-morphism over hyper), with its failures sorted into what the
+//! outbox should retry, wait for, or give up on.
+
+use crate::outbox::DeliveryError;
+use anyhow::Context;
+use hyper_rustls::HttpsConnectorBuilder;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use slack_morphism::api::{
+    SlackApiChatPostEphemeralRequest, SlackApiChatPostMessageRequest, SlackApiChatUpdateRequest,
+    SlackApiViewsOpenRequest,
+};
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::{SlackClientHyperConnector, SlackHyperClient};
+use slack_morphism::{SlackApiToken, SlackApiTokenValue, SlackClient};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Slack API error codes that will never succeed on retry.
+const PERMANENT: &[&str] = &[
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "user_not_found",
+    "invalid_blocks",
+    "invalid_blocks_format",
+    "msg_too_long",
+    "cant_update_message",
+    "message_not_found",
+    "no_text",
+    "invalid_arguments",
+    "account_inactive",
+];
+
+/// A posted message: the channel it landed in (a DM channel for users) and its timestamp id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Posted {
+    /// Channel id.
+    pub channel: String,
+    /// Message `ts`.
+    pub ts: String,
+}
+
+/// The Web API, as Countersign uses it.
+#[derive(Clone)]
+pub struct SlackApi {
+    client: Arc<SlackHyperClient>,
+    token: SlackApiToken,
+}
+
+impl std::fmt::Debug for SlackApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SlackApi(token hidden)")
+    }
+}
+
+impl SlackApi {
+    /// A client for `api_url` (`https://slack.com/api`, or a loopback fake over plain http).
+    pub fn new(api_url: &str, bot_token: &str) -> anyhow::Result<Self> {
+        let connector = HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .context("loading the system's TLS roots")?
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .build();
+        let connector = SlackClientHyperConnector::with_connector(connector)
+            .with_slack_api_url(api_url.trim_end_matches('/'));
+        Ok(SlackApi {
+            client: Arc::new(SlackClient::new(connector)),
+            token: SlackApiToken::new(SlackApiTokenValue(bot_token.to_string())),
+        })
+    }
+
+    /// Posts a message (to a channel, or to a user id for a DM).
+    pub async fn post_message(&self, channel: &str, text: &str, blocks: &[Value]) -> Result<Posted, DeliveryError> {
+        let req: SlackApiChatPostMessageRequest =
+            model(json!({ "channel": channel, "text": text, "blocks": blocks, "unfurl_links": false }))?;
+        let session = self.client.open_session(&self.token);
+        let res = session.chat_post_message(&req).await.map_err(classify)?;
+        Ok(Posted { channel: res.channel.to_string(), ts: res.ts.to_string() })
+    }
+
+    /// Replaces a posted message.
+    pub async fn update(&self, channel: &str, ts: &str, text: &str, blocks: &[Value]) -> Result<(), DeliveryError> {
+        let req: SlackApiChatUpdateRequest = model(json!({ "channel": channel, "ts": ts, "text": text, "blocks": blocks }))?;
+        let session = self.client.open_session(&self.token);
+        session.chat_update(&req).await.map_err(classify)?;
+        Ok(())
+    }
+
+    /// A message only `user` sees, in `channel`.
+    pub async fn post_ephemeral(&self, channel: &str, user: &str, text: &str) -> Result<(), DeliveryError> {
+        let req: SlackApiChatPostEphemeralRequest = model(json!({ "channel": channel, "user": user, "text": text }))?;
+        let session = self.client.open_session(&self.token);
+        session.chat_post_ephemeral(&req).await.map_err(classify)?;
+        Ok(())
+    }
+
+    /// Opens a modal; the trigger id is valid for 3 seconds after the click or command.
+    pub async fn open_view(&self, trigger_id: &str, view: Value) -> Result<(), DeliveryError> {
+        let req: SlackApiViewsOpenRequest = model(json!({ "trigger_id": trigger_id, "view": view }))?;
+        let session = self.client.open_session(&self.token);
+        session.views_open(&req).await.map_err(classify)?;
+        Ok(())
+    }
+}
+
+/// Builds a slack-morphism request from its wire JSON; a mismatch is our bug, not a retry.
+fn model<T: DeserializeOwned>(v: Value) -> Result<T, DeliveryError> {
+    serde_json::from_value(v).map_err(|e| DeliveryError::Permanent(format!("malformed Slack request: {e}")))
+}
+
+/// Sorts a client error into retry, wait, or give up.
+fn classify(e: SlackClientError) -> DeliveryError {
+    match e {
+        SlackClientError::RateLimitError(r) => DeliveryError::RateLimited {
+            retry_after: r.retry_after.unwrap_or(Duration::from_secs(1)),
+        },
+        SlackClientError::ApiError(a) if a.code == "ratelimited" => {
+            DeliveryError::RateLimited { retry_after: Duration::from_secs(1) }
+        }
+        SlackClientError::ApiError(a) if PERMANENT.contains(&a.code.as_str()) => {
+            DeliveryError::Permanent(format!("Slack API error {}", a.code))
+        }
+        SlackClientError::ApiError(a) => DeliveryError::Transient(format!("Slack API error {}", a.code)),
+        SlackClientError::HttpError(h) if h.status_code.is_client_error() && h.status_code.as_u16() != 408 => {
+            DeliveryError::Permanent(format!("Slack answered HTTP {}", h.status_code))
+        }
+        SlackClientError::HttpError(h) => DeliveryError::Transient(format!("Slack answered HTTP {}", h.status_code)),
+        other => DeliveryError::Transient(format!("Slack unreachable: {other}")),
+    }
+}

@@ -1,0 +1,102 @@
+//! `/approval` as a Slack slash command: the command language, answered ephemerally; `new`
+//! with fields missing opens a modal instead.
+
+use super::blocks::{self, ModalContext};
+use super::handlers::{actor, caller_reply, ephemeral, failure, place, verified, within_budget, SlackApp};
+use super::inbound::SlashCommand;
+use crate::audit::Action;
+use crate::chat::command::{self, Command};
+use crate::chat::dispatch::dispatch;
+use crate::chat::render;
+use crate::engine::Context;
+use crate::identity::Actor;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+/// `POST /slack/commands`.
+pub async fn handle(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: Bytes) -> Response {
+    let correlation = match verified(&app, &headers, &body) {
+        Ok(c) => c,
+        Err(refused) => return refused,
+    };
+    let cmd: SlashCommand = match serde_urlencoded::from_bytes(&body) {
+        Ok(c) => c,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("not a slash command form: {e}")).into_response(),
+    };
+    if cmd.ssl_check.is_some() {
+        return StatusCode::OK.into_response();
+    }
+    let late = ephemeral("Working on it: the answer will follow here in a moment.", None);
+    let work_app = app.clone();
+    within_budget(&app, async move { run(&work_app, cmd, correlation).await.unwrap_or_else(failure) }, late).await
+}
+
+async fn run(app: &SlackApp, cmd: SlashCommand, correlation: String) -> anyhow::Result<Response> {
+    let parsed = command::parse(&cmd.text);
+    let attempted = match &parsed {
+        Ok(Command::New { .. }) => Action::RequestOpened,
+        Ok(Command::Approve { .. }) => Action::VoteApprove,
+        Ok(Command::Reject { .. }) => Action::VoteReject,
+        Ok(Command::Cancel { .. }) => Action::RequestCancelled,
+        Ok(Command::Amend { .. }) => Action::RequestAmended,
+        _ => Action::RequestViewed,
+    };
+    let workspace = cmd.team_id.as_deref();
+    let who = match actor(app, workspace, cmd.user_id.as_deref(), attempted, &correlation, None).await? {
+        Ok(a) => a,
+        Err(refusal) => return Ok(ephemeral(&render::refusal(&refusal), None)),
+    };
+    let parsed = match parsed {
+        Ok(c) => c,
+        Err(e) => return Ok(ephemeral(&e.to_string(), None)),
+    };
+    let ctx = Context {
+        idempotency_key: cmd.trigger_id.as_ref().map(|t| format!("slack:command:{t}")),
+        correlation_id: Some(correlation),
+        origin: place(workspace, cmd.channel_id.as_deref()),
+        ..Context::new(who.clone())
+    };
+    if let Command::New { workflow, fields } = &parsed {
+        if let Some(response) = open_form_if_incomplete(app, &who, &cmd, workflow, fields).await {
+            return Ok(response);
+        }
+    }
+    let messages = dispatch(&app.engine, &ctx, parsed).await?;
+    Ok(caller_reply(&messages))
+}
+
+/// Opens the new-request modal when required fields are missing and the person may request.
+async fn open_form_if_incomplete(
+    app: &SlackApp,
+    who: &Actor,
+    cmd: &SlashCommand,
+    workflow: &str,
+    fields: &[(String, String)],
+) -> Option<Response> {
+    let wf = app.engine.policy().workflow(workflow)?;
+    if wf.missing_required(fields).is_empty() || !who.holds_any(&wf.access.request) {
+        return None;
+    }
+    let trigger = cmd.trigger_id.as_deref()?;
+    let ctx = ModalContext {
+        subject: wf.id.clone(),
+        version: None,
+        channel: cmd.channel_id.clone(),
+        workspace: cmd.team_id.clone(),
+    };
+    let view = blocks::new_request_modal(wf, fields, &ctx);
+    match app.api.open_view(trigger, view).await {
+        Ok(()) => Some(StatusCode::OK.into_response()),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not open the new-request form");
+            let missing: Vec<&str> = wf.missing_required(fields).iter().map(|f| f.name.as_str()).collect();
+            Some(ephemeral(
+                &format!("Could not open the form; type the fields instead. Missing: {}.", missing.join(", ")),
+                None,
+            ))
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The Slack adapter: signed inbound routes (commands, interactivity, events), Block Kit cards
+//! and modals, the Web API client, and Socket Mode. It translates; the rules live in the engine.
+
+pub mod api;
+pub mod blocks;
+mod commands;
+pub mod handlers;
+pub mod inbound;
+pub mod socket;
+mod interactions;
+pub mod verify;
+
+pub use api::SlackApi;
+pub use verify::SlackVerifier;

@@ -1,0 +1,119 @@
+//! The durable outbox: every outgoing chat message is a row written in the same transaction as
+//! the change that caused it, and a worker delivers it with retries, backoff and dead-lettering.
+//! A confirmation is never lost because a platform was slow or down.
+
+mod worker;
+
+pub use worker::{DeliveryError, Deliverer, Job, OutboxConfig, Worker};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use std::fmt;
+
+/// A chat platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    /// Slack.
+    Slack,
+    /// Discord.
+    Discord,
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Platform::Slack => "slack",
+            Platform::Discord => "discord",
+        })
+    }
+}
+
+/// A channel on a platform (a Slack workspace's channel, a Discord channel).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatPlace {
+    /// Which platform.
+    pub platform: Platform,
+    /// The Slack workspace (team id) or Discord guild, when known.
+    pub workspace: Option<String>,
+    /// Channel id.
+    pub channel: String,
+}
+
+/// A person on a platform: where to send a direct message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatUser {
+    /// Which platform.
+    pub platform: Platform,
+    /// The Slack workspace, when known.
+    pub workspace: Option<String>,
+    /// The platform's user id.
+    pub user: String,
+}
+
+/// What to send. Platform-neutral: cards are rendered at delivery time from the request's
+/// current state, so a late delivery never shows a stale card.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Intent {
+    /// Post the request's card in a channel (where it was asked for).
+    PostCard {
+        /// The request.
+        r#ref: String,
+        /// Where.
+        place: ChatPlace,
+    },
+    /// Send the card privately to an approver.
+    DmCard {
+        /// The request.
+        r#ref: String,
+        /// To whom.
+        to: ChatUser,
+    },
+    /// Bring every posted copy of the card up to date.
+    UpdateCards {
+        /// The request.
+        r#ref: String,
+    },
+    /// Tell the requester the final state.
+    Confirm {
+        /// The request.
+        r#ref: String,
+        /// The requester.
+        to: ChatUser,
+    },
+    /// A private reply to one person in a channel (a refused click, details).
+    Ephemeral {
+        /// Where.
+        place: ChatPlace,
+        /// The platform user id.
+        user: String,
+        /// What to say.
+        text: String,
+    },
+}
+
+impl Intent {
+    /// The request it concerns: messages about one request are delivered in order.
+    pub fn r#ref(&self) -> Option<&str> {
+        match self {
+            Intent::PostCard { r#ref, .. }
+            | Intent::DmCard { r#ref, .. }
+            | Intent::UpdateCards { r#ref }
+            | Intent::Confirm { r#ref, .. } => Some(r#ref),
+            Intent::Ephemeral { .. } => None,
+        }
+    }
+}
+
+/// Queues an intent in the caller's transaction.
+pub async fn enqueue(conn: &mut PgConnection, intent: &Intent) -> anyhow::Result<()> {
+    sqlx::query("INSERT INTO outbox (ref, intent) VALUES ($1, $2)")
+        .bind(intent.r#ref())
+        .bind(serde_json::to_value(intent)?)
+        .execute(conn)
+        .await
+        .context("queueing an outgoing message")?;
+    Ok(())
+}

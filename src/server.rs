@@ -1,0 +1,150 @@
+//! `countersign serve`: the HTTP routes, the outbox worker, the audit sealer and the expiry
+//! sweep, started together and stopped together.
+
+use crate::chat::delivery::ChatDeliverer;
+use crate::chat::slack::handlers::SlackApp;
+use crate::chat::slack::{SlackApi, SlackVerifier};
+use crate::engine::Engine;
+use crate::http::{self, Health};
+use crate::outbox::{OutboxConfig, Worker};
+use crate::{audit, clock::Clock};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Slack settings (from `SLACK_*`).
+#[derive(Clone)]
+pub struct SlackSettings {
+    /// Signing secrets; two during a rotation.
+    pub signing_secrets: Vec<String>,
+    /// `xoxb-...`.
+    pub bot_token: String,
+    /// `xapp-...`: Socket Mode when present.
+    pub app_token: Option<String>,
+    /// The Web API base URL.
+    pub api_url: String,
+}
+
+impl std::fmt::Debug for SlackSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackSettings")
+            .field("signing_secrets", &format_args!("{} hidden", self.signing_secrets.len()))
+            .field("bot_token", &"hidden")
+            .field("socket_mode", &self.app_token.is_some())
+            .field("api_url", &self.api_url)
+            .finish()
+    }
+}
+
+/// Everything `serve` needs besides the engine.
+#[derive(Clone, Debug)]
+pub struct ServeSettings {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Slack, when configured.
+    pub slack: Option<SlackSettings>,
+    /// Outbox tuning.
+    pub outbox: OutboxConfig,
+    /// How often the sealer and the expiry sweep run.
+    pub seal_every: Duration,
+    /// How often pending requests are checked for expiry.
+    pub expire_every: Duration,
+    /// How long a handler may work before it acknowledges (Slack's limit is 3 seconds).
+    pub ack_budget: Duration,
+}
+
+/// A running server.
+pub struct Running {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+    accepting: Arc<AtomicBool>,
+    tasks: Vec<JoinHandle<()>>,
+    http: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops taking requests, finishes those in flight and the outbox round in hand, then returns.
+    pub async fn shutdown(self) {
+        self.accepting.store(false, Ordering::SeqCst);
+        let _ = self.stop.send(true);
+        let _ = self.http.await;
+        let mut tasks = self.tasks.into_iter();
+        // The outbox worker finishes its round; the sealer and the sweep hold nothing in flight.
+        if let Some(worker) = tasks.next() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
+        }
+        for t in tasks {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+/// Starts the server on `listener`.
+pub async fn start(engine: Engine, clock: Arc<dyn Clock>, settings: ServeSettings, listener: TcpListener) -> anyhow::Result<Running> {
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let accepting = Arc::new(AtomicBool::new(true));
+    let slack_api = match &settings.slack {
+        Some(s) => Some(SlackApi::new(&s.api_url, &s.bot_token)?),
+        None => None,
+    };
+    let worker = Worker::new(
+        engine.pool().clone(),
+        Arc::new(ChatDeliverer::new(engine.clone(), slack_api.clone())),
+        settings.outbox.clone(),
+        clock.clone(),
+    );
+    let engine = engine.with_outbox_waker(worker.waker());
+    let mut tasks = vec![
+        tokio::spawn(worker.run(stopped.clone())),
+        audit::spawn_sealer(engine.pool().clone(), settings.seal_every),
+        spawn_expiry(engine.clone(), settings.expire_every),
+    ];
+    let slack = match (&settings.slack, slack_api) {
+        (Some(s), Some(api)) => {
+            let app = Arc::new(SlackApp {
+                engine: engine.clone(),
+                verifier: SlackVerifier::new(&s.signing_secrets, clock.clone()),
+                api,
+                ack_budget: settings.ack_budget,
+            });
+            if let Some(token) = &s.app_token {
+                tasks.push(crate::chat::slack::socket::spawn(app.clone(), token.clone()));
+            }
+            Some(app)
+        }
+        _ => None,
+    };
+    let router = http::router(Health { engine: engine.clone(), accepting: accepting.clone() }, slack)
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    let mut shutdown = stopped;
+    let http = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = shutdown.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    Ok(Running { addr, stop, accepting, tasks, http })
+}
+
+/// Expires overdue requests even when nobody touches them.
+fn spawn_expiry(engine: Engine, every: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match engine.expire_due().await {
+                Ok(expired) if !expired.is_empty() => tracing::info!(count = expired.len(), "requests expired"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "expiry sweep failed; will retry"),
+            }
+        }
+    })
+}

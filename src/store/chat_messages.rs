@@ -1,0 +1,45 @@
+//! Every posted copy of a request's card, so that each can be updated when the request changes.
+
+use anyhow::Context;
+use sqlx::{FromRow, PgExecutor};
+
+/// One posted copy.
+#[derive(Clone, Debug, FromRow, PartialEq, Eq)]
+pub struct CardCopy {
+    /// `slack` or `discord`.
+    pub platform: String,
+    /// Workspace or guild, when known.
+    pub workspace: Option<String>,
+    /// Channel (or DM channel) id.
+    pub channel: String,
+    /// The platform's message id (Slack `ts`).
+    pub message_id: String,
+}
+
+/// Remembers a posted copy (idempotent).
+pub async fn record(db: impl PgExecutor<'_>, r#ref: &str, copy: &CardCopy) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO chat_messages (ref, platform, workspace, channel, message_id) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (platform, channel, message_id) DO NOTHING",
+    )
+    .bind(r#ref)
+    .bind(&copy.platform)
+    .bind(&copy.workspace)
+    .bind(&copy.channel)
+    .bind(&copy.message_id)
+    .execute(db)
+    .await
+    .context("recording a posted card")?;
+    Ok(())
+}
+
+/// Every posted copy of a request's card, oldest first.
+pub async fn copies(db: impl PgExecutor<'_>, r#ref: &str) -> anyhow::Result<Vec<CardCopy>> {
+    sqlx::query_as::<_, CardCopy>(
+        "SELECT platform, workspace, channel, message_id FROM chat_messages WHERE ref = $1 ORDER BY id",
+    )
+    .bind(r#ref)
+    .fetch_all(db)
+    .await
+    .context("reading posted cards")
+}
