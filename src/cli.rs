@@ -236,13 +236,21 @@ pub fn slack_from_env() -> anyhow::Result<Option<crate::server::SlackSettings>> 
     match (secret, token) {
         (None, None) => Ok(None),
         (Some(secret), Some(bot_token)) => Ok(Some(crate::server::SlackSettings {
-            signing_secrets: secret.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            signing_secrets: secret
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
             bot_token,
             app_token: var("SLACK_APP_TOKEN"),
             api_url: var("SLACK_API_URL").unwrap_or_else(|| "https://slack.com/api".to_string()),
         })),
-        (Some(_), None) => anyhow::bail!("SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not: set both to serve Slack"),
-        (None, Some(_)) => anyhow::bail!("SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: set both to serve Slack"),
+        (Some(_), None) => {
+            anyhow::bail!("SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not: set both to serve Slack")
+        }
+        (None, Some(_)) => {
+            anyhow::bail!("SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: set both to serve Slack")
+        }
     }
 }
 

@@ -9,8 +9,8 @@ mod outcome;
 mod read;
 mod vote;
 
-pub use outcome::{FieldProblem, FieldView, GroupView, Outcome, PersonRef, Refusal, RequestView};
 pub use notify::chat_user;
+pub use outcome::{FieldProblem, FieldView, GroupView, Outcome, PersonRef, Refusal, RequestView};
 pub use read::{HistoryEntry, ListFilter};
 
 use crate::approval::RefusalReason;
@@ -76,7 +76,12 @@ pub struct Engine {
 impl Engine {
     /// An engine over a migrated database.
     pub fn new(pool: PgPool, policy: Arc<PolicySet>, clock: Arc<dyn Clock>) -> Self {
-        Engine { pool, policy, clock, outbox_waker: None }
+        Engine {
+            pool,
+            policy,
+            clock,
+            outbox_waker: None,
+        }
     }
 
     /// Wakes an in-process outbox worker after every commit, so messages leave at once.
@@ -152,7 +157,11 @@ impl Engine {
         e.details = json!({ "message": refusal.message, "fields": refusal.fields });
         audit::append(conn, &e).await?;
         if let Some(to) = &ctx.reply_to {
-            let intent = Intent::Ephemeral { place: to.place.clone(), user: to.user.clone(), text: refusal.message.clone() };
+            let intent = Intent::Ephemeral {
+                place: to.place.clone(),
+                user: to.user.clone(),
+                text: refusal.message.clone(),
+            };
             outbox::enqueue(conn, &intent).await?;
         }
         Ok(Outcome::Refused { refusal })
@@ -182,7 +191,11 @@ impl Engine {
         let mut tx = self.pool.begin().await?;
         audit::append(&mut tx, &e).await?;
         if let Some(to) = reply_to {
-            let intent = Intent::Ephemeral { place: to.place.clone(), user: to.user.clone(), text: refusal.message.clone() };
+            let intent = Intent::Ephemeral {
+                place: to.place.clone(),
+                user: to.user.clone(),
+                text: refusal.message.clone(),
+            };
             outbox::enqueue(&mut tx, &intent).await?;
         }
         tx.commit().await?;

@@ -53,6 +53,10 @@ async fn readyz(State(h): State<Health>) -> Response {
         "commands": commands,
         "workflows": h.engine.policy().workflows.len(),
     }));
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, body).into_response()
 }

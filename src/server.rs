@@ -31,7 +31,10 @@ pub struct SlackSettings {
 impl std::fmt::Debug for SlackSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SlackSettings")
-            .field("signing_secrets", &format_args!("{} hidden", self.signing_secrets.len()))
+            .field(
+                "signing_secrets",
+                &format_args!("{} hidden", self.signing_secrets.len()),
+            )
             .field("bot_token", &"hidden")
             .field("socket_mode", &self.app_token.is_some())
             .field("api_url", &self.api_url)
@@ -85,7 +88,12 @@ impl Running {
 }
 
 /// Starts the server on `listener`.
-pub async fn start(engine: Engine, clock: Arc<dyn Clock>, settings: ServeSettings, listener: TcpListener) -> anyhow::Result<Running> {
+pub async fn start(
+    engine: Engine,
+    clock: Arc<dyn Clock>,
+    settings: ServeSettings,
+    listener: TcpListener,
+) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let accepting = Arc::new(AtomicBool::new(true));
@@ -120,8 +128,14 @@ pub async fn start(engine: Engine, clock: Arc<dyn Clock>, settings: ServeSetting
         }
         _ => None,
     };
-    let router = http::router(Health { engine: engine.clone(), accepting: accepting.clone() }, slack)
-        .layer(tower_http::trace::TraceLayer::new_for_http());
+    let router = http::router(
+        Health {
+            engine: engine.clone(),
+            accepting: accepting.clone(),
+        },
+        slack,
+    )
+    .layer(tower_http::trace::TraceLayer::new_for_http());
     let mut shutdown = stopped;
     let http = tokio::spawn(async move {
         axum::serve(listener, router)
@@ -130,7 +144,13 @@ pub async fn start(engine: Engine, clock: Arc<dyn Clock>, settings: ServeSetting
             })
             .await
     });
-    Ok(Running { addr, stop, accepting, tasks, http })
+    Ok(Running {
+        addr,
+        stop,
+        accepting,
+        tasks,
+        http,
+    })
 }
 
 /// Expires overdue requests even when nobody touches them.

@@ -12,7 +12,10 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(10);
 
 fn texts(calls: &[common::fake_slack::Call]) -> Vec<String> {
-    calls.iter().map(|c| c.body["text"].as_str().unwrap_or_default().to_string()).collect()
+    calls
+        .iter()
+        .map(|c| c.body["text"].as_str().unwrap_or_default().to_string())
+        .collect()
 }
 
 fn to(calls: &[common::fake_slack::Call], channel: &str) -> usize {
@@ -22,9 +25,14 @@ fn to(calls: &[common::fake_slack::Call], channel: &str) -> usize {
 #[sqlx::test]
 async fn the_invoice_story_in_slack(pool: PgPool) {
     let s = SlackBot::start(pool).await;
-    let reply = s.command("alice", r#"new invoice amount=12500.00 vendor="ACME GmbH""#).await;
+    let reply = s
+        .command("alice", r#"new invoice amount=12500.00 vendor="ACME GmbH""#)
+        .await;
     assert_eq!(reply["response_type"], "ephemeral");
-    assert!(reply["text"].as_str().unwrap().contains("Request INV-1 opened."), "{reply}");
+    assert!(
+        reply["text"].as_str().unwrap().contains("Request INV-1 opened."),
+        "{reply}"
+    );
 
     // The card in the channel, and privately to every eligible approver.
     let posts = s.fake.wait_for("chat.postMessage", 4, WAIT).await;
@@ -39,23 +47,42 @@ async fn the_invoice_story_in_slack(pool: PgPool) {
     s.press("alice", "approve", "INV-1@1").await;
     s.press("bob", "approve", "INV-1@1").await;
     let refusals = s.fake.wait_for("chat.postEphemeral", 2, WAIT).await;
-    assert!(texts(&refusals).iter().any(|t| t.contains("You cannot approve your own request INV-1")), "{refusals:?}");
-    assert!(texts(&refusals).iter().any(|t| t.contains("you hold analyst")), "{refusals:?}");
+    assert!(
+        texts(&refusals)
+            .iter()
+            .any(|t| t.contains("You cannot approve your own request INV-1")),
+        "{refusals:?}"
+    );
+    assert!(
+        texts(&refusals).iter().any(|t| t.contains("you hold analyst")),
+        "{refusals:?}"
+    );
     assert_eq!(s.bot.count("votes").await, 0);
 
     // Carol approves: every copy of the card shows the progress.
     s.press("carol", "approve", "INV-1@1").await;
     let updates = s.fake.wait_for("chat.update", 4, WAIT).await;
     for u in &updates {
-        assert!(u.body.to_string().contains("1 of 1 finance-approver, 0 of 1 finance-director"), "{u:?}");
+        assert!(
+            u.body
+                .to_string()
+                .contains("1 of 1 finance-approver, 0 of 1 finance-director"),
+            "{u:?}"
+        );
     }
 
     // Dave approves: approved everywhere, and Alice is told privately.
     s.press("dave", "approve", "INV-1@1").await;
     s.fake.wait_for("chat.update", 8, WAIT).await;
     let posts = s.fake.wait_for("chat.postMessage", 5, WAIT).await;
-    let confirmation = posts.iter().find(|c| c.body["channel"] == slack_user("alice")).expect("a DM to alice");
-    assert!(confirmation.body["text"].as_str().unwrap().contains("was approved by Carol Approver and Dave Director"));
+    let confirmation = posts
+        .iter()
+        .find(|c| c.body["channel"] == slack_user("alice"))
+        .expect("a DM to alice");
+    assert!(confirmation.body["text"]
+        .as_str()
+        .unwrap()
+        .contains("was approved by Carol Approver and Dave Director"));
     s.drained().await;
     let last = s.fake.calls_to("chat.update").last().unwrap().body["blocks"].clone();
     insta::assert_json_snapshot!("card_when_approved", last);
@@ -73,18 +100,33 @@ async fn a_new_request_with_fields_missing_opens_a_modal_with_inline_errors(pool
     assert!(reply.is_null(), "the form replaces the answer: {reply}");
     let opened = s.fake.wait_for("views.open", 1, WAIT).await;
     let view = &opened[0].body["view"];
-    let blocks: Vec<&str> = view["blocks"].as_array().unwrap().iter().map(|b| b["block_id"].as_str().unwrap()).collect();
+    let blocks: Vec<&str> = view["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["block_id"].as_str().unwrap())
+        .collect();
     assert_eq!(blocks, ["amount", "vendor", "cost_center"]);
-    assert_eq!(view["blocks"][1]["element"]["initial_value"], "ACME", "what was typed is kept");
+    assert_eq!(
+        view["blocks"][1]["element"]["initial_value"], "ACME",
+        "what was typed is kept"
+    );
 
-    let (status, body) = s.submit_last_view("alice", &[("amount", "12.345"), ("vendor", "ACME")]).await;
+    let (status, body) = s
+        .submit_last_view("alice", &[("amount", "12.345"), ("vendor", "ACME")])
+        .await;
     assert_eq!(status, 200);
     let answer: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(answer["response_action"], "errors");
-    assert!(answer["errors"]["amount"].as_str().unwrap().contains("at most 2"), "{answer}");
+    assert!(
+        answer["errors"]["amount"].as_str().unwrap().contains("at most 2"),
+        "{answer}"
+    );
     assert_eq!(s.bot.count("requests").await, 0);
 
-    let (status, body) = s.submit_last_view("alice", &[("amount", "99.90"), ("vendor", "ACME")]).await;
+    let (status, body) = s
+        .submit_last_view("alice", &[("amount", "99.90"), ("vendor", "ACME")])
+        .await;
     assert_eq!((status, body.as_str()), (200, ""));
     let posts = s.fake.wait_for("chat.postMessage", 3, WAIT).await;
     assert_eq!(to(&posts, CHANNEL), 1, "the card is posted where the command was typed");
@@ -103,13 +145,21 @@ async fn reject_asks_for_a_reason_in_a_modal(pool: PgPool) {
     assert_eq!(opened[0].body["view"]["callback_id"], "countersign_reject");
     let (_, body) = s.submit_last_view("carol", &[("reason", "   ")]).await;
     let answer: Value = serde_json::from_str(&body).unwrap();
-    assert!(answer["errors"]["reason"].as_str().unwrap().contains("needs a reason"), "{answer}");
-    let (_, body) = s.submit_last_view("carol", &[("reason", "Duplicate of last week's invoice")]).await;
+    assert!(
+        answer["errors"]["reason"].as_str().unwrap().contains("needs a reason"),
+        "{answer}"
+    );
+    let (_, body) = s
+        .submit_last_view("carol", &[("reason", "Duplicate of last week's invoice")])
+        .await;
     assert_eq!(body, "");
     s.fake.wait_for("chat.update", 3, WAIT).await;
     let posts = s.fake.wait_for("chat.postMessage", 4, WAIT).await;
     let dm = posts.iter().find(|c| c.body["channel"] == slack_user("alice")).unwrap();
-    assert!(dm.body["text"].as_str().unwrap().contains("rejected by Carol Approver: Duplicate of last week's invoice"));
+    assert!(dm.body["text"]
+        .as_str()
+        .unwrap()
+        .contains("rejected by Carol Approver: Duplicate of last week's invoice"));
     assert_eq!(s.bot.status("INV-1").await, "rejected");
     s.stop().await;
 }
@@ -118,13 +168,26 @@ async fn reject_asks_for_a_reason_in_a_modal(pool: PgPool) {
 async fn forged_stale_and_oversized_requests_are_refused_and_write_nothing(pool: PgPool) {
     let s = SlackBot::start(pool).await;
     let before = s.bot.count("audit_log").await;
-    let body = "team_id=T0001&user_id=U0ALICE&channel_id=C1&command=%2Fapproval&text=new+invoice+amount%3D5+vendor%3DX".to_string();
+    let body = "team_id=T0001&user_id=U0ALICE&channel_id=C1&command=%2Fapproval&text=new+invoice+amount%3D5+vendor%3DX"
+        .to_string();
     let http = reqwest::Client::new();
     let now = chrono::Utc::now().timestamp();
     let cases = [
         ("no signature", None, None),
-        ("wrong secret", Some(now), Some(common::slack_sign::signature("not-the-secret", now, &body))),
-        ("stale", Some(now - 600), Some(common::slack_sign::signature(common::slack_harness::SECRET, now - 600, &body))),
+        (
+            "wrong secret",
+            Some(now),
+            Some(common::slack_sign::signature("not-the-secret", now, &body)),
+        ),
+        (
+            "stale",
+            Some(now - 600),
+            Some(common::slack_sign::signature(
+                common::slack_harness::SECRET,
+                now - 600,
+                &body,
+            )),
+        ),
         ("garbage", Some(now), Some("v0=zzzz".to_string())),
     ];
     // The server's clock is the bot's manual clock: sign relative to it.
@@ -134,21 +197,31 @@ async fn forged_stale_and_oversized_requests_are_refused_and_write_nothing(pool:
             (Some(t), Some(sg)) => {
                 let shift = at - now;
                 let t2 = t + shift;
-                let sig = if what == "wrong secret" { common::slack_sign::signature("not-the-secret", t2, &body) }
-                    else if what == "stale" { common::slack_sign::signature(common::slack_harness::SECRET, t2, &body) }
-                    else { sg };
+                let sig = if what == "wrong secret" {
+                    common::slack_sign::signature("not-the-secret", t2, &body)
+                } else if what == "stale" {
+                    common::slack_sign::signature(common::slack_harness::SECRET, t2, &body)
+                } else {
+                    sg
+                };
                 (Some(t2.to_string()), Some(sig))
             }
             _ => (None, None),
         };
         let mut req = http.post(format!("{}/slack/commands", s.base)).body(body.clone());
-        if let Some(ts) = ts { req = req.header("x-slack-request-timestamp", ts); }
-        if let Some(sig) = sig { req = req.header("x-slack-signature", sig); }
+        if let Some(ts) = ts {
+            req = req.header("x-slack-request-timestamp", ts);
+        }
+        if let Some(sig) = sig {
+            req = req.header("x-slack-signature", sig);
+        }
         let res = req.send().await.unwrap();
         assert_eq!(res.status(), 401, "{what}");
     }
     let big = format!("payload={}", "x".repeat(300 * 1024));
-    let res = s.post_signed("/slack/interactions", "application/x-www-form-urlencoded", big, &[]).await;
+    let res = s
+        .post_signed("/slack/interactions", "application/x-www-form-urlencoded", big, &[])
+        .await;
     assert_eq!(res.status(), 413);
     assert_eq!(s.bot.count("audit_log").await, before, "refused requests write nothing");
     assert_eq!(s.bot.count("requests").await, 0);
@@ -162,7 +235,15 @@ async fn a_retried_click_yields_one_decision(pool: PgPool) {
     let click = s.press_payload("carol", "approve", "INV-1@1", CHANNEL);
     assert_eq!(s.interact(&click, &[]).await.0, 200);
     let audit = s.bot.count("audit_log").await;
-    assert_eq!(s.interact(&click, &[("x-slack-retry-num", "1"), ("x-slack-retry-reason", "http_timeout")]).await.0, 200);
+    assert_eq!(
+        s.interact(
+            &click,
+            &[("x-slack-retry-num", "1"), ("x-slack-retry-reason", "http_timeout")]
+        )
+        .await
+        .0,
+        200
+    );
     assert_eq!(s.bot.count("audit_log").await, audit, "the replay writes nothing");
     assert_eq!(s.bot.count("votes").await, 1);
     s.drained().await;
@@ -176,7 +257,14 @@ async fn twenty_concurrent_clicks_on_one_card_make_one_decision(pool: PgPool) {
     let s = SlackBot::start(pool).await;
     s.command("alice", "new invoice amount=50 vendor=Coffee").await;
     let clicks: Vec<Value> = (0..20)
-        .map(|i| s.press_payload(if i % 2 == 0 { "carol" } else { "heidi" }, "approve", "INV-1@1", CHANNEL))
+        .map(|i| {
+            s.press_payload(
+                if i % 2 == 0 { "carol" } else { "heidi" },
+                "approve",
+                "INV-1@1",
+                CHANNEL,
+            )
+        })
         .collect();
     let results = futures_util::future::join_all(clicks.iter().map(|c| s.interact(c, &[]))).await;
     assert!(results.iter().all(|(status, _)| *status == 200));
@@ -186,17 +274,31 @@ async fn twenty_concurrent_clicks_on_one_card_make_one_decision(pool: PgPool) {
     assert_eq!(s.bot.count("decisions").await, 1);
     let lines = s.bot.audit_lines().await;
     assert_eq!(lines.iter().filter(|l| l.starts_with("vote.approve done")).count(), 1);
-    assert_eq!(lines.iter().filter(|l| l.starts_with("vote.approve refused")).count(), 19);
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("vote.approve refused")).count(),
+        19
+    );
     assert_eq!(lines.iter().filter(|l| l.starts_with("request.approved")).count(), 1);
-    assert_eq!(to(&s.fake.calls_to("chat.postMessage"), &slack_user("alice")), 1, "one confirmation");
-    assert_eq!(s.fake.calls_to("chat.postEphemeral").len(), 19, "every other click is told why");
+    assert_eq!(
+        to(&s.fake.calls_to("chat.postMessage"), &slack_user("alice")),
+        1,
+        "one confirmation"
+    );
+    assert_eq!(
+        s.fake.calls_to("chat.postEphemeral").len(),
+        19,
+        "every other click is told why"
+    );
     s.stop().await;
 }
 
 #[sqlx::test]
 async fn slack_answering_429_then_500_still_delivers_each_message_once(pool: PgPool) {
     let s = SlackBot::start(pool).await;
-    s.fake.script("chat.postMessage", vec![Scripted::RateLimited { retry_after_secs: 1 }, Scripted::ServerError]);
+    s.fake.script(
+        "chat.postMessage",
+        vec![Scripted::RateLimited { retry_after_secs: 1 }, Scripted::ServerError],
+    );
     s.command("alice", "new invoice amount=50 vendor=Coffee").await;
     s.press("carol", "approve", "INV-1@1").await;
     s.drained().await;
@@ -216,7 +318,10 @@ async fn an_amendment_updates_every_card_to_the_new_version(pool: PgPool) {
     s.command("alice", "new invoice amount=12500 vendor=ACME").await;
     s.drained().await;
     let reply = s.command("alice", "amend INV-1 amount=900").await;
-    assert!(reply["text"].as_str().unwrap().contains("version 2 is current"), "{reply}");
+    assert!(
+        reply["text"].as_str().unwrap().contains("version 2 is current"),
+        "{reply}"
+    );
     s.drained().await;
     let updates = s.fake.calls_to("chat.update");
     assert_eq!(updates.len(), 4, "channel card and three DMs");
@@ -235,7 +340,10 @@ async fn an_amendment_updates_every_card_to_the_new_version(pool: PgPool) {
 async fn an_unknown_slack_user_is_refused_and_audited(pool: PgPool) {
     let s = SlackBot::start(pool).await;
     let reply = s.command("mallory", "list").await;
-    assert!(reply["text"].as_str().unwrap().contains("does not know who you are"), "{reply}");
+    assert!(
+        reply["text"].as_str().unwrap().contains("does not know who you are"),
+        "{reply}"
+    );
     let last = s.bot.audit_lines().await.pop().unwrap();
     assert_eq!(last, "request.viewed refused:unauthenticated");
     s.stop().await;

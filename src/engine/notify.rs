@@ -14,7 +14,10 @@ use std::collections::BTreeMap;
 pub fn chat_user(person: &Person, place: &ChatPlace) -> Option<ChatUser> {
     match place.platform {
         Platform::Slack => {
-            let same = person.slack.iter().find(|s| Some(&s.workspace) == place.workspace.as_ref());
+            let same = person
+                .slack
+                .iter()
+                .find(|s| Some(&s.workspace) == place.workspace.as_ref());
             same.or(person.slack.first()).map(|s| ChatUser {
                 platform: Platform::Slack,
                 workspace: Some(s.workspace.clone()),
@@ -53,10 +56,24 @@ impl Engine {
         };
         let r#ref = l.row.r#ref.clone();
         if opened {
-            outbox::enqueue(conn, &Intent::PostCard { r#ref: r#ref.clone(), place: place.clone() }).await?;
+            outbox::enqueue(
+                conn,
+                &Intent::PostCard {
+                    r#ref: r#ref.clone(),
+                    place: place.clone(),
+                },
+            )
+            .await?;
             for person in self.approvers_of(l) {
                 if let Some(to) = chat_user(person, place) {
-                    outbox::enqueue(conn, &Intent::DmCard { r#ref: r#ref.clone(), to }).await?;
+                    outbox::enqueue(
+                        conn,
+                        &Intent::DmCard {
+                            r#ref: r#ref.clone(),
+                            to,
+                        },
+                    )
+                    .await?;
                 }
             }
         } else {
@@ -75,4 +92,3 @@ impl Engine {
         Ok(())
     }
 }
-

@@ -4,7 +4,7 @@
 
 mod worker;
 
-pub use worker::{DeliveryError, Deliverer, Job, OutboxConfig, Worker};
+pub use worker::{Deliverer, DeliveryError, Job, OutboxConfig, Worker};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};

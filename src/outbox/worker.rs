@@ -88,7 +88,13 @@ pub struct Worker<D: Deliverer> {
 impl<D: Deliverer> Worker<D> {
     /// A worker over `pool`.
     pub fn new(pool: PgPool, deliverer: Arc<D>, config: OutboxConfig, clock: Arc<dyn Clock>) -> Self {
-        Worker { pool, deliverer, config, clock, wake: Arc::new(Notify::new()) }
+        Worker {
+            pool,
+            deliverer,
+            config,
+            clock,
+            wake: Arc::new(Notify::new()),
+        }
     }
 
     /// A handle that wakes the worker at once (after a commit that queued messages).
@@ -160,8 +166,15 @@ impl<D: Deliverer> Worker<D> {
         for r in rows {
             let id: i64 = r.try_get("id")?;
             match serde_json::from_value::<Intent>(r.try_get("intent")?) {
-                Ok(intent) => jobs.push(Job { id, intent, attempt: r.try_get("attempts")? }),
-                Err(e) => self.dead_letter(id, None, &format!("unreadable intent: {e}"), 0).await?,
+                Ok(intent) => jobs.push(Job {
+                    id,
+                    intent,
+                    attempt: r.try_get("attempts")?,
+                }),
+                Err(e) => {
+                    self.dead_letter(id, None, &format!("unreadable intent: {e}"), 0)
+                        .await?
+                }
             }
         }
         jobs.sort_by_key(|j| j.id);
@@ -203,7 +216,10 @@ impl<D: Deliverer> Worker<D> {
 
     fn backoff(&self, attempt: i32) -> Duration {
         let factor = 2u32.saturating_pow(attempt.saturating_sub(1).clamp(0, 20) as u32);
-        self.config.backoff_base.saturating_mul(factor).min(self.config.backoff_max)
+        self.config
+            .backoff_base
+            .saturating_mul(factor)
+            .min(self.config.backoff_max)
     }
 
     /// Gives up on a message, and audits it in the same transaction.

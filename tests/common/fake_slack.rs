@@ -115,6 +115,7 @@ impl FakeSlack {
     }
 
     /// Queues `responses` for the next calls to `method`; normal service resumes after them.
+    /// Only calls that pass the method and token checks consume a scripted response.
     pub fn script(&self, method: &str, responses: Vec<Scripted>) {
         let mut st = self.shared.state.lock().unwrap();
         st.scripts.entry(method.to_string()).or_default().extend(responses);

@@ -58,9 +58,18 @@ impl SlackBot {
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let clock: Arc<dyn Clock> = Arc::new(bot.clock.clone());
-        let running = server::start(bot.engine.clone(), clock, settings, listener).await.unwrap();
+        let running = server::start(bot.engine.clone(), clock, settings, listener)
+            .await
+            .unwrap();
         let base = format!("http://{}", running.addr);
-        SlackBot { bot, fake, running: Some(running), base, http: reqwest::Client::new(), seq: AtomicU64::new(1) }
+        SlackBot {
+            bot,
+            fake,
+            running: Some(running),
+            base,
+            http: reqwest::Client::new(),
+            seq: AtomicU64::new(1),
+        }
     }
 
     fn next(&self) -> u64 {
@@ -68,7 +77,13 @@ impl SlackBot {
     }
 
     /// POSTs `body` to `path`, signed as Slack signs it (at the bot's clock).
-    pub async fn post_signed(&self, path: &str, content_type: &str, body: String, extra: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post_signed(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: String,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
         let ts = self.bot.clock.now().timestamp();
         let mut req = self
             .http
@@ -91,10 +106,16 @@ impl SlackBot {
             slack_user(person),
             percent_encode(text)
         );
-        let res = self.post_signed("/slack/commands", "application/x-www-form-urlencoded", body, &[]).await;
+        let res = self
+            .post_signed("/slack/commands", "application/x-www-form-urlencoded", body, &[])
+            .await;
         assert_eq!(res.status(), 200);
         let text = res.text().await.unwrap();
-        if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) }
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        }
     }
 
     /// A block_actions payload: `person` pressed `action_id` with `value` on a card in `channel`.
@@ -120,7 +141,12 @@ impl SlackBot {
     /// Sends an interaction payload; returns the HTTP status and body.
     pub async fn interact(&self, payload: &Value, extra: &[(&str, &str)]) -> (u16, String) {
         let res = self
-            .post_signed("/slack/interactions", "application/x-www-form-urlencoded", interaction_body(payload), extra)
+            .post_signed(
+                "/slack/interactions",
+                "application/x-www-form-urlencoded",
+                interaction_body(payload),
+                extra,
+            )
             .await;
         (res.status().as_u16(), res.text().await.unwrap())
     }
@@ -135,10 +161,17 @@ impl SlackBot {
     pub async fn submit_last_view(&self, person: &str, values: &[(&str, &str)]) -> (u16, String) {
         let opened = self.fake.calls_to("views.open");
         let view = opened.last().expect("a modal was opened").body["view"].clone();
-        let view = if view.is_string() { serde_json::from_str(view.as_str().unwrap()).unwrap() } else { view };
+        let view = if view.is_string() {
+            serde_json::from_str(view.as_str().unwrap()).unwrap()
+        } else {
+            view
+        };
         let mut state = serde_json::Map::new();
         for (block, value) in values {
-            state.insert(block.to_string(), json!({ "value": { "type": "plain_text_input", "value": value } }));
+            state.insert(
+                block.to_string(),
+                json!({ "value": { "type": "plain_text_input", "value": value } }),
+            );
         }
         let payload = json!({
             "type": "view_submission",
@@ -160,10 +193,11 @@ impl SlackBot {
     /// Waits until the outbox is empty (delivered or dead).
     pub async fn drained(&self) {
         for _ in 0..400 {
-            let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL")
-                .fetch_one(self.bot.engine.pool())
-                .await
-                .unwrap();
+            let pending: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL")
+                    .fetch_one(self.bot.engine.pool())
+                    .await
+                    .unwrap();
             if pending == 0 {
                 return;
             }

@@ -64,8 +64,8 @@ impl SlackApi {
             .enable_http1()
             .enable_http2()
             .build();
-        let connector = SlackClientHyperConnector::with_connector(connector)
-            .with_slack_api_url(api_url.trim_end_matches('/'));
+        let connector =
+            SlackClientHyperConnector::with_connector(connector).with_slack_api_url(api_url.trim_end_matches('/'));
         Ok(SlackApi {
             client: Arc::new(SlackClient::new(connector)),
             token: SlackApiToken::new(SlackApiTokenValue(bot_token.to_string())),
@@ -78,12 +78,16 @@ impl SlackApi {
             model(json!({ "channel": channel, "text": text, "blocks": blocks, "unfurl_links": false }))?;
         let session = self.client.open_session(&self.token);
         let res = session.chat_post_message(&req).await.map_err(classify)?;
-        Ok(Posted { channel: res.channel.to_string(), ts: res.ts.to_string() })
+        Ok(Posted {
+            channel: res.channel.to_string(),
+            ts: res.ts.to_string(),
+        })
     }
 
     /// Replaces a posted message.
     pub async fn update(&self, channel: &str, ts: &str, text: &str, blocks: &[Value]) -> Result<(), DeliveryError> {
-        let req: SlackApiChatUpdateRequest = model(json!({ "channel": channel, "ts": ts, "text": text, "blocks": blocks }))?;
+        let req: SlackApiChatUpdateRequest =
+            model(json!({ "channel": channel, "ts": ts, "text": text, "blocks": blocks }))?;
         let session = self.client.open_session(&self.token);
         session.chat_update(&req).await.map_err(classify)?;
         Ok(())
@@ -117,9 +121,9 @@ fn classify(e: SlackClientError) -> DeliveryError {
         SlackClientError::RateLimitError(r) => DeliveryError::RateLimited {
             retry_after: r.retry_after.unwrap_or(Duration::from_secs(1)),
         },
-        SlackClientError::ApiError(a) if a.code == "ratelimited" => {
-            DeliveryError::RateLimited { retry_after: Duration::from_secs(1) }
-        }
+        SlackClientError::ApiError(a) if a.code == "ratelimited" => DeliveryError::RateLimited {
+            retry_after: Duration::from_secs(1),
+        },
         SlackClientError::ApiError(a) if PERMANENT.contains(&a.code.as_str()) => {
             DeliveryError::Permanent(format!("Slack API error {}", a.code))
         }

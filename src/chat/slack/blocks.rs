@@ -53,7 +53,11 @@ pub fn card_blocks(card: &Card) -> Vec<Value> {
             .iter()
             .map(|a| {
                 let id = a.label.to_lowercase();
-                let value = if id == "details" { card.r#ref.clone() } else { at.clone() };
+                let value = if id == "details" {
+                    card.r#ref.clone()
+                } else {
+                    at.clone()
+                };
                 let mut b = json!({ "type": "button", "action_id": id, "text": plain(a.label, 75), "value": value });
                 match a.style {
                     ButtonStyle::Primary => b["style"] = json!("primary"),

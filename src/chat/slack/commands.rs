@@ -2,13 +2,15 @@
 //! with fields missing opens a modal instead.
 
 use super::blocks::{self, ModalContext};
-use super::handlers::{actor, caller_reply, ephemeral, failure, place, verified, within_budget, SlackApp};
+use super::handlers::{
+    actor, caller_reply, ephemeral, failure, place, unauthorized, verified, within_budget, SlackApp, SlackReply,
+};
 use super::inbound::SlashCommand;
 use crate::audit::Action;
 use crate::chat::command::{self, Command};
 use crate::chat::dispatch::dispatch;
 use crate::chat::render;
-use crate::engine::Context;
+use crate::engine::{Context, ReplyTo};
 use crate::identity::Actor;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -20,21 +22,36 @@ use std::sync::Arc;
 pub async fn handle(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: Bytes) -> Response {
     let correlation = match verified(&app, &headers, &body) {
         Ok(c) => c,
-        Err(refused) => return refused,
+        Err(e) => return unauthorized(e),
     };
     let cmd: SlashCommand = match serde_urlencoded::from_bytes(&body) {
         Ok(c) => c,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("not a slash command form: {e}")).into_response(),
     };
-    if cmd.ssl_check.is_some() {
-        return StatusCode::OK.into_response();
-    }
-    let late = ephemeral("Working on it: the answer will follow here in a moment.", None);
-    let work_app = app.clone();
-    within_budget(&app, async move { run(&work_app, cmd, correlation).await.unwrap_or_else(failure) }, late).await
+    answer(&app, cmd, correlation).await.into_response()
 }
 
-async fn run(app: &SlackApp, cmd: SlashCommand, correlation: String) -> anyhow::Result<Response> {
+/// Answers a slash command (over HTTP or Socket Mode), within Slack's time budget.
+pub async fn answer(app: &Arc<SlackApp>, cmd: SlashCommand, correlation: String) -> SlackReply {
+    if cmd.ssl_check.is_some() {
+        return SlackReply::Ack;
+    }
+    let late = ephemeral("Working on it: the answer will follow here in a moment.", None);
+    let reply_to = cmd.user_id.clone().and_then(|user| {
+        place(cmd.team_id.as_deref(), Some(cmd.channel_id.as_deref().unwrap_or(&user)))
+            .map(|place| ReplyTo { place, user })
+    });
+    let work_app = app.clone();
+    within_budget(
+        app,
+        async move { run(&work_app, cmd, correlation).await.unwrap_or_else(failure) },
+        late,
+        reply_to,
+    )
+    .await
+}
+
+async fn run(app: &SlackApp, cmd: SlashCommand, correlation: String) -> anyhow::Result<SlackReply> {
     let parsed = command::parse(&cmd.text);
     let attempted = match &parsed {
         Ok(Command::New { .. }) => Action::RequestOpened,
@@ -75,7 +92,7 @@ async fn open_form_if_incomplete(
     cmd: &SlashCommand,
     workflow: &str,
     fields: &[(String, String)],
-) -> Option<Response> {
+) -> Option<SlackReply> {
     let wf = app.engine.policy().workflow(workflow)?;
     if wf.missing_required(fields).is_empty() || !who.holds_any(&wf.access.request) {
         return None;
@@ -89,12 +106,15 @@ async fn open_form_if_incomplete(
     };
     let view = blocks::new_request_modal(wf, fields, &ctx);
     match app.api.open_view(trigger, view).await {
-        Ok(()) => Some(StatusCode::OK.into_response()),
+        Ok(()) => Some(SlackReply::Ack),
         Err(e) => {
             tracing::warn!(error = %e, "could not open the new-request form");
             let missing: Vec<&str> = wf.missing_required(fields).iter().map(|f| f.name.as_str()).collect();
             Some(ephemeral(
-                &format!("Could not open the form; type the fields instead. Missing: {}.", missing.join(", ")),
+                &format!(
+                    "Could not open the form; type the fields instead. Missing: {}.",
+                    missing.join(", ")
+                ),
                 None,
             ))
         }

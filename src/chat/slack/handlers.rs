@@ -4,6 +4,7 @@
 use super::blocks;
 use super::commands;
 use super::interactions;
+use super::verify::SignatureError;
 use super::{SlackApi, SlackVerifier};
 use crate::audit::Action;
 use crate::chat::dispatch::{Audience, Message};
@@ -47,8 +48,8 @@ pub fn router(app: Arc<SlackApp>) -> Router {
         .with_state(app)
 }
 
-/// Checks the signature on the raw body; the error is the 401 to send.
-pub(super) fn verified(app: &SlackApp, headers: &HeaderMap, body: &[u8]) -> Result<String, Response> {
+/// Checks the signature on the raw body; returns the request's correlation id.
+pub(super) fn verified(app: &SlackApp, headers: &HeaderMap, body: &[u8]) -> Result<String, SignatureError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let ts = header("x-slack-request-timestamp");
     let sig = header("x-slack-signature");
@@ -60,9 +61,14 @@ pub(super) fn verified(app: &SlackApp, headers: &HeaderMap, body: &[u8]) -> Resu
         }
         Err(e) => {
             tracing::warn!(reason = %e, "refused a Slack request with a bad signature");
-            Err((StatusCode::UNAUTHORIZED, format!("invalid Slack signature: {e}")).into_response())
+            Err(e)
         }
     }
+}
+
+/// The answer to a request whose signature did not hold: 401, and nothing was written.
+pub(super) fn unauthorized(e: SignatureError) -> Response {
+    (StatusCode::UNAUTHORIZED, format!("invalid Slack signature: {e}")).into_response()
 }
 
 /// The person behind a Slack user, or the audited refusal to show them.
@@ -81,26 +87,52 @@ pub(super) async fn actor(
     if let Some(actor) = identity::resolve(&app.engine.policy().directory, &identity) {
         return Ok(Ok(actor));
     }
-    let refusal = app.engine.refuse_unauthenticated(&identity, attempted, Some(correlation.to_string()), reply_to).await?;
+    let refusal = app
+        .engine
+        .refuse_unauthenticated(&identity, attempted, Some(correlation.to_string()), reply_to)
+        .await?;
     Ok(Err(refusal))
 }
 
 /// A Slack channel in a workspace.
 pub(super) fn place(workspace: Option<&str>, channel: Option<&str>) -> Option<ChatPlace> {
-    channel.map(|c| ChatPlace { platform: Platform::Slack, workspace: workspace.map(str::to_owned), channel: c.to_string() })
+    channel.map(|c| ChatPlace {
+        platform: Platform::Slack,
+        workspace: workspace.map(str::to_owned),
+        channel: c.to_string(),
+    })
 }
 
-/// An ephemeral answer in the HTTP response (slash commands).
-pub(super) fn ephemeral(text: &str, blocks: Option<Vec<Value>>) -> Response {
+/// What a Slack handler answers: a bare acknowledgement, or a JSON body (an ephemeral reply,
+/// modal errors). The same answer goes back over HTTP or as a Socket Mode acknowledgement.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SlackReply {
+    /// 200 with an empty body.
+    Ack,
+    /// 200 with this JSON.
+    Body(Value),
+}
+
+impl IntoResponse for SlackReply {
+    fn into_response(self) -> Response {
+        match self {
+            SlackReply::Ack => StatusCode::OK.into_response(),
+            SlackReply::Body(v) => Json(v).into_response(),
+        }
+    }
+}
+
+/// An ephemeral answer (slash commands).
+pub(super) fn ephemeral(text: &str, blocks: Option<Vec<Value>>) -> SlackReply {
     let mut body = json!({ "response_type": "ephemeral", "text": text });
     if let Some(b) = blocks {
         body["blocks"] = Value::Array(b);
     }
-    Json(body).into_response()
+    SlackReply::Body(body)
 }
 
 /// What the caller sees of dispatched messages: their text, and cards as blocks.
-pub(super) fn caller_reply(messages: &[Message]) -> Response {
+pub(super) fn caller_reply(messages: &[Message]) -> SlackReply {
     let mut texts = Vec::new();
     let mut all_blocks = Vec::new();
     for m in messages.iter().filter(|m| m.to == Audience::Caller) {
@@ -113,40 +145,69 @@ pub(super) fn caller_reply(messages: &[Message]) -> Response {
             all_blocks.extend(blocks::card_blocks(card));
         }
     }
-    let text = texts.join("\n");
     let has_card = messages.iter().any(|m| m.to == Audience::Caller && m.card.is_some());
-    ephemeral(&text, has_card.then_some(all_blocks))
+    ephemeral(&texts.join("\n"), has_card.then_some(all_blocks))
 }
 
-/// Runs `work` but answers within the budget: if it takes longer, it finishes in the background
-/// and `late` is returned now.
-pub(super) async fn within_budget<F>(app: &SlackApp, work: F, late: Response) -> Response
+/// Runs `work` but answers within the budget. If it takes longer, Slack gets `late` now and the
+/// work finishes in the background; its reply then reaches `reply_to` through the outbox.
+pub(super) async fn within_budget<F>(
+    app: &Arc<SlackApp>,
+    work: F,
+    late: SlackReply,
+    reply_to: Option<ReplyTo>,
+) -> SlackReply
 where
-    F: std::future::Future<Output = Response> + Send + 'static,
+    F: std::future::Future<Output = SlackReply> + Send + 'static,
 {
-    let task = tokio::spawn(work);
-    match tokio::time::timeout(app.ack_budget, task).await {
-        Ok(Ok(response)) => response,
+    let mut task = tokio::spawn(work);
+    match tokio::time::timeout(app.ack_budget, &mut task).await {
+        Ok(Ok(reply)) => reply,
         Ok(Err(join)) => {
             tracing::error!(error = %join, "a Slack handler failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error; nothing was recorded").into_response()
+            ephemeral(UNAVAILABLE, None)
         }
-        Err(_) => late,
+        Err(_) => {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let text = match task.await {
+                    Ok(SlackReply::Body(v)) => v.get("text").and_then(Value::as_str).map(str::to_owned),
+                    _ => None,
+                };
+                if let (Some(text), Some(to)) = (text, reply_to) {
+                    let intent = crate::outbox::Intent::Ephemeral {
+                        place: to.place,
+                        user: to.user,
+                        text,
+                    };
+                    if let Err(e) = app.engine.send(&intent).await {
+                        tracing::error!(error = %format!("{e:#}"), "could not queue a late reply");
+                    }
+                }
+            });
+            late
+        }
     }
 }
 
+const UNAVAILABLE: &str =
+    "Countersign could not record that just now (the database may be unavailable). Nothing was changed: please try again.";
+
 /// An error inside a handler: logged in full, shown to the person without internals.
-pub(super) fn failure(e: anyhow::Error) -> Response {
+pub(super) fn failure(e: anyhow::Error) -> SlackReply {
     tracing::error!(error = %format!("{e:#}"), "a Slack action failed");
-    ephemeral("Countersign could not record that just now (the database may be unavailable). Nothing was changed: please try again.", None)
+    ephemeral(UNAVAILABLE, None)
 }
 
 /// `POST /slack/events`: answers the URL check; other events are acknowledged and logged.
 async fn events(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(refused) = verified(&app, &headers, &body) {
-        return refused;
+    if let Err(e) = verified(&app, &headers, &body) {
+        return unauthorized(e);
     }
-    let retry = headers.get("x-slack-retry-num").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let retry = headers
+        .get("x-slack-retry-num")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let event: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("the event body is not JSON: {e}")).into_response(),

@@ -3,7 +3,7 @@
 //! outbox (updated cards, ephemeral refusals); modal errors come back inline.
 
 use super::blocks::{self, ModalContext, NEW_CALLBACK, REJECT_CALLBACK};
-use super::handlers::{actor, failure, place, verified, within_budget, SlackApp};
+use super::handlers::{actor, failure, place, unauthorized, verified, within_budget, SlackApp, SlackReply};
 use super::inbound::{self, ButtonPress, Who};
 use crate::approval::{Ref, VoteKind};
 use crate::audit::Action;
@@ -14,7 +14,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -23,38 +22,54 @@ use std::sync::Arc;
 pub async fn handle(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: Bytes) -> Response {
     let correlation = match verified(&app, &headers, &body) {
         Ok(c) => c,
-        Err(refused) => return refused,
+        Err(e) => return unauthorized(e),
     };
     let payload = match inbound::interaction_payload(&body) {
         Ok(p) => p,
         Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
     };
-    let work_app = app.clone();
-    let late = StatusCode::OK.into_response();
-    within_budget(&app, async move { route(&work_app, payload, correlation).await.unwrap_or_else(failure) }, late).await
+    answer(&app, payload, correlation).await.into_response()
 }
 
-async fn route(app: &SlackApp, payload: Value, correlation: String) -> anyhow::Result<Response> {
+/// Answers an interaction (over HTTP or Socket Mode), within Slack's time budget.
+pub async fn answer(app: &Arc<SlackApp>, payload: Value, correlation: String) -> SlackReply {
+    let work_app = app.clone();
+    within_budget(
+        app,
+        async move { route(&work_app, payload, correlation).await.unwrap_or_else(failure) },
+        SlackReply::Ack,
+        None,
+    )
+    .await
+}
+
+async fn route(app: &SlackApp, payload: Value, correlation: String) -> anyhow::Result<SlackReply> {
     let kind = payload.get("type").and_then(Value::as_str).unwrap_or_default();
-    let callback = payload.pointer("/view/callback_id").and_then(Value::as_str).unwrap_or_default();
+    let callback = payload
+        .pointer("/view/callback_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     match (kind, callback) {
         ("block_actions", _) => {
             for press in inbound::presses(&payload) {
                 button(app, &payload, &press, &correlation).await?;
             }
-            Ok(StatusCode::OK.into_response())
+            Ok(SlackReply::Ack)
         }
         ("view_submission", NEW_CALLBACK) => new_request(app, &payload, &correlation).await,
         ("view_submission", REJECT_CALLBACK) => reject_reason(app, &payload, &correlation).await,
         _ => {
-            tracing::info!(kind, callback, "Slack interaction acknowledged and ignored (not one of ours)");
-            Ok(StatusCode::OK.into_response())
+            tracing::info!(
+                kind,
+                callback,
+                "Slack interaction acknowledged and ignored (not one of ours)"
+            );
+            Ok(SlackReply::Ack)
         }
     }
 }
 
-fn reply_to(app: &SlackApp, who: &Who) -> Option<ReplyTo> {
-    let _ = app;
+fn reply_to(who: &Who) -> Option<ReplyTo> {
     let user = who.user.clone()?;
     let place = place(who.workspace.as_deref(), Some(who.channel.as_deref().unwrap_or(&user)))?;
     Some(ReplyTo { place, user })
@@ -67,13 +82,25 @@ async fn button(app: &SlackApp, payload: &Value, press: &ButtonPress, correlatio
         "reject" => Action::VoteReject,
         "details" => Action::RequestViewed,
         other => {
-            tracing::info!(action_id = other, "Slack button acknowledged and ignored (not one of ours)");
+            tracing::info!(
+                action_id = other,
+                "Slack button acknowledged and ignored (not one of ours)"
+            );
             return Ok(());
         }
     };
     let who = inbound::who(payload);
-    let reply = reply_to(app, &who);
-    let person = match actor(app, who.workspace.as_deref(), who.user.as_deref(), attempted, correlation, reply.as_ref()).await? {
+    let reply = reply_to(&who);
+    let person = match actor(
+        app,
+        who.workspace.as_deref(),
+        who.user.as_deref(),
+        attempted,
+        correlation,
+        reply.as_ref(),
+    )
+    .await?
+    {
         Ok(a) => a,
         Err(_) => return Ok(()),
     };
@@ -85,7 +112,12 @@ async fn button(app: &SlackApp, payload: &Value, press: &ButtonPress, correlatio
     let r#ref = Ref::parse(&r#ref).map(|r| r.to_string()).unwrap_or(r#ref);
     let ctx = Context {
         idempotency_key: press.action_ts.as_ref().map(|ts| {
-            format!("slack:{}:{}:{}:{ts}", who.workspace.as_deref().unwrap_or("-"), who.user.as_deref().unwrap_or("-"), press.action_id)
+            format!(
+                "slack:{}:{}:{}:{ts}",
+                who.workspace.as_deref().unwrap_or("-"),
+                who.user.as_deref().unwrap_or("-"),
+                press.action_id
+            )
         }),
         correlation_id: Some(correlation.to_string()),
         reply_to: reply.clone(),
@@ -96,8 +128,15 @@ async fn button(app: &SlackApp, payload: &Value, press: &ButtonPress, correlatio
             app.engine.vote(&ctx, &r#ref, version, VoteKind::Approve, None).await?;
         }
         Action::VoteReject => {
-            let Some(trigger) = payload.get("trigger_id").and_then(Value::as_str) else { return Ok(()) };
-            let modal = ModalContext { subject: r#ref, version, channel: who.channel.clone(), workspace: who.workspace.clone() };
+            let Some(trigger) = payload.get("trigger_id").and_then(Value::as_str) else {
+                return Ok(());
+            };
+            let modal = ModalContext {
+                subject: r#ref,
+                version,
+                channel: who.channel.clone(),
+                workspace: who.workspace.clone(),
+            };
             if let Err(e) = app.api.open_view(trigger, blocks::reject_modal(&modal)).await {
                 tracing::warn!(error = %e, "could not open the reject form");
             }
@@ -108,7 +147,13 @@ async fn button(app: &SlackApp, payload: &Value, press: &ButtonPress, correlatio
                 Err(refusal) => render::refusal(&refusal),
             };
             if let Some(to) = reply {
-                app.engine.send(&Intent::Ephemeral { place: to.place, user: to.user, text: format!("```{text}```") }).await?;
+                app.engine
+                    .send(&Intent::Ephemeral {
+                        place: to.place,
+                        user: to.user,
+                        text: format!("```{text}```"),
+                    })
+                    .await?;
             }
         }
     }
@@ -131,24 +176,37 @@ fn submission_key(payload: &Value, values: &[(String, String)]) -> Option<String
     Some(format!("slack:view:{view}:{}", &hex::encode(digest)[..16]))
 }
 
-fn inline_errors(outcome: &Outcome, first_block: &str) -> Option<Response> {
+fn inline_errors(outcome: &Outcome, first_block: &str) -> Option<SlackReply> {
     let refusal = outcome.refusal()?;
     let errors: Vec<(String, String)> = if refusal.fields.is_empty() {
         vec![(first_block.to_string(), refusal.message.clone())]
     } else {
-        refusal.fields.iter().map(|f| (f.field.clone(), f.message.clone())).collect()
+        refusal
+            .fields
+            .iter()
+            .map(|f| (f.field.clone(), f.message.clone()))
+            .collect()
     };
-    Some(Json(blocks::field_errors(&errors)).into_response())
+    Some(SlackReply::Body(blocks::field_errors(&errors)))
 }
 
 /// The new-request modal was submitted.
-async fn new_request(app: &SlackApp, payload: &Value, correlation: &str) -> anyhow::Result<Response> {
+async fn new_request(app: &SlackApp, payload: &Value, correlation: &str) -> anyhow::Result<SlackReply> {
     let meta = metadata(payload);
     let who = inbound::who(payload);
     let workspace = meta.workspace.clone().or(who.workspace.clone());
-    let person = match actor(app, workspace.as_deref(), who.user.as_deref(), Action::RequestOpened, correlation, None).await? {
+    let person = match actor(
+        app,
+        workspace.as_deref(),
+        who.user.as_deref(),
+        Action::RequestOpened,
+        correlation,
+        None,
+    )
+    .await?
+    {
         Ok(a) => a,
-        Err(refusal) => return Ok(Json(blocks::field_errors(&[("_".into(), refusal.message)])).into_response()),
+        Err(refusal) => return Ok(SlackReply::Body(blocks::field_errors(&[("_".into(), refusal.message)]))),
     };
     let values = inbound::submitted_values(payload);
     let ctx = Context {
@@ -158,7 +216,12 @@ async fn new_request(app: &SlackApp, payload: &Value, correlation: &str) -> anyh
         ..Context::new(person)
     };
     let outcome = app.engine.open(&ctx, &meta.subject, &values).await?;
-    let first = app.engine.policy().workflow(&meta.subject).and_then(|w| w.fields.first()).map(|f| f.name.clone());
+    let first = app
+        .engine
+        .policy()
+        .workflow(&meta.subject)
+        .and_then(|w| w.fields.first())
+        .map(|f| f.name.clone());
     if let Some(errors) = inline_errors(&outcome, first.as_deref().unwrap_or("_")) {
         return Ok(errors);
     }
@@ -166,20 +229,31 @@ async fn new_request(app: &SlackApp, payload: &Value, correlation: &str) -> anyh
         let text = format!("Request {} opened.", request.r#ref);
         app.engine.send(&Intent::Ephemeral { place, user, text }).await?;
     }
-    Ok(StatusCode::OK.into_response())
+    Ok(SlackReply::Ack)
 }
 
 /// The reject modal was submitted with a reason.
-async fn reject_reason(app: &SlackApp, payload: &Value, correlation: &str) -> anyhow::Result<Response> {
+async fn reject_reason(app: &SlackApp, payload: &Value, correlation: &str) -> anyhow::Result<SlackReply> {
     let meta = metadata(payload);
     let who = inbound::who(payload);
     let workspace = meta.workspace.clone().or(who.workspace.clone());
-    let reply = who.user.clone().and_then(|user| {
-        place(workspace.as_deref(), Some(meta.channel.as_deref().unwrap_or(&user))).map(|place| ReplyTo { place, user })
-    });
-    let person = match actor(app, workspace.as_deref(), who.user.as_deref(), Action::VoteReject, correlation, None).await? {
+    let person = match actor(
+        app,
+        workspace.as_deref(),
+        who.user.as_deref(),
+        Action::VoteReject,
+        correlation,
+        None,
+    )
+    .await?
+    {
         Ok(a) => a,
-        Err(refusal) => return Ok(Json(blocks::field_errors(&[("reason".into(), refusal.message)])).into_response()),
+        Err(refusal) => {
+            return Ok(SlackReply::Body(blocks::field_errors(&[(
+                "reason".into(),
+                refusal.message,
+            )])))
+        }
     };
     let values = inbound::submitted_values(payload);
     let reason = values.iter().find(|(k, _)| k == "reason").map(|(_, v)| v.clone());
@@ -189,7 +263,9 @@ async fn reject_reason(app: &SlackApp, payload: &Value, correlation: &str) -> an
         reply_to: None,
         ..Context::new(person)
     };
-    let _ = reply;
-    let outcome = app.engine.vote(&ctx, &meta.subject, meta.version, VoteKind::Reject, reason.as_deref()).await?;
-    Ok(inline_errors(&outcome, "reason").unwrap_or_else(|| StatusCode::OK.into_response()))
+    let outcome = app
+        .engine
+        .vote(&ctx, &meta.subject, meta.version, VoteKind::Reject, reason.as_deref())
+        .await?;
+    Ok(inline_errors(&outcome, "reason").unwrap_or(SlackReply::Ack))
 }

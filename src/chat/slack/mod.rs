@@ -6,8 +6,8 @@ pub mod blocks;
 mod commands;
 pub mod handlers;
 pub mod inbound;
-pub mod socket;
 mod interactions;
+pub mod socket;
 pub mod verify;
 
 pub use api::SlackApi;

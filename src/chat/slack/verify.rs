@@ -43,7 +43,11 @@ impl SlackVerifier {
     /// rotation), with Slack's 5-minute window.
     pub fn new(secrets: &[String], clock: Arc<dyn Clock>) -> Self {
         SlackVerifier {
-            secrets: secrets.iter().filter(|s| !s.is_empty()).map(|s| s.as_bytes().to_vec()).collect(),
+            secrets: secrets
+                .iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| s.as_bytes().to_vec())
+                .collect(),
             clock,
             window_secs: 300,
         }
@@ -91,7 +95,10 @@ mod tests {
     }
 
     fn vectors() -> Vec<Vector> {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance/slack/signatures.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/conformance/slack/signatures.json"
+        );
         let text = std::fs::read_to_string(path).expect("the conformance corpus sits beside the project");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let list = v.get("vectors").cloned().unwrap_or(v);
@@ -108,7 +115,7 @@ mod tests {
                 other => other.to_string(),
             };
             let at = Utc.timestamp_opt(ts.parse().unwrap(), 0).unwrap();
-            let verifier = SlackVerifier::new(&[v.secret.clone()], Arc::new(ManualClock::new(at)));
+            let verifier = SlackVerifier::new(std::slice::from_ref(&v.secret), Arc::new(ManualClock::new(at)));
             let result = verifier.verify(Some(&ts), Some(&v.signature), v.body.as_bytes());
             assert_eq!(result.is_ok(), v.valid, "{}: {result:?}", v.id);
         }
@@ -117,19 +124,32 @@ mod tests {
     #[test]
     fn a_stale_request_is_refused_even_when_signed_right() {
         let v = vectors().into_iter().find(|v| v.valid).unwrap();
-        let ts = v.timestamp.as_str().map(str::to_owned).unwrap_or_else(|| v.timestamp.to_string());
+        let ts = v
+            .timestamp
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| v.timestamp.to_string());
         let later = Utc.timestamp_opt(ts.parse::<i64>().unwrap() + 301, 0).unwrap();
-        let verifier = SlackVerifier::new(&[v.secret.clone()], Arc::new(ManualClock::new(later)));
-        assert_eq!(verifier.verify(Some(&ts), Some(&v.signature), v.body.as_bytes()), Err(SignatureError::Stale(301)));
+        let verifier = SlackVerifier::new(std::slice::from_ref(&v.secret), Arc::new(ManualClock::new(later)));
+        assert_eq!(
+            verifier.verify(Some(&ts), Some(&v.signature), v.body.as_bytes()),
+            Err(SignatureError::Stale(301))
+        );
     }
 
     #[test]
     fn during_a_rotation_either_secret_is_accepted() {
         let v = vectors().into_iter().find(|v| v.valid).unwrap();
-        let ts = v.timestamp.as_str().map(str::to_owned).unwrap_or_else(|| v.timestamp.to_string());
+        let ts = v
+            .timestamp
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| v.timestamp.to_string());
         let at = Utc.timestamp_opt(ts.parse().unwrap(), 0).unwrap();
         let verifier = SlackVerifier::new(&["new-secret".into(), v.secret.clone()], Arc::new(ManualClock::new(at)));
-        assert!(verifier.verify(Some(&ts), Some(&v.signature), v.body.as_bytes()).is_ok());
+        assert!(verifier
+            .verify(Some(&ts), Some(&v.signature), v.body.as_bytes())
+            .is_ok());
         assert!(format!("{verifier:?}").contains("2 secret(s)"));
     }
 }
