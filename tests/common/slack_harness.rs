@@ -37,6 +37,11 @@ pub struct SlackBot {
 impl SlackBot {
     /// Starts everything on `pool` with the example commands/.
     pub async fn start(pool: PgPool) -> SlackBot {
+        SlackBot::start_with(pool, Duration::from_millis(2500)).await
+    }
+
+    /// The same, with a given acknowledgement budget.
+    pub async fn start_with(pool: PgPool, ack_budget: Duration) -> SlackBot {
         let bot = Bot::new(pool).await;
         let fake = FakeSlack::start().await;
         let settings = ServeSettings {
@@ -54,7 +59,7 @@ impl SlackBot {
             },
             seal_every: Duration::from_millis(50),
             expire_every: Duration::from_secs(3600),
-            ack_budget: Duration::from_millis(2500),
+            ack_budget,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let clock: Arc<dyn Clock> = Arc::new(bot.clock.clone());
