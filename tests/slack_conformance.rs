@@ -28,7 +28,10 @@ fn requests() -> Vec<(String, &'static str, &'static str, String)> {
         } else if name.starts_with("block_actions_") || name.starts_with("view_submission_") {
             let payload: Value = serde_json::from_str(&text).unwrap();
             Some(("/slack/interactions", form, interaction_body(&payload)))
-        } else if ["url_verification_", "app_mention_", "message_", "reaction_added_"].iter().any(|p| name.starts_with(p)) {
+        } else if ["url_verification_", "app_mention_", "message_", "reaction_added_"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        {
             Some(("/slack/events", json, text))
         } else {
             None
@@ -61,6 +64,9 @@ async fn every_conformance_request_is_accepted(pool: PgPool) {
     // Strangers (the corpus's users are not in people.toml) were refused and audited, never served.
     assert_eq!(s.bot.count("requests").await, 0);
     let lines = s.bot.audit_lines().await;
-    assert!(lines.iter().any(|l| l.ends_with("refused:unauthenticated")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.ends_with("refused:unauthenticated")),
+        "{lines:?}"
+    );
     s.stop().await;
 }

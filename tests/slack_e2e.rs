@@ -369,13 +369,22 @@ async fn details_sends_the_audit_trail_privately(pool: PgPool) {
     s.press("bob", "approve", "INV-1@1").await;
     s.press("grace", "details", "INV-1").await;
     let sent = s.fake.wait_for("chat.postEphemeral", 2, WAIT).await;
-    let trail = sent.iter().find(|c| c.body["user"] == slack_user("grace")).expect("a reply to grace");
+    let trail = sent
+        .iter()
+        .find(|c| c.body["user"] == slack_user("grace"))
+        .expect("a reply to grace");
     let text = trail.body["text"].as_str().unwrap();
-    assert!(text.contains("Audit trail of INV-1") && text.contains("refused: not_permitted"), "{text}");
+    assert!(
+        text.contains("Audit trail of INV-1") && text.contains("refused: not_permitted"),
+        "{text}"
+    );
     s.press("frank", "details", "INV-1").await;
     let sent = s.fake.wait_for("chat.postEphemeral", 3, WAIT).await;
     let refused = sent.iter().find(|c| c.body["user"] == slack_user("frank")).unwrap();
-    assert!(refused.body["text"].as_str().unwrap().contains("not allowed to see INV-1"));
+    assert!(refused.body["text"]
+        .as_str()
+        .unwrap()
+        .contains("not allowed to see INV-1"));
     s.stop().await;
 }
 
@@ -385,7 +394,13 @@ async fn work_past_the_acknowledgement_budget_is_answered_later(pool: PgPool) {
     let reply = s.command("alice", "new invoice amount=50 vendor=Coffee").await;
     assert!(reply["text"].as_str().unwrap().contains("Working on it"), "{reply}");
     let later = s.fake.wait_for("chat.postEphemeral", 1, WAIT).await;
-    assert!(later[0].body["text"].as_str().unwrap().contains("Request INV-1 opened."), "{later:?}");
+    assert!(
+        later[0].body["text"]
+            .as_str()
+            .unwrap()
+            .contains("Request INV-1 opened."),
+        "{later:?}"
+    );
     assert_eq!(later[0].body["user"], slack_user("alice"));
     s.drained().await;
     assert_eq!(s.bot.count("requests").await, 1, "the work was done once");
