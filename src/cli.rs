@@ -254,9 +254,43 @@ pub fn slack_from_env() -> anyhow::Result<Option<crate::server::SlackSettings>> 
     }
 }
 
+/// Discord settings from the environment: none, or a complete set.
+pub fn discord_from_env(gateway: bool) -> anyhow::Result<Option<crate::server::DiscordSettings>> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let names = ["DISCORD_PUBLIC_KEY", "DISCORD_APPLICATION_ID", "DISCORD_BOT_TOKEN"];
+    let values: Vec<Option<String>> = names.iter().map(|n| var(n)).collect();
+    if values.iter().all(Option::is_none) {
+        anyhow::ensure!(
+            !gateway,
+            "--discord-gateway needs DISCORD_PUBLIC_KEY, DISCORD_APPLICATION_ID and DISCORD_BOT_TOKEN"
+        );
+        return Ok(None);
+    }
+    let missing: Vec<&str> = names
+        .iter()
+        .zip(&values)
+        .filter(|(_, v)| v.is_none())
+        .map(|(n, _)| *n)
+        .collect();
+    anyhow::ensure!(
+        missing.is_empty(),
+        "Discord is half configured: set {} as well",
+        missing.join(" and ")
+    );
+    let mut values = values.into_iter().flatten();
+    Ok(Some(crate::server::DiscordSettings {
+        public_key: values.next().unwrap_or_default(),
+        application_id: values.next().unwrap_or_default(),
+        bot_token: values.next().unwrap_or_default(),
+        api_base: var("DISCORD_API_BASE").unwrap_or_else(|| "https://discord.com".to_string()),
+        gateway,
+    }))
+}
+
 /// `countersign serve`: runs until SIGTERM or Ctrl-C, then shuts down gracefully.
-pub async fn serve(settings: &Settings, listen: std::net::SocketAddr) -> anyhow::Result<()> {
+pub async fn serve(settings: &Settings, listen: std::net::SocketAddr, gateway: bool) -> anyhow::Result<()> {
     let slack = slack_from_env()?;
+    let discord = discord_from_env(gateway)?;
     let pool = connect_migrated(settings).await?;
     let engine = engine(settings, pool).await?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -265,6 +299,7 @@ pub async fn serve(settings: &Settings, listen: std::net::SocketAddr) -> anyhow:
     let serve = crate::server::ServeSettings {
         listen,
         slack,
+        discord,
         outbox: crate::outbox::OutboxConfig::default(),
         seal_every: std::time::Duration::from_millis(250),
         expire_every: std::time::Duration::from_secs(30),
@@ -298,4 +333,26 @@ async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term => {}
     }
+}
+
+/// `countersign discord register [--guild ID]`: registers /approval through the API.
+pub async fn discord_register(guild: Option<&str>) -> anyhow::Result<()> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let token = var("DISCORD_BOT_TOKEN")
+        .context("DISCORD_BOT_TOKEN is not set: copy the bot token from the Developer Portal")?;
+    let app = var("DISCORD_APPLICATION_ID")
+        .context("DISCORD_APPLICATION_ID is not set: copy it from the Developer Portal")?;
+    let base = var("DISCORD_API_BASE").unwrap_or_else(|| "https://discord.com".to_string());
+    let api = crate::chat::discord::DiscordApi::new(&base, &token, &app)?;
+    let commands = serde_json::json!([crate::chat::discord::components::approval_command()]);
+    let registered = api
+        .register_commands(guild, &commands)
+        .await
+        .map_err(|e| anyhow::anyhow!("registering /approval failed: {e}"))?;
+    let n = registered.as_array().map(Vec::len).unwrap_or(0);
+    match guild {
+        Some(g) => println!("Registered {n} command(s) in guild {g}; they are usable at once."),
+        None => println!("Registered {n} command(s) globally; Discord may take up to an hour to show them everywhere."),
+    }
+    Ok(())
 }

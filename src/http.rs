@@ -1,5 +1,6 @@
 //! The axum router: platform routes, health and readiness.
 
+use crate::chat::discord::handlers::DiscordApp;
 use crate::chat::slack::handlers::{self as slack, SlackApp};
 use crate::engine::Engine;
 use crate::store;
@@ -22,13 +23,16 @@ pub struct Health {
 }
 
 /// The whole HTTP surface.
-pub fn router(health: Health, slack: Option<Arc<SlackApp>>) -> Router {
+pub fn router(health: Health, slack: Option<Arc<SlackApp>>, discord: Option<Arc<DiscordApp>>) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(health);
     if let Some(s) = slack {
         app = app.merge(slack::router(s));
+    }
+    if let Some(d) = discord {
+        app = app.merge(crate::chat::discord::handlers::router(d));
     }
     app
 }

@@ -49,11 +49,19 @@ enum Command {
         #[arg(long = "as", value_name = "PERSON")]
         person: String,
     },
-    /// Serve Slack (and the health routes) over HTTP; Socket Mode when SLACK_APP_TOKEN is set.
+    /// Serve Slack and Discord (and the health routes) over HTTP; Socket Mode when SLACK_APP_TOKEN is set.
     Serve {
         /// Address to listen on.
         #[arg(long, env = "COUNTERSIGN_LISTEN", default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// Also connect to the Discord gateway (one replica at a time holds it).
+        #[arg(long)]
+        discord_gateway: bool,
+    },
+    /// Discord administration.
+    Discord {
+        #[command(subcommand)]
+        command: DiscordCommand,
     },
     /// Verify, export and read the audit log.
     Audit {
@@ -85,6 +93,16 @@ enum AuditCommand {
     Show {
         /// The request ref, e.g. INV-42.
         r#ref: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DiscordCommand {
+    /// Register the /approval command (globally, or in one guild: instant, for testing).
+    Register {
+        /// A guild id; without it the command is registered globally.
+        #[arg(long)]
+        guild: Option<String>,
     },
 }
 
@@ -127,7 +145,13 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Demo => cli::demo(&settings, &mut out).await,
         Command::Console { person } => cli::console(&settings, &person).await.map(|()| true),
-        Command::Serve { listen } => cli::serve(&settings, listen).await.map(|()| true),
+        Command::Serve {
+            listen,
+            discord_gateway,
+        } => cli::serve(&settings, listen, discord_gateway).await.map(|()| true),
+        Command::Discord {
+            command: DiscordCommand::Register { guild },
+        } => cli::discord_register(guild.as_deref()).await.map(|()| true),
         Command::Audit { command } => match command {
             AuditCommand::Verify => cli::audit_verify(&settings, &mut out).await,
             AuditCommand::Export {

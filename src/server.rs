@@ -2,6 +2,8 @@
 //! sweep, started together and stopped together.
 
 use crate::chat::delivery::ChatDeliverer;
+use crate::chat::discord::handlers::DiscordApp;
+use crate::chat::discord::{DiscordApi, DiscordVerifier};
 use crate::chat::slack::handlers::SlackApp;
 use crate::chat::slack::{SlackApi, SlackVerifier};
 use crate::engine::Engine;
@@ -42,6 +44,32 @@ impl std::fmt::Debug for SlackSettings {
     }
 }
 
+/// Discord settings (from `DISCORD_*`).
+#[derive(Clone)]
+pub struct DiscordSettings {
+    /// The application's Ed25519 public key, hex.
+    pub public_key: String,
+    /// The application id.
+    pub application_id: String,
+    /// The bot token.
+    pub bot_token: String,
+    /// The API base URL (`https://discord.com`).
+    pub api_base: String,
+    /// Also connect to the gateway (one replica at a time).
+    pub gateway: bool,
+}
+
+impl std::fmt::Debug for DiscordSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordSettings")
+            .field("application_id", &self.application_id)
+            .field("bot_token", &"hidden")
+            .field("api_base", &self.api_base)
+            .field("gateway", &self.gateway)
+            .finish()
+    }
+}
+
 /// Everything `serve` needs besides the engine.
 #[derive(Clone, Debug)]
 pub struct ServeSettings {
@@ -49,6 +77,8 @@ pub struct ServeSettings {
     pub listen: SocketAddr,
     /// Slack, when configured.
     pub slack: Option<SlackSettings>,
+    /// Discord, when configured.
+    pub discord: Option<DiscordSettings>,
     /// Outbox tuning.
     pub outbox: OutboxConfig,
     /// How often the sealer and the expiry sweep run.
@@ -101,9 +131,17 @@ pub async fn start(
         Some(s) => Some(SlackApi::new(&s.api_url, &s.bot_token)?),
         None => None,
     };
+    let discord_api = match &settings.discord {
+        Some(d) => Some(DiscordApi::new(&d.api_base, &d.bot_token, &d.application_id)?),
+        None => None,
+    };
     let worker = Worker::new(
         engine.pool().clone(),
-        Arc::new(ChatDeliverer::new(engine.clone(), slack_api.clone())),
+        Arc::new(ChatDeliverer::new(
+            engine.clone(),
+            slack_api.clone(),
+            discord_api.clone(),
+        )),
         settings.outbox.clone(),
         clock.clone(),
     );
@@ -128,14 +166,26 @@ pub async fn start(
         }
         _ => None,
     };
-    let router = http::router(
-        Health {
-            engine: engine.clone(),
-            accepting: accepting.clone(),
-        },
-        slack,
-    )
-    .layer(tower_http::trace::TraceLayer::new_for_http());
+    let discord = match (&settings.discord, discord_api) {
+        (Some(d), Some(api)) => {
+            let app = Arc::new(DiscordApp {
+                engine: engine.clone(),
+                verifier: DiscordVerifier::new(&d.public_key, clock.clone())?,
+                api,
+                ack_budget: settings.ack_budget,
+            });
+            if d.gateway {
+                tasks.push(crate::chat::discord::gateway::spawn(app.clone(), d.bot_token.clone()));
+            }
+            Some(app)
+        }
+        _ => None,
+    };
+    let health = Health {
+        engine: engine.clone(),
+        accepting: accepting.clone(),
+    };
+    let router = http::router(health, slack, discord).layer(tower_http::trace::TraceLayer::new_for_http());
     let mut shutdown = stopped;
     let http = tokio::spawn(async move {
         axum::serve(listener, router)

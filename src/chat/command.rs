@@ -182,8 +182,13 @@ fn fields(verb: &str, words: &[String]) -> Result<Vec<(String, String)>, Command
         .collect()
 }
 
+/// Reads a list of `field=value` words typed as one text (a Discord option).
+pub fn field_list(verb: &str, text: &str) -> Result<Vec<(String, String)>, CommandError> {
+    fields(verb, &split_words(text)?)
+}
+
 /// Splits `INV-1@2` into the ref and the version the voter saw.
-fn ref_and_version(word: &str) -> Result<(String, Option<i32>), CommandError> {
+pub fn ref_and_version(word: &str) -> Result<(String, Option<i32>), CommandError> {
     match word.split_once('@') {
         None => Ok((word.to_string(), None)),
         Some((r, v)) => {

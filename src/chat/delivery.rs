@@ -1,18 +1,21 @@
 //! Delivers outbox intents to the platforms: renders cards from the request's current state and
 //! posts, updates or sends them, remembering every posted copy.
 
-use super::render;
-use super::slack::blocks::{card_blocks, card_fallback};
+use super::discord::{components as discord_ui, DiscordApi};
+use super::render::{self, Card};
+use super::slack::blocks::{card_blocks, card_fallback, escape};
 use super::slack::SlackApi;
 use crate::engine::{Engine, RequestView};
 use crate::outbox::{ChatPlace, ChatUser, Deliverer, DeliveryError, Intent, Job, Platform};
 use crate::store::chat_messages::{self, CardCopy};
+use serde_json::json;
 
 /// The platform clients the outbox delivers through.
 #[derive(Clone, Debug)]
 pub struct ChatDeliverer {
     engine: Engine,
     slack: Option<SlackApi>,
+    discord: Option<DiscordApi>,
 }
 
 fn transient(e: anyhow::Error) -> DeliveryError {
@@ -21,14 +24,20 @@ fn transient(e: anyhow::Error) -> DeliveryError {
 
 impl ChatDeliverer {
     /// A deliverer; platforms without a client dead-letter their messages.
-    pub fn new(engine: Engine, slack: Option<SlackApi>) -> Self {
-        ChatDeliverer { engine, slack }
+    pub fn new(engine: Engine, slack: Option<SlackApi>, discord: Option<DiscordApi>) -> Self {
+        ChatDeliverer { engine, slack, discord }
     }
 
     fn slack(&self) -> Result<&SlackApi, DeliveryError> {
         self.slack
             .as_ref()
             .ok_or_else(|| DeliveryError::Permanent("Slack is not configured (SLACK_BOT_TOKEN)".into()))
+    }
+
+    fn discord(&self) -> Result<&DiscordApi, DeliveryError> {
+        self.discord
+            .as_ref()
+            .ok_or_else(|| DeliveryError::Permanent("Discord is not configured (DISCORD_BOT_TOKEN)".into()))
     }
 
     async fn view(&self, r#ref: &str) -> Result<RequestView, DeliveryError> {
@@ -39,32 +48,44 @@ impl ChatDeliverer {
             .ok_or_else(|| DeliveryError::Permanent(format!("no request {ref}")))
     }
 
+    /// Posts the card in a channel (or a user's DM) and remembers the copy.
     async fn post_card(
         &self,
         r#ref: &str,
         platform: Platform,
         workspace: Option<&str>,
-        channel: &str,
+        to: Target<'_>,
     ) -> Result<(), DeliveryError> {
         let card = render::card(&self.view(r#ref).await?);
-        match platform {
+        let (channel, message_id) = match platform {
             Platform::Slack => {
                 let posted = self
                     .slack()?
-                    .post_message(channel, &card_fallback(&card), &card_blocks(&card))
+                    .post_message(to.id(), &card_fallback(&card), &card_blocks(&card))
                     .await?;
-                let copy = CardCopy {
-                    platform: platform.to_string(),
-                    workspace: workspace.map(str::to_owned),
-                    channel: posted.channel,
-                    message_id: posted.ts,
-                };
-                chat_messages::record(self.engine.pool(), r#ref, &copy)
-                    .await
-                    .map_err(transient)
+                (posted.channel, posted.ts)
             }
-            Platform::Discord => Err(DeliveryError::Permanent("Discord delivery is not available yet".into())),
-        }
+            Platform::Discord => {
+                let api = self.discord()?;
+                let channel = match to {
+                    Target::Channel(c) => c.to_string(),
+                    Target::User(u) => api.dm_channel(u).await?,
+                };
+                let id = api
+                    .post_message(&channel, &discord_ui::card_message(&card, None))
+                    .await?;
+                (channel, id)
+            }
+        };
+        let copy = CardCopy {
+            platform: platform.to_string(),
+            workspace: workspace.map(str::to_owned),
+            channel,
+            message_id,
+        };
+        chat_messages::record(self.engine.pool(), r#ref, &copy)
+            .await
+            .map_err(transient)
     }
 
     async fn update_cards(&self, r#ref: &str) -> Result<(), DeliveryError> {
@@ -85,9 +106,37 @@ impl ChatDeliverer {
                         &card_blocks(&card),
                     )
                     .await?;
+            } else if copy.platform == Platform::Discord.to_string() {
+                let message = discord_ui::card_message(&card, None);
+                self.discord()?
+                    .edit_message(&copy.channel, &copy.message_id, &message)
+                    .await?;
             }
         }
         Ok(())
+    }
+
+    /// A private message to a person, with the card under it when there is one.
+    async fn direct(&self, to: &ChatUser, text: &str, card: Option<&Card>) -> Result<(), DeliveryError> {
+        match to.platform {
+            Platform::Slack => {
+                let mut blocks = Vec::new();
+                if let Some(card) = card {
+                    blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": escape(text) } }));
+                    blocks.extend(card_blocks(card));
+                }
+                self.slack()?.post_message(&to.user, text, &blocks).await.map(|_| ())
+            }
+            Platform::Discord => {
+                let api = self.discord()?;
+                let channel = api.dm_channel(&to.user).await?;
+                let message = match card {
+                    Some(card) => discord_ui::card_message(card, Some(text)),
+                    None => json!({ "content": text, "allowed_mentions": { "parse": [] } }),
+                };
+                api.post_message(&channel, &message).await.map(|_| ())
+            }
+        }
     }
 
     async fn confirm(&self, r#ref: &str, to: &ChatUser) -> Result<(), DeliveryError> {
@@ -95,27 +144,38 @@ impl ChatDeliverer {
         let Some(text) = render::confirmation(&view) else {
             return Ok(());
         };
-        match to.platform {
-            Platform::Slack => {
-                let card = render::card(&view);
-                let mut blocks = vec![
-                    serde_json::json!({ "type": "section", "text": { "type": "mrkdwn", "text": super::slack::blocks::escape(&text) } }),
-                ];
-                blocks.extend(card_blocks(&card));
-                self.slack()?.post_message(&to.user, &text, &blocks).await.map(|_| ())
-            }
-            Platform::Discord => Err(DeliveryError::Permanent("Discord delivery is not available yet".into())),
-        }
+        self.direct(to, &text, Some(&render::card(&view))).await
     }
 
     async fn ephemeral(&self, place: &ChatPlace, user: &str, text: &str) -> Result<(), DeliveryError> {
+        let as_dm = ChatUser {
+            platform: place.platform,
+            workspace: place.workspace.clone(),
+            user: user.to_string(),
+        };
         match place.platform {
             // In a DM (or with no channel) an ephemeral message cannot be shown: send a DM.
             Platform::Slack if place.channel == user || place.channel.starts_with('D') => {
-                self.slack()?.post_message(user, text, &[]).await.map(|_| ())
+                self.direct(&as_dm, text, None).await
             }
             Platform::Slack => self.slack()?.post_ephemeral(&place.channel, user, text).await,
-            Platform::Discord => Err(DeliveryError::Permanent("Discord delivery is not available yet".into())),
+            // Discord shows ephemeral messages only as interaction answers: send a DM instead.
+            Platform::Discord => self.direct(&as_dm, text, None).await,
+        }
+    }
+}
+
+/// Where a card goes: a channel, or a user's direct messages.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Channel(&'a str),
+    User(&'a str),
+}
+
+impl Target<'_> {
+    fn id(&self) -> &str {
+        match self {
+            Target::Channel(c) | Target::User(c) => c,
         }
     }
 }
@@ -124,16 +184,25 @@ impl Deliverer for ChatDeliverer {
     async fn deliver(&self, job: &Job) -> Result<(), DeliveryError> {
         match &job.intent {
             Intent::PostCard { r#ref, place } => {
-                self.post_card(r#ref, place.platform, place.workspace.as_deref(), &place.channel)
-                    .await
+                self.post_card(
+                    r#ref,
+                    place.platform,
+                    place.workspace.as_deref(),
+                    Target::Channel(&place.channel),
+                )
+                .await
             }
             Intent::DmCard { r#ref, to } => {
-                self.post_card(r#ref, to.platform, to.workspace.as_deref(), &to.user)
+                self.post_card(r#ref, to.platform, to.workspace.as_deref(), Target::User(&to.user))
                     .await
             }
             Intent::UpdateCards { r#ref } => self.update_cards(r#ref).await,
             Intent::Confirm { r#ref, to } => self.confirm(r#ref, to).await,
             Intent::Ephemeral { place, user, text } => self.ephemeral(place, user, text).await,
+            Intent::InteractionReply { token, text } => {
+                let message = json!({ "content": text, "allowed_mentions": { "parse": [] } });
+                self.discord()?.edit_original(token, &message).await
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod command;
 pub mod console;
 pub mod delivery;
 pub mod demo;
+pub mod discord;
 pub mod dispatch;
 pub mod render;
 pub mod slack;

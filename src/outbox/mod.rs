@@ -83,6 +83,13 @@ pub enum Intent {
         /// The requester.
         to: ChatUser,
     },
+    /// The late answer to a Discord interaction that was deferred (edits its original reply).
+    InteractionReply {
+        /// The interaction token (valid for 15 minutes).
+        token: String,
+        /// What to say.
+        text: String,
+    },
     /// A private reply to one person in a channel (a refused click, details).
     Ephemeral {
         /// Where.
@@ -102,7 +109,19 @@ impl Intent {
             | Intent::DmCard { r#ref, .. }
             | Intent::UpdateCards { r#ref }
             | Intent::Confirm { r#ref, .. } => Some(r#ref),
-            Intent::Ephemeral { .. } => None,
+            Intent::Ephemeral { .. } | Intent::InteractionReply { .. } => None,
+        }
+    }
+
+    /// The intent's kind, for logs and the audit log (which never see its tokens or text).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Intent::PostCard { .. } => "post_card",
+            Intent::DmCard { .. } => "dm_card",
+            Intent::UpdateCards { .. } => "update_cards",
+            Intent::Confirm { .. } => "confirm",
+            Intent::InteractionReply { .. } => "interaction_reply",
+            Intent::Ephemeral { .. } => "ephemeral",
         }
     }
 }

@@ -233,7 +233,7 @@ impl<D: Deliverer> Worker<D> {
         let e = NewEntry {
             identity: Some("system".into()),
             r#ref: intent.and_then(Intent::r#ref).map(str::to_owned),
-            details: json!({ "outbox_id": id, "intent": intent, "error": error, "attempts": attempts }),
+            details: json!({ "outbox_id": id, "kind": intent.map(Intent::kind), "error": error, "attempts": attempts }),
             ..NewEntry::new(self.clock.now(), Action::MessageDeadLettered, AuditOutcome::Done)
         };
         audit::append(&mut tx, &e).await?;

@@ -185,6 +185,9 @@ pub fn url_of(pool: &PgPool) -> String {
     format!("{head}://{authority}/{db}{query}")
 }
 
+pub mod discord_harness;
+pub mod discord_sign;
+pub mod fake_discord;
 pub mod fake_slack;
 pub mod slack_harness;
 pub mod slack_sign;

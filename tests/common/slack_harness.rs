@@ -52,6 +52,7 @@ impl SlackBot {
                 app_token: None,
                 api_url: fake.api_url(),
             }),
+            discord: None,
             outbox: OutboxConfig {
                 backoff_base: Duration::from_millis(50),
                 poll: Duration::from_millis(20),

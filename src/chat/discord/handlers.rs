@@ -1,0 +1,313 @@
+//! `POST /discord/interactions`: the Ed25519 signature is checked on the raw body before anything
+//! is parsed (401 otherwise, which Discord probes for); PING is answered; commands, buttons and
+//! modals run the same code as every other platform, answered within Discord's 3 seconds.
+
+use super::components::{self as ui, NEW_MODAL, REJECT_MODAL};
+use super::inbound::{self as read, APPLICATION_COMMAND, AUTOCOMPLETE, MESSAGE_COMPONENT, MODAL_SUBMIT, PING};
+use super::{DiscordApi, DiscordVerifier};
+use crate::approval::{Ref, VoteKind};
+use crate::audit::Action;
+use crate::chat::command::{self, Command, CommandError};
+use crate::chat::dispatch::{dispatch, Audience, Message};
+use crate::chat::render::{self, Card};
+use crate::engine::{Context, Engine, Outcome};
+use crate::identity::{self, Actor, Identity};
+use crate::outbox::{ChatPlace, Intent, Platform};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the Discord route shares.
+#[derive(Clone, Debug)]
+pub struct DiscordApp {
+    /// The engine.
+    pub engine: Engine,
+    /// Checks signatures.
+    pub verifier: DiscordVerifier,
+    /// The REST API.
+    pub api: DiscordApi,
+    /// How long a handler may work before it defers.
+    pub ack_budget: Duration,
+}
+
+/// `POST /discord/interactions`.
+pub fn router(app: Arc<DiscordApp>) -> Router {
+    Router::new()
+        .route("/discord/interactions", post(handle))
+        .layer(DefaultBodyLimit::max(256 * 1024))
+        .with_state(app)
+}
+
+async fn handle(State(app): State<Arc<DiscordApp>>, headers: HeaderMap, body: Bytes) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Err(e) = app
+        .verifier
+        .verify(header("x-signature-timestamp"), header("x-signature-ed25519"), &body)
+    {
+        tracing::warn!(reason = %e, "refused a Discord request with a bad signature");
+        return (StatusCode::UNAUTHORIZED, format!("invalid request signature: {e}")).into_response();
+    }
+    let interaction: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("the interaction is not JSON: {e}")).into_response(),
+    };
+    Json(answer(&app, interaction).await).into_response()
+}
+
+/// The response to an interaction (over HTTP or the gateway).
+pub async fn answer(app: &Arc<DiscordApp>, i: Value) -> Value {
+    match read::kind(&i) {
+        PING => json!({ "type": 1 }),
+        AUTOCOMPLETE => autocomplete(app, &i),
+        kind @ (APPLICATION_COMMAND | MESSAGE_COMPONENT | MODAL_SUBMIT) => {
+            let late = if kind == MESSAGE_COMPONENT {
+                ui::deferred_update()
+            } else {
+                ui::deferred()
+            };
+            let token = read::id_and_token(&i).1;
+            let work_app = app.clone();
+            let mut task = tokio::spawn(async move { route(&work_app, &i, kind).await.unwrap_or_else(failure) });
+            match tokio::time::timeout(app.ack_budget, &mut task).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(join)) => failure(anyhow::anyhow!("handler failed: {join}")),
+                Err(_) => {
+                    let app = app.clone();
+                    tokio::spawn(async move {
+                        let Ok(response) = task.await else { return };
+                        let text = response
+                            .pointer("/data/content")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned);
+                        if let (Some(token), Some(text)) = (token, text.filter(|t| !t.is_empty())) {
+                            if let Err(e) = app.engine.send(&Intent::InteractionReply { token, text }).await {
+                                tracing::error!(error = %format!("{e:#}"), "could not queue a late Discord reply");
+                            }
+                        }
+                    });
+                    late
+                }
+            }
+        }
+        other => {
+            tracing::info!(
+                kind = other,
+                "Discord interaction acknowledged and ignored (unknown type)"
+            );
+            ui::ephemeral("Countersign does not handle this kind of interaction.", &[])
+        }
+    }
+}
+
+fn failure(e: anyhow::Error) -> Value {
+    tracing::error!(error = %format!("{e:#}"), "a Discord action failed");
+    ui::ephemeral(
+        "Countersign could not record that just now (the database may be unavailable). Nothing was changed: please try again.",
+        &[],
+    )
+}
+
+fn autocomplete(app: &DiscordApp, i: &Value) -> Value {
+    let typed = read::focused(i).unwrap_or_default().to_lowercase();
+    let choices: Vec<Value> = app
+        .engine
+        .policy()
+        .workflows
+        .keys()
+        .filter(|id| id.contains(&typed))
+        .take(25)
+        .map(|id| json!({ "name": id, "value": id }))
+        .collect();
+    json!({ "type": 8, "data": { "choices": choices } })
+}
+
+async fn route(app: &DiscordApp, i: &Value, kind: u64) -> anyhow::Result<Value> {
+    let attempted = match kind {
+        APPLICATION_COMMAND => Action::RequestViewed,
+        MODAL_SUBMIT => Action::RequestOpened,
+        _ => Action::VoteApprove,
+    };
+    let Some(who) = actor(app, i, attempted).await? else {
+        return Ok(ui::ephemeral(&unknown_user(i), &[]));
+    };
+    let place = read::channel_id(i).map(|channel| ChatPlace {
+        platform: Platform::Discord,
+        workspace: read::guild_id(i),
+        channel,
+    });
+    let ctx = Context {
+        idempotency_key: read::id_and_token(i).0.map(|id| format!("discord:interaction:{id}")),
+        correlation_id: read::id_and_token(i).0.map(|id| format!("discord-{id}")),
+        origin: place,
+        ..Context::new(who)
+    };
+    match kind {
+        APPLICATION_COMMAND => slash(app, i, &ctx).await,
+        MESSAGE_COMPONENT => button(app, i, &ctx).await,
+        _ => modal(app, i, &ctx).await,
+    }
+}
+
+fn unknown_user(i: &Value) -> String {
+    format!(
+        "Countersign does not know who you are (discord:{}). Ask an administrator to add this identity to commands/people.toml.",
+        read::user_id(i).unwrap_or_default()
+    )
+}
+
+/// The person behind the Discord user, or `None` after auditing the refusal.
+async fn actor(app: &DiscordApp, i: &Value, attempted: Action) -> anyhow::Result<Option<Actor>> {
+    let identity = Identity::Discord(read::user_id(i).unwrap_or_else(|| "?".into()));
+    if let Some(a) = identity::resolve(&app.engine.policy().directory, &identity) {
+        return Ok(Some(a));
+    }
+    let correlation = read::id_and_token(i).0.map(|id| format!("discord-{id}"));
+    app.engine
+        .refuse_unauthenticated(&identity, attempted, correlation, None)
+        .await?;
+    Ok(None)
+}
+
+/// What the caller sees of dispatched messages, as one ephemeral answer.
+fn caller_reply(messages: &[Message]) -> Value {
+    let mine: Vec<&Message> = messages.iter().filter(|m| m.to == Audience::Caller).collect();
+    let text: Vec<&str> = mine.iter().map(|m| m.text.as_str()).filter(|t| !t.is_empty()).collect();
+    let cards: Vec<Card> = mine.iter().filter_map(|m| m.card.clone()).collect();
+    let text = text.join("\n");
+    let text = if text.contains('\n') && cards.is_empty() {
+        format!("```\n{text}\n```")
+    } else {
+        text
+    };
+    ui::ephemeral(&text, &cards)
+}
+
+/// `/approval <subcommand>`: typed options into the command language.
+fn command_of(sub: &str, args: &[(String, String)]) -> Result<Command, CommandError> {
+    let arg = |name: &str| args.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let r#ref = || arg("ref").ok_or_else(|| CommandError::Usage(format!("/approval {sub} needs a ref, e.g. INV-42")));
+    Ok(match sub {
+        "new" => Command::New {
+            workflow: arg("workflow").unwrap_or_default(),
+            fields: command::field_list("new", &arg("fields").unwrap_or_default())?,
+        },
+        "approve" => {
+            let (r#ref, version) = command::ref_and_version(&r#ref()?)?;
+            Command::Approve { r#ref, version }
+        }
+        "reject" => {
+            let (r#ref, version) = command::ref_and_version(&r#ref()?)?;
+            Command::Reject {
+                r#ref,
+                version,
+                reason: arg("reason").unwrap_or_default(),
+            }
+        }
+        "cancel" => Command::Cancel {
+            r#ref: r#ref()?,
+            reason: arg("reason"),
+        },
+        "amend" => Command::Amend {
+            r#ref: r#ref()?,
+            fields: command::field_list("amend", &arg("fields").unwrap_or_default())?,
+        },
+        "show" => Command::Show { r#ref: r#ref()? },
+        "history" => Command::History { r#ref: r#ref()? },
+        "list" => match command::parse(&format!("list {}", arg("filter").unwrap_or_default()))? {
+            c @ Command::List(_) => c,
+            _ => return Err(CommandError::UnknownVerb("list".into())),
+        },
+        "policy" => Command::Policy {
+            workflow: arg("workflow"),
+        },
+        "whoami" => Command::Whoami,
+        "help" => Command::Help,
+        other => return Err(CommandError::UnknownVerb(other.to_string())),
+    })
+}
+
+async fn slash(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Value> {
+    let Some((sub, args)) = read::subcommand(i) else {
+        return Ok(ui::ephemeral(
+            "Use /approval with a subcommand, e.g. /approval help.",
+            &[],
+        ));
+    };
+    let cmd = match command_of(&sub, &args) {
+        Ok(c) => c,
+        Err(e) => return Ok(ui::ephemeral(&e.to_string(), &[])),
+    };
+    if let Command::New { workflow, fields } = &cmd {
+        if let Some(wf) = app.engine.policy().workflow(workflow) {
+            if !wf.missing_required(fields).is_empty() && ctx.actor.holds_any(&wf.access.request) {
+                return Ok(ui::new_request_modal(wf, fields));
+            }
+        }
+    }
+    Ok(caller_reply(&dispatch(&app.engine, ctx, cmd).await?))
+}
+
+async fn button(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Value> {
+    let custom = read::custom_id(i).unwrap_or_default();
+    let (action, target) = custom.split_once(':').unwrap_or((custom.as_str(), ""));
+    let (r#ref, version) = command::ref_and_version(target).unwrap_or((target.to_string(), None));
+    let r#ref = Ref::parse(&r#ref).map(|r| r.to_string()).unwrap_or(r#ref);
+    match action {
+        "approve" => {
+            let outcome = app.engine.vote(ctx, &r#ref, version, VoteKind::Approve, None).await?;
+            Ok(match outcome.refusal() {
+                Some(r) => ui::ephemeral(&r.message, &[]),
+                None => ui::deferred_update(),
+            })
+        }
+        "reject" => Ok(ui::reject_modal(target)),
+        "details" => Ok(ui::ephemeral(
+            &match app.engine.history(ctx, &r#ref).await? {
+                Ok(entries) => format!("```\n{}\n```", render::history(&r#ref, &entries)),
+                Err(refusal) => refusal.message,
+            },
+            &[],
+        )),
+        other => {
+            tracing::info!(
+                custom_id = other,
+                "Discord component acknowledged and ignored (not one of ours)"
+            );
+            Ok(ui::deferred_update())
+        }
+    }
+}
+
+fn refused_or(outcome: &Outcome, ok: String) -> Value {
+    match outcome.refusal() {
+        Some(r) => ui::ephemeral(&render::refusal(r), &[]),
+        None => ui::ephemeral(&ok, &[]),
+    }
+}
+
+async fn modal(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Value> {
+    let custom = read::custom_id(i).unwrap_or_default();
+    let values = read::modal_values(i);
+    if let Some(workflow) = custom.strip_prefix(NEW_MODAL) {
+        let outcome = app.engine.open(ctx, workflow, &values).await?;
+        let opened = outcome
+            .request()
+            .map(|r| format!("Request {} opened.", r.r#ref))
+            .unwrap_or_default();
+        return Ok(refused_or(&outcome, opened));
+    }
+    if let Some(target) = custom.strip_prefix(REJECT_MODAL) {
+        let (r#ref, version) = command::ref_and_version(target).unwrap_or((target.to_string(), None));
+        let reason = values.iter().find(|(k, _)| k == "reason").map(|(_, v)| v.as_str());
+        let outcome = app.engine.vote(ctx, &r#ref, version, VoteKind::Reject, reason).await?;
+        return Ok(refused_or(&outcome, format!("You rejected {ref}.")));
+    }
+    tracing::info!(custom_id = %custom, "Discord modal acknowledged and ignored (not one of ours)");
+    Ok(ui::ephemeral("That form is not one of Countersign's.", &[]))
+}

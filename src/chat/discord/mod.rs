@@ -1,0 +1,13 @@
+//! The Discord adapter: the signed interactions endpoint, slash commands with typed options,
+//! embeds with buttons, modals, the REST client, command registration and the gateway. It
+//! translates; the rules live in the engine.
+
+pub mod api;
+pub mod components;
+pub mod gateway;
+pub mod handlers;
+pub mod inbound;
+pub mod verify;
+
+pub use api::DiscordApi;
+pub use verify::DiscordVerifier;
