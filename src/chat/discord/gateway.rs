@@ -95,11 +95,6 @@ mod tests {
     use crate::chat::discord::inbound;
     use serde_json::Value;
 
-    fn corpus(name: &str) -> Value {
-        let path = format!("{}/../shared/conformance/discord/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
-
     /// The fields today's gateway sends and serenity's model requires, which the older corpus
     /// captures lack.
     fn as_sent_today(mut raw: Value) -> Value {
