@@ -332,3 +332,37 @@ fn commands_are_registered_through_the_api() {
         ["new", "approve", "reject", "cancel", "amend", "show", "list", "history", "policy", "whoami", "help"]
     );
 }
+
+#[tokio::test]
+async fn a_global_rate_limit_pauses_every_call_until_it_ends() {
+    let fake = common::fake_discord::FakeDiscord::start().await;
+    let api = countersign::chat::discord::DiscordApi::new(
+        &fake.base_url(),
+        common::fake_discord::BOT_TOKEN,
+        common::fake_discord::APPLICATION_ID,
+    )
+    .unwrap();
+    fake.script(
+        "POST",
+        "/api/v10/channels/1/messages",
+        vec![Scripted::RateLimited {
+            retry_after: 0.3,
+            global: true,
+        }],
+    );
+    let message = serde_json::json!({ "content": "hello" });
+    let first = api.post_message("1", &message).await;
+    assert!(
+        matches!(first, Err(countersign::outbox::DeliveryError::RateLimited { .. })),
+        "{first:?}"
+    );
+    let seen = fake.calls().len();
+    let other = api.post_message("2", &message).await;
+    assert!(
+        matches!(other, Err(countersign::outbox::DeliveryError::RateLimited { .. })),
+        "{other:?}"
+    );
+    assert_eq!(fake.calls().len(), seen, "no call is made while the global limit lasts");
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert!(api.post_message("2", &message).await.is_ok());
+}

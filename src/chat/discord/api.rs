@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A Discord REST client.
 #[derive(Clone)]
@@ -17,6 +17,8 @@ pub struct DiscordApi {
     token: String,
     application_id: String,
     dm_channels: Arc<Mutex<HashMap<String, String>>>,
+    /// Set by a global 429: until then no call is made at all.
+    global_wait: Arc<Mutex<Option<Instant>>>,
 }
 
 impl std::fmt::Debug for DiscordApi {
@@ -35,6 +37,7 @@ impl DiscordApi {
             token: token.to_string(),
             application_id: application_id.to_string(),
             dm_channels: Arc::default(),
+            global_wait: Arc::default(),
         })
     }
 
@@ -44,6 +47,10 @@ impl DiscordApi {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, DeliveryError> {
+        let blocked = *self.global_wait.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(left) = blocked.and_then(|until| until.checked_duration_since(Instant::now())) {
+            return Err(DeliveryError::RateLimited { retry_after: left });
+        }
         let mut req = self
             .http
             .request(method, format!("{}/api/v10{path}", self.base))
@@ -62,6 +69,7 @@ impl DiscordApi {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<f64>().ok());
+        let is_global = res.headers().get("x-ratelimit-global").is_some();
         let text = res.text().await.unwrap_or_default();
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if status.is_success() {
@@ -73,9 +81,12 @@ impl DiscordApi {
                 .and_then(Value::as_f64)
                 .or(header_retry)
                 .unwrap_or(1.0);
-            return Err(DeliveryError::RateLimited {
-                retry_after: Duration::from_secs_f64(secs.clamp(0.0, 3600.0)),
-            });
+            let retry_after = Duration::from_secs_f64(secs.clamp(0.0, 3600.0));
+            if is_global || value.get("global").and_then(Value::as_bool) == Some(true) {
+                // The global limit stops every call, not only this one.
+                *self.global_wait.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + retry_after);
+            }
+            return Err(DeliveryError::RateLimited { retry_after });
         }
         let what = format!(
             "Discord answered HTTP {status}: {} (code {})",
