@@ -8,4 +8,5 @@ pub mod demo;
 pub mod discord;
 pub mod dispatch;
 pub mod render;
+pub mod signature;
 pub mod slack;

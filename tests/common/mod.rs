@@ -127,6 +127,22 @@ impl Bot {
         panic!("audit entries stayed unsealed for 5 seconds");
     }
 
+    /// Waits until the outbox is empty (every message delivered or dead-lettered).
+    pub async fn drained(&self) {
+        for _ in 0..400 {
+            let pending: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL")
+                    .fetch_one(self.engine.pool())
+                    .await
+                    .unwrap();
+            if pending == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the outbox did not drain in 10 seconds");
+    }
+
     /// Seals and verifies the chain, panicking if it is broken.
     pub async fn assert_chain_holds(&self) {
         self.settle().await;

@@ -198,18 +198,7 @@ impl SlackBot {
 
     /// Waits until the outbox is empty (delivered or dead).
     pub async fn drained(&self) {
-        for _ in 0..400 {
-            let pending: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL")
-                    .fetch_one(self.bot.engine.pool())
-                    .await
-                    .unwrap();
-            if pending == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("the outbox did not drain in 10 seconds");
+        self.bot.drained().await
     }
 
     /// Stops the server.

@@ -1,33 +1,17 @@
 //! Discord request signatures: Ed25519 over `timestamp || raw body` with the application's public
 //! key (serenity's verifier), plus the freshness window serenity leaves to us.
 
+use crate::chat::signature::check_fresh;
+pub use crate::chat::signature::SignatureError;
 use crate::clock::Clock;
 use serenity::interactions_endpoint::Verifier;
 use std::sync::Arc;
-
-/// Why a request was not accepted as coming from Discord.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
-    /// A header is absent.
-    #[error("missing {0} header")]
-    Missing(&'static str),
-    /// The timestamp is not a number.
-    #[error("the request timestamp is not a number")]
-    BadTimestamp,
-    /// Outside the freshness window: a replay, or a badly wrong clock.
-    #[error("the request timestamp is {0} seconds away from now (at most 300 allowed)")]
-    Stale(i64),
-    /// The signature does not verify.
-    #[error("the signature does not match")]
-    Mismatch,
-}
 
 /// Checks inbound Discord interactions.
 #[derive(Clone)]
 pub struct DiscordVerifier {
     verifier: Arc<Verifier>,
     clock: Arc<dyn Clock>,
-    window_secs: i64,
 }
 
 impl std::fmt::Debug for DiscordVerifier {
@@ -49,7 +33,6 @@ impl DiscordVerifier {
         Ok(DiscordVerifier {
             verifier: Arc::new(verifier),
             clock,
-            window_secs: 300,
         })
     }
 
@@ -57,11 +40,7 @@ impl DiscordVerifier {
     pub fn verify(&self, timestamp: Option<&str>, signature: Option<&str>, body: &[u8]) -> Result<(), SignatureError> {
         let timestamp = timestamp.ok_or(SignatureError::Missing("X-Signature-Timestamp"))?;
         self.verify_signature(timestamp, signature, body)?;
-        let ts: i64 = timestamp.trim().parse().map_err(|_| SignatureError::BadTimestamp)?;
-        let skew = self.clock.now().timestamp() - ts;
-        if skew.abs() > self.window_secs {
-            return Err(SignatureError::Stale(skew));
-        }
+        check_fresh(self.clock.as_ref(), timestamp)?;
         Ok(())
     }
 

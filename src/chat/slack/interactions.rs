@@ -190,8 +190,24 @@ fn inline_errors(outcome: &Outcome, first_block: &str) -> Option<SlackReply> {
     Some(SlackReply::Body(blocks::field_errors(&errors)))
 }
 
-/// The new-request modal was submitted.
-async fn new_request(app: &SlackApp, payload: &Value, correlation: &str) -> anyhow::Result<SlackReply> {
+/// A submitted modal: where it came from, who sent it, and what they entered.
+struct Submission {
+    meta: ModalContext,
+    user: Option<String>,
+    workspace: Option<String>,
+    values: Vec<(String, String)>,
+    ctx: Context,
+}
+
+/// Reads a submission and resolves its sender; an unknown sender gets the audited refusal
+/// shown under `error_block`.
+async fn submission(
+    app: &SlackApp,
+    payload: &Value,
+    correlation: &str,
+    attempted: Action,
+    error_block: &str,
+) -> anyhow::Result<Result<Submission, SlackReply>> {
     let meta = metadata(payload);
     let who = inbound::who(payload);
     let workspace = meta.workspace.clone().or(who.workspace.clone());
@@ -199,33 +215,55 @@ async fn new_request(app: &SlackApp, payload: &Value, correlation: &str) -> anyh
         app,
         workspace.as_deref(),
         who.user.as_deref(),
-        Action::RequestOpened,
+        attempted,
         correlation,
         None,
     )
     .await?
     {
         Ok(a) => a,
-        Err(refusal) => return Ok(SlackReply::Body(blocks::field_errors(&[("_".into(), refusal.message)]))),
+        Err(refusal) => {
+            return Ok(Err(SlackReply::Body(blocks::field_errors(&[(
+                error_block.to_string(),
+                refusal.message,
+            )]))));
+        }
     };
     let values = inbound::submitted_values(payload);
     let ctx = Context {
         idempotency_key: submission_key(payload, &values),
         correlation_id: Some(correlation.to_string()),
-        origin: place(workspace.as_deref(), meta.channel.as_deref()),
         ..Context::new(person)
     };
-    let outcome = app.engine.open(&ctx, &meta.subject, &values).await?;
+    Ok(Ok(Submission {
+        meta,
+        user: who.user,
+        workspace,
+        values,
+        ctx,
+    }))
+}
+
+/// The new-request modal was submitted.
+async fn new_request(app: &SlackApp, payload: &Value, correlation: &str) -> anyhow::Result<SlackReply> {
+    let workflow = metadata(payload).subject;
     let first = app
         .engine
         .policy()
-        .workflow(&meta.subject)
+        .workflow(&workflow)
         .and_then(|w| w.fields.first())
         .map(|f| f.name.clone());
-    if let Some(errors) = inline_errors(&outcome, first.as_deref().unwrap_or("_")) {
+    let first = first.unwrap_or_else(|| "_".to_string());
+    let mut s = match submission(app, payload, correlation, Action::RequestOpened, &first).await? {
+        Ok(s) => s,
+        Err(reply) => return Ok(reply),
+    };
+    s.ctx.origin = place(s.workspace.as_deref(), s.meta.channel.as_deref());
+    let outcome = app.engine.open(&s.ctx, &workflow, &s.values).await?;
+    if let Some(errors) = inline_errors(&outcome, &first) {
         return Ok(errors);
     }
-    if let (Some(request), Some(user), Some(place)) = (outcome.request(), who.user, ctx.origin) {
+    if let (Some(request), Some(user), Some(place)) = (outcome.request(), s.user, s.ctx.origin) {
         let text = format!("Request {} opened.", request.r#ref);
         app.engine.send(&Intent::Ephemeral { place, user, text }).await?;
     }
@@ -234,38 +272,20 @@ async fn new_request(app: &SlackApp, payload: &Value, correlation: &str) -> anyh
 
 /// The reject modal was submitted with a reason.
 async fn reject_reason(app: &SlackApp, payload: &Value, correlation: &str) -> anyhow::Result<SlackReply> {
-    let meta = metadata(payload);
-    let who = inbound::who(payload);
-    let workspace = meta.workspace.clone().or(who.workspace.clone());
-    let person = match actor(
-        app,
-        workspace.as_deref(),
-        who.user.as_deref(),
-        Action::VoteReject,
-        correlation,
-        None,
-    )
-    .await?
-    {
-        Ok(a) => a,
-        Err(refusal) => {
-            return Ok(SlackReply::Body(blocks::field_errors(&[(
-                "reason".into(),
-                refusal.message,
-            )])))
-        }
+    let s = match submission(app, payload, correlation, Action::VoteReject, "reason").await? {
+        Ok(s) => s,
+        Err(reply) => return Ok(reply),
     };
-    let values = inbound::submitted_values(payload);
-    let reason = values.iter().find(|(k, _)| k == "reason").map(|(_, v)| v.clone());
-    let ctx = Context {
-        idempotency_key: submission_key(payload, &values),
-        correlation_id: Some(correlation.to_string()),
-        reply_to: None,
-        ..Context::new(person)
-    };
+    let reason = s.values.iter().find(|(k, _)| k == "reason").map(|(_, v)| v.clone());
     let outcome = app
         .engine
-        .vote(&ctx, &meta.subject, meta.version, VoteKind::Reject, reason.as_deref())
+        .vote(
+            &s.ctx,
+            &s.meta.subject,
+            s.meta.version,
+            VoteKind::Reject,
+            reason.as_deref(),
+        )
         .await?;
     Ok(inline_errors(&outcome, "reason").unwrap_or(SlackReply::Ack))
 }

@@ -1,34 +1,18 @@
 //! Slack request signatures: HMAC-SHA256 over `v0:{timestamp}:{raw body}`, checked in constant
 //! time against every configured signing secret (two during a rotation), with a freshness window.
 
+use crate::chat::signature::check_fresh;
+pub use crate::chat::signature::SignatureError;
 use crate::clock::Clock;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::sync::Arc;
-
-/// Why a request was not accepted as coming from Slack.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
-    /// A header is absent.
-    #[error("missing {0} header")]
-    Missing(&'static str),
-    /// The timestamp is not a number.
-    #[error("the request timestamp is not a number")]
-    BadTimestamp,
-    /// Too old or too far in the future: a replay, or a badly wrong clock.
-    #[error("the request timestamp is {0} seconds away from now (at most 300 allowed)")]
-    Stale(i64),
-    /// The signature does not match any configured secret.
-    #[error("the signature does not match")]
-    Mismatch,
-}
 
 /// Checks inbound Slack requests.
 #[derive(Clone)]
 pub struct SlackVerifier {
     secrets: Vec<Vec<u8>>,
     clock: Arc<dyn Clock>,
-    window_secs: i64,
 }
 
 impl std::fmt::Debug for SlackVerifier {
@@ -49,7 +33,6 @@ impl SlackVerifier {
                 .map(|s| s.as_bytes().to_vec())
                 .collect(),
             clock,
-            window_secs: 300,
         }
     }
 
@@ -57,11 +40,7 @@ impl SlackVerifier {
     pub fn verify(&self, timestamp: Option<&str>, signature: Option<&str>, body: &[u8]) -> Result<(), SignatureError> {
         let timestamp = timestamp.ok_or(SignatureError::Missing("X-Slack-Request-Timestamp"))?;
         let signature = signature.ok_or(SignatureError::Missing("X-Slack-Signature"))?;
-        let ts: i64 = timestamp.trim().parse().map_err(|_| SignatureError::BadTimestamp)?;
-        let skew = self.clock.now().timestamp() - ts;
-        if skew.abs() > self.window_secs {
-            return Err(SignatureError::Stale(skew));
-        }
+        check_fresh(self.clock.as_ref(), timestamp)?;
         let expected = signature.strip_prefix("v0=").ok_or(SignatureError::Mismatch)?;
         let expected = hex::decode(expected).map_err(|_| SignatureError::Mismatch)?;
         for secret in &self.secrets {
