@@ -255,3 +255,18 @@ fn commands_that_need_a_database_say_how_to_get_one() {
         "{err}"
     );
 }
+
+#[test]
+fn a_team_that_owns_a_workflow_must_say_where_its_digest_goes() {
+    let people = people_with(
+        "[team.platform-security.digest]\ncron = \"0 30 8 * * *\"                  # every day at 08:30 UTC\ntimezone = \"UTC\"\ndm_members = true\n",
+        "",
+    );
+    let dir = broken("people.toml", &people);
+    let err = check_fails(dir.path());
+    let (_, _, message) = problem_in(&err, "prod-access.toml");
+    assert!(
+        message.contains("team `platform-security` owns this workflow but has no digest"),
+        "{message}"
+    );
+}

@@ -23,7 +23,7 @@ fn crowd() -> common::tempdir::TempDir {
             "[[person]]\nid = \"v{i:02}\"\nname = \"Voter {i:02}\"\nroles = {roles}\n\n"
         ));
     }
-    people.push_str("[team.treasury]\nmembers = [\"v00\"]\n");
+    people.push_str("[team.treasury]\nmembers = [\"v00\"]\n\n[team.treasury.digest]\ncron = \"0 0 9 * * *\"\ntimezone = \"UTC\"\ndm_members = true\n");
     let payout = r#"
 id = "payout"
 title = "Payout"

@@ -5,6 +5,7 @@
 
 pub mod check;
 mod describe;
+mod digest_schedule;
 mod duration;
 pub mod explain;
 pub mod expr;
@@ -21,6 +22,7 @@ pub mod value;
 mod workflow_file;
 
 pub use check::CheckError;
+pub use digest_schedule::DigestSchedule;
 pub use duration::parse_duration;
 pub use explain::{describe_expr, explain_markdown, explain_text};
 pub use expr::{parse_expr, typecheck, CmpOp, Expr, ExprError, Literal, Number, Operand};

@@ -127,6 +127,8 @@ pub struct Team {
     pub id: TeamId,
     /// Members, in file order; each is a person of the directory.
     pub members: Vec<PersonId>,
+    /// When and where the team's health digest goes, if it has one.
+    pub digest: Option<crate::policy::DigestSchedule>,
 }
 
 /// people.toml as loaded: who exists, their roles, identities and teams.

@@ -3,12 +3,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::policy::check::{line_col, FileCx, Table};
+use crate::policy::digest_schedule::read_digest;
 use crate::policy::model::{Directory, Person, PersonId, Role, SlackIdentity, Team, TeamId};
 use crate::policy::raw::{Key, Kind, Node, Span};
 
 const ROOT_KEYS: &[&str] = &["person", "team"];
 const PERSON_KEYS: &[&str] = &["id", "name", "roles", "slack", "discord"];
-const TEAM_KEYS: &[&str] = &["members"];
+const TEAM_KEYS: &[&str] = &["members", "digest"];
 
 /// Reads people.toml. Problems go to `cx`; the directory holds every person and team that
 /// could be read, so workflows can still be checked against it.
@@ -203,5 +204,6 @@ fn read_team(cx: &mut FileCx<'_>, dir: &Directory, key: &Key, node: &Node) -> Op
             Err(e) => cx.at(&span, e),
         }
     }
-    Some(Team { id, members })
+    let digest = t.get("digest").and_then(|(k, n)| read_digest(cx, id.as_str(), k, n));
+    Some(Team { id, members, digest })
 }

@@ -144,7 +144,16 @@ fn read_owner(cx: &mut FileCx<'_>, root: &Table<'_>, dir: &Directory) -> Option<
             return None;
         }
     };
-    if dir.teams.contains_key(&team) {
+    if let Some(t) = dir.teams.get(&team) {
+        if t.digest.is_none() {
+            cx.at(
+                &span,
+                format!(
+                    "team `{owner}` owns this workflow but has no digest: add [team.{owner}.digest] to people.toml \
+                     (cron, timezone, and dm_members or a channel) so its owners hear how the workflow is doing"
+                ),
+            );
+        }
         Some(team)
     } else {
         let known: Vec<&str> = dir.teams.keys().map(TeamId::as_str).collect();

@@ -76,6 +76,11 @@ roles = ["approver", "director"]
 
 [team.ops]
 members = ["ann"]
+
+[team.ops.digest]
+cron = "0 0 9 * * Mon-Fri"
+timezone = "Europe/Berlin"
+dm_members = true
 "#;
 
 /// A valid workflow for refusal tests; tests replace parts of it.

@@ -101,7 +101,7 @@ fn an_unknown_key_names_its_table_and_the_keys_allowed() {
 fn an_unknown_top_level_table_is_refused() {
     let people = format!("{PEOPLE}\n[[service]]\nid = \"ci\"\n");
     let errors = refusals(&[("people.toml", &people)]);
-    assert_one(&errors, "people.toml", 20, 3, "unknown key `service` in people.toml");
+    assert_one(&errors, "people.toml", 25, 3, "unknown key `service` in people.toml");
 }
 
 #[test]

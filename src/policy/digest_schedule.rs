@@ -1,0 +1,112 @@
+//! A team's digest schedule in people.toml: when (a 6-field cron in an IANA timezone) and where
+//! (direct messages to members, a Slack channel, a Discord channel).
+
+use crate::policy::check::FileCx;
+use crate::policy::raw::{Key, Node};
+use std::str::FromStr;
+
+const DIGEST_KEYS: &[&str] = &["cron", "timezone", "dm_members", "slack_channel", "discord_channel"];
+
+/// When and where a team's health digest goes.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DigestSchedule {
+    /// Six fields, seconds first: `0 0 9 * * Mon-Fri`.
+    pub cron: String,
+    /// IANA timezone the cron is read in: `Europe/Berlin`.
+    pub timezone: String,
+    /// Send it privately to every member of the team.
+    pub dm_members: bool,
+    /// A Slack channel, `WORKSPACE/CHANNEL`.
+    pub slack_channel: Option<(String, String)>,
+    /// A Discord channel id.
+    pub discord_channel: Option<String>,
+}
+
+impl DigestSchedule {
+    /// The parsed schedule (always valid: `check` refused anything else).
+    pub fn schedule(&self) -> cron::Schedule {
+        cron::Schedule::from_str(&self.cron).expect("validated when people.toml was loaded")
+    }
+
+    /// The parsed timezone.
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().expect("validated when people.toml was loaded")
+    }
+}
+
+const CRON_HELP: &str = "a digest cron has 6 fields, seconds first: `sec min hour day-of-month month day-of-week`, \
+     e.g. \"0 0 9 * * Mon-Fri\" for 09:00 on weekdays (5-field crontab lines are not accepted; prefer day names, \
+     since numbers run 1 = Sunday .. 7 = Saturday)";
+
+/// Reads `[team.<id>.digest]`; problems go to `cx`.
+pub(crate) fn read_digest(cx: &mut FileCx<'_>, team: &str, key: &Key, node: &Node) -> Option<DigestSchedule> {
+    let t = cx.table(key, node, format!("[team.{team}.digest]"))?;
+    cx.check_keys(&t, DIGEST_KEYS);
+    let cron = match cx.required_string(&t, "cron", " (e.g. cron = \"0 0 9 * * Mon-Fri\")") {
+        Some((c, span)) => {
+            let fields = c.split_whitespace().count();
+            if fields != 6 && fields != 7 {
+                cx.at(&span, format!("`{c}` has {fields} fields; {CRON_HELP}"));
+                None
+            } else if let Err(e) = cron::Schedule::from_str(&c) {
+                cx.at(&span, format!("`{c}` is not a valid schedule ({e}); {CRON_HELP}"));
+                None
+            } else {
+                Some(c)
+            }
+        }
+        None => None,
+    };
+    let timezone = match cx.required_string(&t, "timezone", " (an IANA name, e.g. timezone = \"Europe/Berlin\")") {
+        Some((tz, span)) => match tz.parse::<chrono_tz::Tz>() {
+            Ok(_) => Some(tz),
+            Err(_) => {
+                cx.at(
+                    &span,
+                    format!("`{tz}` is not an IANA timezone (e.g. \"Europe/Berlin\", \"America/New_York\", \"UTC\")"),
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    let dm_members = cx.boolean(&t, "dm_members").unwrap_or(false);
+    let slack_channel = match cx.string(&t, "slack_channel") {
+        Some((s, span)) => match s.split_once('/') {
+            Some((w, c)) if !w.is_empty() && !c.is_empty() && !c.contains('/') => Some((w.to_string(), c.to_string())),
+            _ => {
+                cx.at(
+                    &span,
+                    format!("slack_channel `{s}` must be WORKSPACE/CHANNEL, e.g. \"T0001/C0FINANCE\""),
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    let discord_channel = match cx.string(&t, "discord_channel") {
+        Some((d, span)) if d.is_empty() || !d.chars().all(|c| c.is_ascii_digit()) => {
+            cx.at(&span, format!("discord_channel `{d}` must be a numeric channel id"));
+            None
+        }
+        Some((d, _)) => Some(d),
+        None => None,
+    };
+    if !dm_members
+        && t.get("slack_channel").is_none()
+        && t.get("discord_channel").is_none()
+        && t.get("dm_members").is_none()
+    {
+        cx.at(
+            &t.span,
+            format!("the digest of team `{team}` goes nowhere: set dm_members = true or a channel"),
+        );
+    }
+    Some(DigestSchedule {
+        cron: cron?,
+        timezone: timezone?,
+        dm_members,
+        slack_channel,
+        discord_channel,
+    })
+}
