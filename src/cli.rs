@@ -302,7 +302,7 @@ pub async fn serve(settings: &Settings, listen: std::net::SocketAddr, gateway: b
         discord,
         outbox: crate::outbox::OutboxConfig::default(),
         seal_every: std::time::Duration::from_millis(250),
-        expire_every: std::time::Duration::from_secs(30),
+        tick_every: std::time::Duration::from_secs(30),
         ack_budget: std::time::Duration::from_millis(2500),
     };
     tracing::info!(%listen, slack = serve.slack.is_some(), "countersign serving");
@@ -355,4 +355,59 @@ pub async fn discord_register(guild: Option<&str>) -> anyhow::Result<()> {
         None => println!("Registered {n} command(s) globally; Discord may take up to an hour to show them everywhere."),
     }
     Ok(())
+}
+
+/// `countersign digest preview OWNER`.
+pub async fn digest_preview(settings: &Settings, owner: &str) -> anyhow::Result<()> {
+    let pool = connect_migrated(settings).await?;
+    let engine = engine(settings, pool).await?;
+    let digest = crate::digest::scheduler::Scheduler::new(engine).preview(owner).await?;
+    println!("{}", crate::digest::render::text(&digest));
+    Ok(())
+}
+
+/// `countersign digest send OWNER`: queues the digest and, when the platforms are configured
+/// here, delivers it before returning (otherwise a running `countersign serve` delivers it).
+pub async fn digest_send(settings: &Settings, owner: &str) -> anyhow::Result<()> {
+    let pool = connect_migrated(settings).await?;
+    let engine = engine(settings, pool.clone()).await?;
+    let digest = crate::digest::scheduler::Scheduler::new(engine.clone())
+        .send_now(owner)
+        .await?;
+    println!("{}", crate::digest::render::text(&digest));
+    let slack = slack_from_env()?
+        .map(|s| crate::chat::slack::SlackApi::new(&s.api_url, &s.bot_token))
+        .transpose()?;
+    let discord = discord_from_env(false)?
+        .map(|d| crate::chat::discord::DiscordApi::new(&d.api_base, &d.bot_token, &d.application_id))
+        .transpose()?;
+    if slack.is_none() && discord.is_none() {
+        eprintln!("Queued; a running `countersign serve` delivers it (no platform is configured in this shell).");
+        return Ok(());
+    }
+    let deliverer = Arc::new(crate::chat::delivery::ChatDeliverer::new(
+        engine.clone(),
+        slack,
+        discord,
+    ));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let worker = crate::outbox::Worker::new(pool.clone(), deliverer, crate::outbox::OutboxConfig::default(), clock);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        worker.round().await?;
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL AND intent->>'kind' LIKE 'digest_%'",
+        )
+        .fetch_one(&pool)
+        .await?;
+        if waiting == 0 {
+            eprintln!("Delivered.");
+            return Ok(());
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "{waiting} digest message(s) are still waiting (the platform is slow or refusing); a running `countersign serve` keeps retrying them"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }

@@ -7,6 +7,7 @@ mod notify;
 mod open;
 mod outcome;
 mod read;
+mod remind;
 mod vote;
 
 pub use notify::chat_user;
@@ -91,7 +92,7 @@ impl Engine {
     }
 
     /// Tells the outbox worker that new messages may be waiting.
-    fn wake_outbox(&self) {
+    pub fn wake_outbox(&self) {
         if let Some(w) = &self.outbox_waker {
             w.notify_one();
         }
@@ -155,6 +156,9 @@ impl Engine {
         let mut e = self.entry(ctx, action, AuditOutcome::Refused(refusal.reason));
         subject.fill(&mut e);
         e.details = json!({ "message": refusal.message, "fields": refusal.fields });
+        if let Some(wf) = subject.workflow {
+            e.details["workflow"] = json!(wf);
+        }
         audit::append(conn, &e).await?;
         if let Some(to) = &ctx.reply_to {
             let intent = Intent::Ephemeral {
@@ -216,6 +220,7 @@ impl Engine {
 #[derive(Clone, Copy, Debug, Default)]
 struct Subject<'a> {
     r#ref: Option<&'a str>,
+    workflow: Option<&'a str>,
     version: Option<i32>,
     rule: Option<&'a str>,
     policy_hash: Option<&'a str>,

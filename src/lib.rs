@@ -7,6 +7,7 @@ pub mod chat;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod digest;
 pub mod engine;
 pub mod http;
 pub mod identity;

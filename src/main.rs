@@ -58,6 +58,11 @@ enum Command {
         #[arg(long)]
         discord_gateway: bool,
     },
+    /// Owners' health digests.
+    Digest {
+        #[command(subcommand)]
+        command: DigestCommand,
+    },
     /// Discord administration.
     Discord {
         #[command(subcommand)]
@@ -93,6 +98,20 @@ enum AuditCommand {
     Show {
         /// The request ref, e.g. INV-42.
         r#ref: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DigestCommand {
+    /// Print the digest a team would get now (since its last one).
+    Preview {
+        /// The owner team, from people.toml.
+        owner: String,
+    },
+    /// Send a team's digest now, to its configured destinations.
+    Send {
+        /// The owner team, from people.toml.
+        owner: String,
     },
 }
 
@@ -152,6 +171,12 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Discord {
             command: DiscordCommand::Register { guild },
         } => cli::discord_register(guild.as_deref()).await.map(|()| true),
+        Command::Digest {
+            command: DigestCommand::Preview { owner },
+        } => cli::digest_preview(&settings, &owner).await.map(|()| true),
+        Command::Digest {
+            command: DigestCommand::Send { owner },
+        } => cli::digest_send(&settings, &owner).await.map(|()| true),
         Command::Audit { command } => match command {
             AuditCommand::Verify => cli::audit_verify(&settings, &mut out).await,
             AuditCommand::Export {

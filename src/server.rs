@@ -83,8 +83,8 @@ pub struct ServeSettings {
     pub outbox: OutboxConfig,
     /// How often the sealer and the expiry sweep run.
     pub seal_every: Duration,
-    /// How often pending requests are checked for expiry.
-    pub expire_every: Duration,
+    /// How often the scheduler runs (expiry, reminders, digests).
+    pub tick_every: Duration,
     /// How long a handler may work before it acknowledges (Slack's limit is 3 seconds).
     pub ack_budget: Duration,
 }
@@ -149,7 +149,10 @@ pub async fn start(
     let mut tasks = vec![
         tokio::spawn(worker.run(stopped.clone())),
         audit::spawn_sealer(engine.pool().clone(), settings.seal_every),
-        spawn_expiry(engine.clone(), settings.expire_every),
+        crate::digest::scheduler::spawn(
+            crate::digest::scheduler::Scheduler::new(engine.clone()),
+            settings.tick_every,
+        ),
     ];
     let slack = match (&settings.slack, slack_api) {
         (Some(s), Some(api)) => {
@@ -200,21 +203,5 @@ pub async fn start(
         accepting,
         tasks,
         http,
-    })
-}
-
-/// Expires overdue requests even when nobody touches them.
-fn spawn_expiry(engine: Engine, every: Duration) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match engine.expire_due().await {
-                Ok(expired) if !expired.is_empty() => tracing::info!(count = expired.len(), "requests expired"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %format!("{e:#}"), "expiry sweep failed; will retry"),
-            }
-        }
     })
 }

@@ -48,21 +48,26 @@ impl ChatDeliverer {
             .ok_or_else(|| DeliveryError::Permanent(format!("no request {ref}")))
     }
 
-    /// Posts the card in a channel (or a user's DM) and remembers the copy.
+    /// Posts the card in a channel (or a user's DM), under an optional line of text, and
+    /// remembers the copy so that it is updated with the request.
     async fn post_card(
         &self,
         r#ref: &str,
         platform: Platform,
         workspace: Option<&str>,
         to: Target<'_>,
+        preface: Option<&str>,
     ) -> Result<(), DeliveryError> {
         let card = render::card(&self.view(r#ref).await?);
         let (channel, message_id) = match platform {
             Platform::Slack => {
-                let posted = self
-                    .slack()?
-                    .post_message(to.id(), &card_fallback(&card), &card_blocks(&card))
-                    .await?;
+                let mut blocks = Vec::new();
+                if let Some(p) = preface {
+                    blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": escape(p) } }));
+                }
+                blocks.extend(card_blocks(&card));
+                let text = preface.map(str::to_owned).unwrap_or_else(|| card_fallback(&card));
+                let posted = self.slack()?.post_message(to.id(), &text, &blocks).await?;
                 (posted.channel, posted.ts)
             }
             Platform::Discord => {
@@ -72,7 +77,7 @@ impl ChatDeliverer {
                     Target::User(u) => api.dm_channel(u).await?,
                 };
                 let id = api
-                    .post_message(&channel, &discord_ui::card_message(&card, None))
+                    .post_message(&channel, &discord_ui::card_message(&card, preface))
                     .await?;
                 (channel, id)
             }
@@ -165,6 +170,38 @@ impl ChatDeliverer {
     }
 }
 
+impl ChatDeliverer {
+    /// Posts an owner's digest.
+    async fn digest(
+        &self,
+        digest: &serde_json::Value,
+        platform: Platform,
+        to: Target<'_>,
+    ) -> Result<(), DeliveryError> {
+        let d: crate::digest::compose::Digest = serde_json::from_value(digest.clone())
+            .map_err(|e| DeliveryError::Permanent(format!("unreadable digest: {e}")))?;
+        match platform {
+            Platform::Slack => {
+                let text = crate::digest::render::text(&d);
+                let title = text.lines().next().unwrap_or_default().to_string();
+                self.slack()?
+                    .post_message(to.id(), &title, &crate::digest::render::slack_blocks(&d))
+                    .await
+                    .map(|_| ())
+            }
+            Platform::Discord => {
+                let api = self.discord()?;
+                let channel = match to {
+                    Target::Channel(c) => c.to_string(),
+                    Target::User(u) => api.dm_channel(u).await?,
+                };
+                let message = json!({ "embeds": [crate::digest::render::discord_embed(&d)], "allowed_mentions": { "parse": [] } });
+                api.post_message(&channel, &message).await.map(|_| ())
+            }
+        }
+    }
+}
+
 /// Where a card goes: a channel, or a user's direct messages.
 #[derive(Clone, Copy)]
 enum Target<'a> {
@@ -184,18 +221,46 @@ impl Deliverer for ChatDeliverer {
     async fn deliver(&self, job: &Job) -> Result<(), DeliveryError> {
         match &job.intent {
             Intent::PostCard { r#ref, place } => {
+                let to = Target::Channel(&place.channel);
+                self.post_card(r#ref, place.platform, place.workspace.as_deref(), to, None)
+                    .await
+            }
+            Intent::DmCard { r#ref, to } => {
                 self.post_card(
                     r#ref,
-                    place.platform,
-                    place.workspace.as_deref(),
-                    Target::Channel(&place.channel),
+                    to.platform,
+                    to.workspace.as_deref(),
+                    Target::User(&to.user),
+                    None,
                 )
                 .await
             }
-            Intent::DmCard { r#ref, to } => {
-                self.post_card(r#ref, to.platform, to.workspace.as_deref(), Target::User(&to.user))
+            Intent::Remind { r#ref, to } => {
+                let view = self.view(r#ref).await?;
+                if view.status.is_final() {
+                    return Ok(()); // decided since the reminder was queued
+                }
+                let text = format!(
+                    "Reminder: {} ({}) from {} is still waiting for your approval; it needs {}.",
+                    view.r#ref,
+                    view.workflow_title,
+                    view.requester.name,
+                    view.needed_summary()
+                );
+                self.post_card(
+                    r#ref,
+                    to.platform,
+                    to.workspace.as_deref(),
+                    Target::User(&to.user),
+                    Some(&text),
+                )
+                .await
+            }
+            Intent::DigestToChannel { digest, place, .. } => {
+                self.digest(digest, place.platform, Target::Channel(&place.channel))
                     .await
             }
+            Intent::DigestToUser { digest, to, .. } => self.digest(digest, to.platform, Target::User(&to.user)).await,
             Intent::UpdateCards { r#ref } => self.update_cards(r#ref).await,
             Intent::Confirm { r#ref, to } => self.confirm(r#ref, to).await,
             Intent::Ephemeral { place, user, text } => self.ephemeral(place, user, text).await,

@@ -26,6 +26,7 @@ impl Loaded {
     pub fn subject(&self) -> Subject<'_> {
         Subject {
             r#ref: Some(&self.row.r#ref),
+            workflow: Some(&self.row.workflow),
             version: Some(self.row.version),
             rule: Some(&self.version.rule),
             policy_hash: Some(&self.version.policy_hash),

@@ -58,8 +58,11 @@ impl Engine {
         raw: &RawFields,
     ) -> anyhow::Result<Outcome> {
         let refuse = async |conn: &mut PgConnection, refusal| {
-            self.refuse(conn, ctx, Action::RequestOpened, Subject::default(), refusal)
-                .await
+            let subject = Subject {
+                workflow: Some(workflow),
+                ..Subject::default()
+            };
+            self.refuse(conn, ctx, Action::RequestOpened, subject, refusal).await
         };
         let Some(wf) = self.policy.workflow(workflow) else {
             let known = self.policy.workflows.keys().cloned().collect::<Vec<_>>().join(", ");

@@ -83,6 +83,31 @@ pub enum Intent {
         /// The requester.
         to: ChatUser,
     },
+    /// Remind an approver who has not voted on a pending request.
+    Remind {
+        /// The request.
+        r#ref: String,
+        /// The approver.
+        to: ChatUser,
+    },
+    /// An owner's digest, to a channel.
+    DigestToChannel {
+        /// The owner team.
+        team: String,
+        /// The composed digest (rendered per platform at delivery).
+        digest: serde_json::Value,
+        /// Where.
+        place: ChatPlace,
+    },
+    /// An owner's digest, privately to a member.
+    DigestToUser {
+        /// The owner team.
+        team: String,
+        /// The composed digest.
+        digest: serde_json::Value,
+        /// To whom.
+        to: ChatUser,
+    },
     /// The late answer to a Discord interaction that was deferred (edits its original reply).
     InteractionReply {
         /// The interaction token (valid for 15 minutes).
@@ -108,8 +133,12 @@ impl Intent {
             Intent::PostCard { r#ref, .. }
             | Intent::DmCard { r#ref, .. }
             | Intent::UpdateCards { r#ref }
-            | Intent::Confirm { r#ref, .. } => Some(r#ref),
-            Intent::Ephemeral { .. } | Intent::InteractionReply { .. } => None,
+            | Intent::Confirm { r#ref, .. }
+            | Intent::Remind { r#ref, .. } => Some(r#ref),
+            Intent::Ephemeral { .. }
+            | Intent::InteractionReply { .. }
+            | Intent::DigestToChannel { .. }
+            | Intent::DigestToUser { .. } => None,
         }
     }
 
@@ -121,6 +150,9 @@ impl Intent {
             Intent::UpdateCards { .. } => "update_cards",
             Intent::Confirm { .. } => "confirm",
             Intent::InteractionReply { .. } => "interaction_reply",
+            Intent::Remind { .. } => "remind",
+            Intent::DigestToChannel { .. } => "digest_to_channel",
+            Intent::DigestToUser { .. } => "digest_to_user",
             Intent::Ephemeral { .. } => "ephemeral",
         }
     }

@@ -59,7 +59,7 @@ impl SlackBot {
                 ..OutboxConfig::default()
             },
             seal_every: Duration::from_millis(50),
-            expire_every: Duration::from_secs(3600),
+            tick_every: Duration::from_secs(3600),
             ack_budget,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

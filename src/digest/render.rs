@@ -1,0 +1,157 @@
+//! A digest as text (preview, console), Slack Block Kit and a Discord embed.
+
+use super::compose::Digest;
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+
+fn duration(minutes: Option<i64>) -> String {
+    match minutes {
+        None => "n/a".to_string(),
+        Some(m) if m < 120 => format!("{m} min"),
+        Some(m) if m < 48 * 60 => format!("{:.1} h", m as f64 / 60.0),
+        Some(m) => format!("{:.1} days", m as f64 / 1440.0),
+    }
+}
+
+/// The sections of a digest as (heading, lines), shared by every rendering.
+pub fn sections(d: &Digest) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    out.push((
+        "Activity".to_string(),
+        d.activity
+            .iter()
+            .map(|a| {
+                format!(
+                    "{}: {} opened, {} approved, {} rejected, {} cancelled, {} expired",
+                    a.workflow, a.opened, a.approved, a.rejected, a.cancelled, a.expired
+                )
+            })
+            .collect(),
+    ));
+    let pending: Vec<String> = d
+        .pending
+        .iter()
+        .map(|p| {
+            let flag = if p.overdue { " (past its reminder time)" } else { "" };
+            format!(
+                "{} by {}, {} h old, needs {}{flag}",
+                p.r#ref, p.requester, p.age_hours, p.needs
+            )
+        })
+        .collect();
+    out.push((
+        format!(
+            "Pending, oldest first ({}; {} overdue)",
+            d.pending.len(),
+            d.overdue().count()
+        ),
+        pending,
+    ));
+    out.push((
+        "Time to decision".to_string(),
+        vec![format!(
+            "median {}, 90th percentile {} (over {} decisions)",
+            duration(d.median_minutes),
+            duration(d.p90_minutes),
+            d.decisions
+        )],
+    ));
+    out.push((
+        "Refused attempts".to_string(),
+        d.refusals.iter().map(|(r, n)| format!("{r}: {n}")).collect(),
+    ));
+    out.push((
+        "Undelivered messages".to_string(),
+        d.dead_letters
+            .iter()
+            .map(|l| format!("{} {}: {}", l.r#ref.as_deref().unwrap_or("-"), l.kind, l.error))
+            .collect(),
+    ));
+    let chain = match (&d.chain.broken_at, d.chain.verified_through) {
+        (Some((seq, problem)), _) => {
+            format!("BROKEN at entry #{seq}: {problem}. Run `countersign audit verify` and investigate.")
+        }
+        (None, Some(seq)) => format!("verified through entry #{seq}; {} awaiting sealing", d.chain.unsealed),
+        (None, None) => format!("empty; {} awaiting sealing", d.chain.unsealed),
+    };
+    out.push(("Audit chain".to_string(), vec![chain]));
+    out.push((
+        "Policy changes".to_string(),
+        d.policy_changes
+            .iter()
+            .map(|c| {
+                let from = c.from.as_deref().map(|h| &h[..12.min(h.len())]).unwrap_or("new");
+                format!(
+                    "{}: {} -> {} at {}",
+                    c.name,
+                    from,
+                    &c.to[..12.min(c.to.len())],
+                    c.at.format("%Y-%m-%d %H:%M UTC")
+                )
+            })
+            .collect(),
+    ));
+    out
+}
+
+fn title(d: &Digest) -> String {
+    format!(
+        "Countersign digest for {}: {} to {}",
+        d.team,
+        d.since.format("%Y-%m-%d %H:%M"),
+        d.until.format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+/// Plain text.
+pub fn text(d: &Digest) -> String {
+    let mut s = title(d);
+    for (heading, lines) in sections(d) {
+        let _ = write!(s, "\n\n{heading}:");
+        if lines.is_empty() {
+            s.push_str("\n  none");
+        }
+        for l in lines {
+            let _ = write!(s, "\n  - {l}");
+        }
+    }
+    s
+}
+
+/// Slack Block Kit.
+pub fn slack_blocks(d: &Digest) -> Vec<Value> {
+    let mut blocks = vec![
+        json!({ "type": "header", "text": { "type": "plain_text", "text": title(d).chars().take(150).collect::<String>() } }),
+    ];
+    for (heading, lines) in sections(d) {
+        let body = if lines.is_empty() {
+            "none".to_string()
+        } else {
+            lines
+                .iter()
+                .map(|l| format!("• {}", crate::chat::slack::blocks::escape(l)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let text: String = format!("*{heading}*\n{body}").chars().take(3000).collect();
+        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } }));
+    }
+    blocks
+}
+
+/// A Discord embed.
+pub fn discord_embed(d: &Digest) -> Value {
+    let color = if d.chain.broken_at.is_some() {
+        0xE74C3C
+    } else {
+        0x3498DB
+    };
+    let fields: Vec<Value> = sections(d)
+        .into_iter()
+        .map(|(heading, lines)| {
+            let value = if lines.is_empty() { "none".to_string() } else { lines.join("\n") };
+            json!({ "name": heading.chars().take(256).collect::<String>(), "value": value.chars().take(1024).collect::<String>() })
+        })
+        .collect();
+    json!({ "title": title(d).chars().take(256).collect::<String>(), "color": color, "fields": fields })
+}

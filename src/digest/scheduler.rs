@@ -1,0 +1,242 @@
+//! The scheduler: on every tick it expires overdue requests, sends due reminders, and sends each
+//! owner's digest once per slot. A slot is claimed by a unique row, so any number of replicas
+//! may tick at once and each slot still goes out exactly once.
+
+use super::compose::{compose, Digest};
+use super::schedule::due_slot;
+use crate::audit::{self, Action, AuditOutcome, NewEntry};
+use crate::engine::Engine;
+use crate::outbox::{self, ChatPlace, ChatUser, Intent, Platform};
+use crate::policy::{DigestSchedule, Team, TeamId};
+use anyhow::Context;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::json;
+
+/// What one tick did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Digests sent: (team, slot).
+    pub digests: Vec<(String, DateTime<Utc>)>,
+    /// Reminder messages queued.
+    pub reminders: usize,
+    /// Requests expired.
+    pub expired: usize,
+}
+
+/// Runs the schedules of every owner team.
+#[derive(Clone, Debug)]
+pub struct Scheduler {
+    engine: Engine,
+    grace: TimeDelta,
+}
+
+impl Scheduler {
+    /// A scheduler; a brand-new schedule fires for a slot at most `grace` old.
+    pub fn new(engine: Engine) -> Self {
+        Scheduler {
+            engine,
+            grace: TimeDelta::minutes(10),
+        }
+    }
+
+    /// One round of everything that is due at the engine's clock.
+    pub async fn tick(&self) -> anyhow::Result<TickReport> {
+        let expired = self.engine.expire_due().await?.len();
+        let reminders = self.engine.send_reminders().await?;
+        let mut digests = Vec::new();
+        let now = self.engine.clock().now();
+        for team in self.engine.policy().directory.teams.values() {
+            let Some(schedule) = &team.digest else { continue };
+            let last = self.last_slot(&team.id, true).await?;
+            if let Some(slot) = due_slot(&schedule.schedule(), schedule.tz(), last, now, self.grace) {
+                if self.claim_and_send(team, schedule, slot, false).await?.is_some() {
+                    digests.push((team.id.to_string(), slot));
+                }
+            }
+        }
+        Ok(TickReport {
+            digests,
+            reminders,
+            expired,
+        })
+    }
+
+    fn team(&self, id: &str) -> anyhow::Result<(&Team, &DigestSchedule)> {
+        let dir = &self.engine.policy().directory;
+        let team = TeamId::parse(id)
+            .ok()
+            .and_then(|t| dir.teams.get(&t))
+            .with_context(|| {
+                let known: Vec<&str> = dir.teams.keys().map(TeamId::as_str).collect();
+                format!("there is no team {id:?} in people.toml; teams: {}", known.join(", "))
+            })?;
+        let schedule = team
+            .digest
+            .as_ref()
+            .with_context(|| format!("team {id} has no [team.{id}.digest] in people.toml"))?;
+        Ok((team, schedule))
+    }
+
+    /// The digest `team` would get now (since its last one, or the last 24 hours).
+    pub async fn preview(&self, team: &str) -> anyhow::Result<Digest> {
+        let (team, _) = self.team(team)?;
+        let now = self.engine.clock().now();
+        let since = self
+            .last_slot(&team.id, false)
+            .await?
+            .unwrap_or(now - TimeDelta::hours(24));
+        compose(&self.engine, &team.id, since, now).await
+    }
+
+    /// Sends `team`'s digest now, outside its schedule.
+    pub async fn send_now(&self, team: &str) -> anyhow::Result<Digest> {
+        let (team, schedule) = self.team(team)?;
+        let now = self.engine.clock().now();
+        self.claim_and_send(team, schedule, now, true)
+            .await?
+            .context("a digest for this instant was already sent")
+    }
+
+    async fn last_slot(&self, team: &TeamId, scheduled_only: bool) -> anyhow::Result<Option<DateTime<Utc>>> {
+        sqlx::query_scalar("SELECT max(slot_at) FROM digest_slots WHERE team = $1 AND (NOT $2 OR NOT manual)")
+            .bind(team.as_str())
+            .bind(scheduled_only)
+            .fetch_one(self.engine.pool())
+            .await
+            .context("reading the last digest")
+    }
+
+    /// Composes the digest for `slot`, claims the slot and queues the messages in one
+    /// transaction; `None` when another replica claimed it first.
+    async fn claim_and_send(
+        &self,
+        team: &Team,
+        schedule: &DigestSchedule,
+        slot: DateTime<Utc>,
+        manual: bool,
+    ) -> anyhow::Result<Option<Digest>> {
+        let since = self
+            .last_slot(&team.id, false)
+            .await?
+            .unwrap_or(slot - TimeDelta::hours(24));
+        let digest = compose(&self.engine, &team.id, since, slot).await?;
+        let mut tx = self.engine.pool().begin().await?;
+        let claimed: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO digest_slots (team, slot_at, covers_from, manual, claimed_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (team, slot_at) DO NOTHING RETURNING id",
+        )
+        .bind(team.id.as_str())
+        .bind(slot)
+        .bind(since)
+        .bind(manual)
+        .bind(self.engine.clock().now())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if claimed.is_none() {
+            return Ok(None);
+        }
+        let value = serde_json::to_value(&digest)?;
+        let mut recipients = 0;
+        for intent in self.destinations(team, schedule, &value) {
+            outbox::enqueue(&mut tx, &intent).await?;
+            recipients += 1;
+        }
+        let e = NewEntry {
+            identity: Some("system".into()),
+            details: json!({
+                "team": team.id.as_str(), "slot": slot, "since": since, "manual": manual, "recipients": recipients,
+                "pending": digest.pending.len(), "refusals": digest.refusals.values().sum::<i64>(),
+                "chain_verified_through": digest.chain.verified_through,
+            }),
+            ..NewEntry::new(self.engine.clock().now(), Action::DigestSent, AuditOutcome::Done)
+        };
+        audit::append(&mut tx, &e).await?;
+        tx.commit().await?;
+        self.engine.wake_outbox();
+        Ok(Some(digest))
+    }
+
+    /// Where the digest goes: each member privately (on every platform they use), and the
+    /// team's channels.
+    fn destinations(&self, team: &Team, schedule: &DigestSchedule, digest: &serde_json::Value) -> Vec<Intent> {
+        let mut out = Vec::new();
+        let dir = &self.engine.policy().directory;
+        let name = team.id.to_string();
+        if schedule.dm_members {
+            for person in team.members.iter().filter_map(|m| dir.person(m)) {
+                if let Some(s) = person.slack.first() {
+                    let to = ChatUser {
+                        platform: Platform::Slack,
+                        workspace: Some(s.workspace.clone()),
+                        user: s.user.clone(),
+                    };
+                    out.push(Intent::DigestToUser {
+                        team: name.clone(),
+                        digest: digest.clone(),
+                        to,
+                    });
+                }
+                if let Some(d) = person.discord.first() {
+                    let to = ChatUser {
+                        platform: Platform::Discord,
+                        workspace: None,
+                        user: d.clone(),
+                    };
+                    out.push(Intent::DigestToUser {
+                        team: name.clone(),
+                        digest: digest.clone(),
+                        to,
+                    });
+                }
+            }
+        }
+        if let Some((workspace, channel)) = &schedule.slack_channel {
+            let place = ChatPlace {
+                platform: Platform::Slack,
+                workspace: Some(workspace.clone()),
+                channel: channel.clone(),
+            };
+            out.push(Intent::DigestToChannel {
+                team: name.clone(),
+                digest: digest.clone(),
+                place,
+            });
+        }
+        if let Some(channel) = &schedule.discord_channel {
+            let place = ChatPlace {
+                platform: Platform::Discord,
+                workspace: None,
+                channel: channel.clone(),
+            };
+            out.push(Intent::DigestToChannel {
+                team: name,
+                digest: digest.clone(),
+                place,
+            });
+        }
+        out
+    }
+}
+
+/// Ticks every `every` until the task is aborted; failures are logged and retried next tick.
+pub fn spawn(scheduler: Scheduler, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match scheduler.tick().await {
+                Ok(r) if !r.digests.is_empty() || r.reminders > 0 || r.expired > 0 => {
+                    tracing::info!(
+                        digests = r.digests.len(),
+                        reminders = r.reminders,
+                        expired = r.expired,
+                        "scheduler tick"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "scheduler tick failed; will retry"),
+            }
+        }
+    })
+}
