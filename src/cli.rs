@@ -361,30 +361,40 @@ pub async fn discord_register(guild: Option<&str>) -> anyhow::Result<()> {
 pub async fn digest_preview(settings: &Settings, owner: &str) -> anyhow::Result<()> {
     let pool = connect_migrated(settings).await?;
     let engine = engine(settings, pool).await?;
-    let digest = crate::digest::scheduler::Scheduler::new(engine).preview(owner).await?;
+    let digest = crate::digest::scheduler::Scheduler::new(engine, Vec::new())
+        .preview(owner)
+        .await?;
     println!("{}", crate::digest::render::text(&digest));
     Ok(())
 }
 
-/// `countersign digest send OWNER`: queues the digest and, when the platforms are configured
-/// here, delivers it before returning (otherwise a running `countersign serve` delivers it).
+/// `countersign digest send OWNER`: sends the digest now and delivers it through the platforms
+/// configured in this shell before returning.
 pub async fn digest_send(settings: &Settings, owner: &str) -> anyhow::Result<()> {
     let pool = connect_migrated(settings).await?;
     let engine = engine(settings, pool.clone()).await?;
-    let digest = crate::digest::scheduler::Scheduler::new(engine.clone())
-        .send_now(owner)
-        .await?;
-    println!("{}", crate::digest::render::text(&digest));
     let slack = slack_from_env()?
         .map(|s| crate::chat::slack::SlackApi::new(&s.api_url, &s.bot_token))
         .transpose()?;
     let discord = discord_from_env(false)?
         .map(|d| crate::chat::discord::DiscordApi::new(&d.api_base, &d.bot_token, &d.application_id))
         .transpose()?;
-    if slack.is_none() && discord.is_none() {
-        eprintln!("Queued; a running `countersign serve` delivers it (no platform is configured in this shell).");
-        return Ok(());
+    let mut platforms = Vec::new();
+    if slack.is_some() {
+        platforms.push(crate::outbox::Platform::Slack);
     }
+    if discord.is_some() {
+        platforms.push(crate::outbox::Platform::Discord);
+    }
+    anyhow::ensure!(
+        !platforms.is_empty(),
+        "no chat platform is configured in this shell: set the SLACK_* or DISCORD_* variables (see docs/slack.md and \
+         docs/discord.md), or read it here with `countersign digest preview {owner}`"
+    );
+    let digest = crate::digest::scheduler::Scheduler::new(engine.clone(), platforms)
+        .send_now(owner)
+        .await?;
+    println!("{}", crate::digest::render::text(&digest));
     let deliverer = Arc::new(crate::chat::delivery::ChatDeliverer::new(
         engine.clone(),
         slack,
@@ -406,7 +416,8 @@ pub async fn digest_send(settings: &Settings, owner: &str) -> anyhow::Result<()>
         }
         anyhow::ensure!(
             std::time::Instant::now() < deadline,
-            "{waiting} digest message(s) are still waiting (the platform is slow or refusing); a running `countersign serve` keeps retrying them"
+            "{waiting} digest message(s) are still waiting (the platform is slow or refusing); a running \
+             `countersign serve` keeps retrying them"
         );
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }

@@ -6,9 +6,10 @@ use crate::chat::discord::handlers::DiscordApp;
 use crate::chat::discord::{DiscordApi, DiscordVerifier};
 use crate::chat::slack::handlers::SlackApp;
 use crate::chat::slack::{SlackApi, SlackVerifier};
+use crate::digest::scheduler::Scheduler;
 use crate::engine::Engine;
 use crate::http::{self, Health};
-use crate::outbox::{OutboxConfig, Worker};
+use crate::outbox::{OutboxConfig, Platform, Worker};
 use crate::{audit, clock::Clock};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -89,6 +90,20 @@ pub struct ServeSettings {
     pub ack_budget: Duration,
 }
 
+impl ServeSettings {
+    /// The chat platforms this server delivers to.
+    pub fn platforms(&self) -> Vec<Platform> {
+        let mut p = Vec::new();
+        if self.slack.is_some() {
+            p.push(Platform::Slack);
+        }
+        if self.discord.is_some() {
+            p.push(Platform::Discord);
+        }
+        p
+    }
+}
+
 /// A running server.
 pub struct Running {
     /// The address it listens on.
@@ -150,7 +165,7 @@ pub async fn start(
         tokio::spawn(worker.run(stopped.clone())),
         audit::spawn_sealer(engine.pool().clone(), settings.seal_every),
         crate::digest::scheduler::spawn(
-            crate::digest::scheduler::Scheduler::new(engine.clone()),
+            Scheduler::new(engine.clone(), settings.platforms()),
             settings.tick_every,
         ),
     ];

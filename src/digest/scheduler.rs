@@ -28,14 +28,17 @@ pub struct TickReport {
 pub struct Scheduler {
     engine: Engine,
     grace: TimeDelta,
+    platforms: Vec<Platform>,
 }
 
 impl Scheduler {
-    /// A scheduler; a brand-new schedule fires for a slot at most `grace` old.
-    pub fn new(engine: Engine) -> Self {
+    /// A scheduler sending digests on `platforms` (those this deployment serves); a brand-new
+    /// schedule fires for a slot at most ten minutes old.
+    pub fn new(engine: Engine, platforms: Vec<Platform>) -> Self {
         Scheduler {
             engine,
             grace: TimeDelta::minutes(10),
+            platforms,
         }
     }
 
@@ -162,9 +165,11 @@ impl Scheduler {
         let mut out = Vec::new();
         let dir = &self.engine.policy().directory;
         let name = team.id.to_string();
+        let slack = self.platforms.contains(&Platform::Slack);
+        let discord = self.platforms.contains(&Platform::Discord);
         if schedule.dm_members {
             for person in team.members.iter().filter_map(|m| dir.person(m)) {
-                if let Some(s) = person.slack.first() {
+                if let Some(s) = person.slack.first().filter(|_| slack) {
                     let to = ChatUser {
                         platform: Platform::Slack,
                         workspace: Some(s.workspace.clone()),
@@ -176,7 +181,7 @@ impl Scheduler {
                         to,
                     });
                 }
-                if let Some(d) = person.discord.first() {
+                if let Some(d) = person.discord.first().filter(|_| discord) {
                     let to = ChatUser {
                         platform: Platform::Discord,
                         workspace: None,
@@ -190,7 +195,7 @@ impl Scheduler {
                 }
             }
         }
-        if let Some((workspace, channel)) = &schedule.slack_channel {
+        if let Some((workspace, channel)) = schedule.slack_channel.as_ref().filter(|_| slack) {
             let place = ChatPlace {
                 platform: Platform::Slack,
                 workspace: Some(workspace.clone()),
@@ -202,7 +207,7 @@ impl Scheduler {
                 place,
             });
         }
-        if let Some(channel) = &schedule.discord_channel {
+        if let Some(channel) = schedule.discord_channel.as_ref().filter(|_| discord) {
             let place = ChatPlace {
                 platform: Platform::Discord,
                 workspace: None,

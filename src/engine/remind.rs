@@ -53,9 +53,19 @@ impl Engine {
         let Some(place) = l.row.origin.as_ref().map(|o| o.0.clone()) else {
             return Ok(0);
         };
+        // Only people who could still fill an open slot: reminding someone whose group is met
+        // would only earn them a group_full refusal.
+        let open_roles: Vec<_> = l
+            .domain
+            .progress()
+            .groups
+            .into_iter()
+            .filter(|g| !g.is_met())
+            .map(|g| g.role)
+            .collect();
         let mut queued = 0;
         for person in self.approvers_of(&l) {
-            if l.domain.voters.contains(&person.id) {
+            if l.domain.voters.contains(&person.id) || !open_roles.iter().any(|r| person.roles.contains(r)) {
                 continue;
             }
             if let Some(to) = chat_user(person, &place) {
