@@ -259,3 +259,28 @@ async fn a_changed_policy_file_shows_in_the_next_digest(pool: PgPool) {
     assert_eq!(digest.policy_changes[0].name, "invoice");
     assert!(digest.policy_changes[0].from.is_some());
 }
+
+#[sqlx::test]
+async fn digest_preview_and_send_on_the_command_line(pool: PgPool) {
+    let _bot = Bot::new(pool.clone()).await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_countersign"))
+            .args(args)
+            .env("DATABASE_URL", common::url_of(&pool))
+            .env("COUNTERSIGN_COMMANDS", common::example_commands())
+            .env_remove("SLACK_SIGNING_SECRET")
+            .env_remove("SLACK_BOT_TOKEN")
+            .env_remove("DISCORD_BOT_TOKEN")
+            .output()
+            .unwrap()
+    };
+    let preview = run(&["digest", "preview", "finance-ops"]);
+    assert!(preview.status.success(), "{}", String::from_utf8_lossy(&preview.stderr));
+    assert!(String::from_utf8_lossy(&preview.stdout).contains("Countersign digest for finance-ops"));
+    let unknown = run(&["digest", "preview", "marketing"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("there is no team \"marketing\""));
+    let nowhere = run(&["digest", "send", "finance-ops"]);
+    assert_eq!(nowhere.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&nowhere.stderr).contains("no chat platform is configured"));
+}
