@@ -309,8 +309,16 @@ pub async fn serve(settings: &Settings, listen: std::net::SocketAddr, gateway: b
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let running = crate::server::start(engine, clock, serve, listener).await?;
     shutdown_signal().await;
-    tracing::info!("shutting down: finishing requests in flight");
-    running.shutdown().await;
+    let drain = std::env::var("COUNTERSIGN_SHUTDOWN_DRAIN_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    tracing::info!(
+        drain_ms = drain,
+        "shutting down: /readyz is now false; finishing requests in flight"
+    );
+    running.shutdown_after(std::time::Duration::from_millis(drain)).await;
+    tracing::info!("shut down cleanly");
     Ok(())
 }
 

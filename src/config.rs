@@ -66,6 +66,23 @@ impl Settings {
     }
 }
 
+/// Logs through tracing on standard error: readable on a terminal, one JSON object a line when
+/// `COUNTERSIGN_LOG_FORMAT=json`. `RUST_LOG` sets the level (default: info for `serve`'s own
+/// events, warnings from libraries). Secrets never reach a log: settings print them as hidden.
+pub fn init_logging() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,countersign=info".into());
+    let json = std::env::var("COUNTERSIGN_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().with_current_span(true).with_span_list(false).init();
+    } else {
+        builder.init();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -131,6 +131,7 @@ impl Engine {
         }
         tx.commit().await.context("committing")?;
         self.wake_outbox();
+        record_metrics(&outcome);
         Ok(outcome)
     }
 
@@ -204,6 +205,7 @@ impl Engine {
         }
         tx.commit().await?;
         self.wake_outbox();
+        crate::metrics::count("refusals_total", &[("reason", refusal.reason.as_str())]);
         Ok(refusal)
     }
 
@@ -213,6 +215,24 @@ impl Engine {
         outbox::enqueue(&mut conn, intent).await?;
         self.wake_outbox();
         Ok(())
+    }
+}
+
+/// Counts a committed outcome: decisions by workflow and state, refusals by reason.
+pub(crate) fn record_metrics(outcome: &Outcome) {
+    if let Some(r) = outcome.refusal() {
+        crate::metrics::count("refusals_total", &[("reason", r.reason.as_str())]);
+    }
+    match outcome {
+        Outcome::Opened { .. } | Outcome::Amended { .. } | Outcome::Refused { .. } => {}
+        Outcome::Voted { request, .. } | Outcome::Cancelled { request } | Outcome::Expired { request } => {
+            if request.status.is_final() {
+                crate::metrics::count(
+                    "decisions_total",
+                    &[("workflow", &request.workflow), ("outcome", request.status.as_str())],
+                );
+            }
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// What the health routes need.
 #[derive(Clone, Debug)]
@@ -27,6 +28,7 @@ pub fn router(health: Health, slack: Option<Arc<SlackApp>>, discord: Option<Arc<
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .with_state(health);
     if let Some(s) = slack {
         app = app.merge(slack::router(s));
@@ -34,7 +36,39 @@ pub fn router(health: Health, slack: Option<Arc<SlackApp>>, discord: Option<Arc<
     if let Some(d) = discord {
         app = app.merge(crate::chat::discord::handlers::router(d));
     }
-    app
+    app.layer(axum::middleware::from_fn(track))
+}
+
+/// One span per inbound platform request (handlers record its correlation id, which is also
+/// stored in the audit entries it causes), and the request counters.
+async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path();
+    let platform = if path.starts_with("/slack/") {
+        "slack"
+    } else if path.starts_with("/discord/") {
+        "discord"
+    } else {
+        return next.run(req).await;
+    };
+    let span = tracing::info_span!("request", platform, path = %path, correlation_id = tracing::field::Empty);
+    let res = next.run(req).instrument(span.clone()).await;
+    let status = res.status();
+    let outcome = match status.as_u16() {
+        200..=299 => "ok",
+        401 => "unauthorized",
+        413 => "too_large",
+        400..=499 => "bad_request",
+        _ => "error",
+    };
+    span.in_scope(|| tracing::info!(status = status.as_u16(), outcome, "answered"));
+    crate::metrics::count("http_requests_total", &[("platform", platform), ("outcome", outcome)]);
+    res
+}
+
+/// Prometheus metrics.
+async fn metrics(State(h): State<Health>) -> Response {
+    let body = crate::metrics::render(h.engine.pool()).await;
+    ([("content-type", "text/plain; version=0.0.4")], body).into_response()
 }
 
 /// Alive: the process answers.

@@ -11,6 +11,7 @@ pub mod digest;
 pub mod engine;
 pub mod http;
 pub mod identity;
+pub mod metrics;
 pub mod outbox;
 pub mod policy;
 pub mod server;

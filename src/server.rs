@@ -115,6 +115,14 @@ pub struct Running {
 }
 
 impl Running {
+    /// Turns /readyz false, waits `drain` so load balancers stop sending, stops taking requests,
+    /// finishes those in flight and the outbox round in hand, then returns.
+    pub async fn shutdown_after(self, drain: Duration) {
+        self.accepting.store(false, Ordering::SeqCst);
+        tokio::time::sleep(drain).await;
+        self.shutdown().await;
+    }
+
     /// Stops taking requests, finishes those in flight and the outbox round in hand, then returns.
     pub async fn shutdown(self) {
         self.accepting.store(false, Ordering::SeqCst);

@@ -131,6 +131,10 @@ impl Engine {
             let mut tx = self.pool.begin().await?;
             if let Some(mut l) = self.load_locked(&mut tx, &r).await? {
                 if self.expire_if_due(&mut tx, &mut l).await? {
+                    crate::metrics::count(
+                        "decisions_total",
+                        &[("workflow", &l.row.workflow), ("outcome", "expired")],
+                    );
                     expired.push(Outcome::Expired {
                         request: self.view(&l, None),
                     });

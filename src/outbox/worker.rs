@@ -183,6 +183,13 @@ impl<D: Deliverer> Worker<D> {
 
     /// Records the result of one delivery.
     async fn settle(&self, job: &Job, result: Result<(), DeliveryError>) -> anyhow::Result<()> {
+        let label = match &result {
+            Ok(()) => "delivered",
+            Err(DeliveryError::RateLimited { .. }) => "rate_limited",
+            Err(DeliveryError::Transient(_)) => "failed",
+            Err(DeliveryError::Permanent(_)) => "refused",
+        };
+        crate::metrics::count("deliveries_total", &[("kind", job.intent.kind()), ("result", label)]);
         let delay = match result {
             Ok(()) => {
                 sqlx::query("UPDATE outbox SET delivered_at = now(), last_error = NULL WHERE id = $1")
@@ -238,6 +245,7 @@ impl<D: Deliverer> Worker<D> {
         };
         audit::append(&mut tx, &e).await?;
         tx.commit().await?;
+        crate::metrics::count("dead_letters_total", &[]);
         tracing::warn!(outbox_id = id, error, "message dead-lettered");
         Ok(())
     }

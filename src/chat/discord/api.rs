@@ -59,10 +59,15 @@ impl DiscordApi {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let res = req
-            .send()
-            .await
-            .map_err(|e| DeliveryError::Transient(format!("Discord unreachable: {e}")))?;
+        let started = Instant::now();
+        let res = req.send().await;
+        let route = path.split('/').nth(1).unwrap_or("other");
+        crate::metrics::time(
+            "platform_api_seconds",
+            &[("platform", "discord"), ("method", route)],
+            started.elapsed(),
+        );
+        let res = res.map_err(|e| DeliveryError::Transient(format!("Discord unreachable: {e}")))?;
         let status = res.status();
         let header_retry = res
             .headers()
@@ -76,6 +81,7 @@ impl DiscordApi {
             return Ok(value);
         }
         if status == StatusCode::TOO_MANY_REQUESTS {
+            crate::metrics::count("platform_rate_limited_total", &[("platform", "discord")]);
             let secs = value
                 .get("retry_after")
                 .and_then(Value::as_f64)

@@ -57,6 +57,9 @@ async fn handle(State(app): State<Arc<DiscordApp>>, headers: HeaderMap, body: By
         Ok(v) => v,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("the interaction is not JSON: {e}")).into_response(),
     };
+    if let Some(id) = read::id_and_token(&interaction).0 {
+        tracing::Span::current().record("correlation_id", format!("discord-{id}").as_str());
+    }
     Json(answer(&app, interaction).await).into_response()
 }
 
@@ -73,7 +76,8 @@ pub async fn answer(app: &Arc<DiscordApp>, i: Value) -> Value {
             };
             let token = read::id_and_token(&i).1;
             let work_app = app.clone();
-            let mut task = tokio::spawn(async move { route(&work_app, &i, kind).await.unwrap_or_else(failure) });
+            let work = async move { route(&work_app, &i, kind).await.unwrap_or_else(failure) };
+            let mut task = tokio::spawn(tracing::Instrument::in_current_span(work));
             match tokio::time::timeout(app.ack_budget, &mut task).await {
                 Ok(Ok(response)) => response,
                 Ok(Err(join)) => failure(anyhow::anyhow!("handler failed: {join}")),

@@ -77,7 +77,9 @@ impl SlackApi {
         let req: SlackApiChatPostMessageRequest =
             model(json!({ "channel": channel, "text": text, "blocks": blocks, "unfurl_links": false }))?;
         let session = self.client.open_session(&self.token);
-        let res = session.chat_post_message(&req).await.map_err(classify)?;
+        let res = timed("chat_post_message", session.chat_post_message(&req))
+            .await
+            .map_err(classify)?;
         Ok(Posted {
             channel: res.channel.to_string(),
             ts: res.ts.to_string(),
@@ -89,7 +91,9 @@ impl SlackApi {
         let req: SlackApiChatUpdateRequest =
             model(json!({ "channel": channel, "ts": ts, "text": text, "blocks": blocks }))?;
         let session = self.client.open_session(&self.token);
-        session.chat_update(&req).await.map_err(classify)?;
+        timed("chat_update", session.chat_update(&req))
+            .await
+            .map_err(classify)?;
         Ok(())
     }
 
@@ -97,7 +101,9 @@ impl SlackApi {
     pub async fn post_ephemeral(&self, channel: &str, user: &str, text: &str) -> Result<(), DeliveryError> {
         let req: SlackApiChatPostEphemeralRequest = model(json!({ "channel": channel, "user": user, "text": text }))?;
         let session = self.client.open_session(&self.token);
-        session.chat_post_ephemeral(&req).await.map_err(classify)?;
+        timed("chat_post_ephemeral", session.chat_post_ephemeral(&req))
+            .await
+            .map_err(classify)?;
         Ok(())
     }
 
@@ -105,9 +111,21 @@ impl SlackApi {
     pub async fn open_view(&self, trigger_id: &str, view: Value) -> Result<(), DeliveryError> {
         let req: SlackApiViewsOpenRequest = model(json!({ "trigger_id": trigger_id, "view": view }))?;
         let session = self.client.open_session(&self.token);
-        session.views_open(&req).await.map_err(classify)?;
+        timed("views_open", session.views_open(&req)).await.map_err(classify)?;
         Ok(())
     }
+}
+
+/// Times a Web API call for the metrics.
+async fn timed<T>(method: &'static str, call: impl std::future::Future<Output = T>) -> T {
+    let started = std::time::Instant::now();
+    let out = call.await;
+    crate::metrics::time(
+        "platform_api_seconds",
+        &[("platform", "slack"), ("method", method)],
+        started.elapsed(),
+    );
+    out
 }
 
 /// Builds a slack-morphism request from its wire JSON; a mismatch is our bug, not a retry.
@@ -118,9 +136,12 @@ fn model<T: DeserializeOwned>(v: Value) -> Result<T, DeliveryError> {
 /// Sorts a client error into retry, wait, or give up.
 fn classify(e: SlackClientError) -> DeliveryError {
     match e {
-        SlackClientError::RateLimitError(r) => DeliveryError::RateLimited {
-            retry_after: r.retry_after.unwrap_or(Duration::from_secs(1)),
-        },
+        SlackClientError::RateLimitError(r) => {
+            crate::metrics::count("platform_rate_limited_total", &[("platform", "slack")]);
+            DeliveryError::RateLimited {
+                retry_after: r.retry_after.unwrap_or(Duration::from_secs(1)),
+            }
+        }
         SlackClientError::ApiError(a) if a.code == "ratelimited" => DeliveryError::RateLimited {
             retry_after: Duration::from_secs(1),
         },

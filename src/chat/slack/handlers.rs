@@ -57,7 +57,9 @@ pub(super) fn verified(app: &SlackApp, headers: &HeaderMap, body: &[u8]) -> Resu
         Ok(()) => {
             // Stable across Slack's retries of the same request, unique otherwise.
             let digest = Sha256::digest(format!("{}:{}", ts.unwrap_or_default(), sig.unwrap_or_default()));
-            Ok(format!("slack-{}", &hex::encode(digest)[..16]))
+            let correlation = format!("slack-{}", &hex::encode(digest)[..16]);
+            tracing::Span::current().record("correlation_id", correlation.as_str());
+            Ok(correlation)
         }
         Err(e) => {
             tracing::warn!(reason = %e, "refused a Slack request with a bad signature");
@@ -160,7 +162,7 @@ pub(super) async fn within_budget<F>(
 where
     F: std::future::Future<Output = SlackReply> + Send + 'static,
 {
-    let mut task = tokio::spawn(work);
+    let mut task = tokio::spawn(tracing::Instrument::in_current_span(work));
     match tokio::time::timeout(app.ack_budget, &mut task).await {
         Ok(Ok(reply)) => reply,
         Ok(Err(join)) => {

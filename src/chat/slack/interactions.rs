@@ -34,13 +34,33 @@ pub async fn handle(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: 
 /// Answers an interaction (over HTTP or Socket Mode), within Slack's time budget.
 pub async fn answer(app: &Arc<SlackApp>, payload: Value, correlation: String) -> SlackReply {
     let work_app = app.clone();
-    within_budget(
-        app,
-        async move { route(&work_app, payload, correlation).await.unwrap_or_else(failure) },
-        SlackReply::Ack,
-        None,
-    )
-    .await
+    let work = async move {
+        match route(&work_app, payload.clone(), correlation).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                tell_directly(&work_app, &payload).await;
+                failure(e)
+            }
+        }
+    };
+    within_budget(app, work, SlackReply::Ack, None).await
+}
+
+/// When the database is unavailable nothing can be queued, so the person is told directly that
+/// their click was not recorded (a button's HTTP answer is never shown to them).
+async fn tell_directly(app: &SlackApp, payload: &Value) {
+    let who = inbound::who(payload);
+    if let (Some(user), Some(channel)) = (who.user, who.channel) {
+        let text = "Countersign could not record that just now (the database is unavailable). Nothing was changed: please try again in a moment.";
+        let sent = if channel.starts_with('D') {
+            app.api.post_message(&user, text, &[]).await.map(|_| ())
+        } else {
+            app.api.post_ephemeral(&channel, &user, text).await
+        };
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "could not tell the person their click was not recorded");
+        }
+    }
 }
 
 async fn route(app: &SlackApp, payload: Value, correlation: String) -> anyhow::Result<SlackReply> {
