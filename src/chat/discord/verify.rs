@@ -10,7 +10,7 @@ use std::sync::Arc;
 /// Checks inbound Discord interactions.
 #[derive(Clone)]
 pub struct DiscordVerifier {
-    verifier: Arc<Verifier>,
+    verifiers: Arc<Vec<Verifier>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -22,16 +22,22 @@ impl std::fmt::Debug for DiscordVerifier {
 
 impl DiscordVerifier {
     /// A verifier for the hex public key from the Developer Portal (`DISCORD_PUBLIC_KEY`).
-    pub fn new(public_key_hex: &str, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let bytes = hex::decode(public_key_hex.trim())
-            .map_err(|_| anyhow::anyhow!("DISCORD_PUBLIC_KEY is not hex: copy it from the Developer Portal"))?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("DISCORD_PUBLIC_KEY must be 32 bytes (64 hex characters)"))?;
-        let verifier =
-            Verifier::try_new(key).map_err(|_| anyhow::anyhow!("DISCORD_PUBLIC_KEY is not a valid Ed25519 key"))?;
+    pub fn new(public_keys_hex: &str, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        // Several keys, comma-separated, are accepted while an application is being replaced.
+        let mut verifiers = Vec::new();
+        for key in public_keys_hex.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+            let bytes = hex::decode(key)
+                .map_err(|_| anyhow::anyhow!("DISCORD_PUBLIC_KEY is not hex: copy it from the Developer Portal"))?;
+            let key: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("DISCORD_PUBLIC_KEY must be 32 bytes (64 hex characters)"))?;
+            verifiers.push(
+                Verifier::try_new(key).map_err(|_| anyhow::anyhow!("DISCORD_PUBLIC_KEY is not a valid Ed25519 key"))?,
+            );
+        }
+        anyhow::ensure!(!verifiers.is_empty(), "DISCORD_PUBLIC_KEY is empty");
         Ok(DiscordVerifier {
-            verifier: Arc::new(verifier),
+            verifiers: Arc::new(verifiers),
             clock,
         })
     }
@@ -52,9 +58,15 @@ impl DiscordVerifier {
         body: &[u8],
     ) -> Result<(), SignatureError> {
         let signature = signature.ok_or(SignatureError::Missing("X-Signature-Ed25519"))?;
-        self.verifier
-            .verify(signature, timestamp, body)
-            .map_err(|()| SignatureError::Mismatch)
+        if self
+            .verifiers
+            .iter()
+            .any(|v| v.verify(signature, timestamp, body).is_ok())
+        {
+            Ok(())
+        } else {
+            Err(SignatureError::Mismatch)
+        }
     }
 }
 
