@@ -14,6 +14,7 @@ mod timed_slack;
 mod voters;
 
 use common::{env_u64, ms, percentile, proc_status_mb, rate, round, table};
+use countersign::audit;
 use countersign::clock::{Clock, SystemClock};
 use countersign::engine::{Context, Engine, Outcome};
 use countersign::identity::{self, Identity};
@@ -317,8 +318,11 @@ async fn run(s: &Settings) -> anyhow::Result<Report> {
 
     println!("opening {} invoices (two approvals each) ...", s.requests);
     let t = Instant::now();
+    // The sealer runs meanwhile, as it does beside a serving process.
+    let sealer = audit::spawn_sealer(pool.clone(), Duration::from_millis(250));
     open_requests(&engine, s.requests).await?;
     let open_time = t.elapsed();
+    sealer.abort();
     // Every approver is sent the card privately when a request opens: with this many approvers
     // that is one copy per client and request, which no real team has. Only the channel copy is
     // kept (see docs/performance.md).
@@ -329,6 +333,7 @@ async fn run(s: &Settings) -> anyhow::Result<Report> {
     .execute(&pool)
     .await?
     .rows_affected();
+    sqlx::raw_sql("VACUUM ANALYZE").execute(&pool).await?;
 
     let fake = TimedSlack::start("INV-").await;
     let settings = ServeSettings {
