@@ -5,6 +5,8 @@
 //! (tpcb-like, same clients and duration) on a scratch database of the same server, for scale.
 //! Prints a table and, as its last line, one JSON object. See docs/performance.md.
 
+#[path = "common/checks.rs"]
+mod checks;
 mod common;
 #[path = "../tests/common/slack_sign.rs"]
 mod slack_sign;
@@ -13,6 +15,7 @@ mod timed_slack;
 #[path = "common/voters.rs"]
 mod voters;
 
+use checks::{check, delivery};
 use common::{env_u64, ms, percentile, proc_status_mb, rate, round, table};
 use countersign::audit;
 use countersign::clock::{Clock, SystemClock};
@@ -22,7 +25,7 @@ use countersign::outbox::{ChatPlace, OutboxConfig, Platform};
 use countersign::policy::PolicySet;
 use countersign::server::{self, ServeSettings, SlackSettings};
 use serde_json::json;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -36,6 +39,7 @@ struct Settings {
     clients: u64,
     seconds: u64,
     requests: u64,
+    warmup: u64,
     pool: u64,
     pgbench_scale: u64,
 }
@@ -47,6 +51,7 @@ fn settings() -> Settings {
         clients: env_u64("BENCH_CLIENTS", 40).max(2),
         seconds: env_u64("BENCH_SECONDS", 20).max(1),
         requests: 0,
+        warmup: env_u64("BENCH_WARMUP", 3),
         pool: env_u64("BENCH_POOL", 8).max(1),
         pgbench_scale: 0,
     };
@@ -61,7 +66,7 @@ fn settings() -> Settings {
         }
     }
     if s.requests == 0 {
-        s.requests = env_u64("BENCH_REQUESTS", 1000 * s.seconds);
+        s.requests = env_u64("BENCH_REQUESTS", 1000 * (s.seconds + s.warmup));
     }
     s.pgbench_scale = env_u64("BENCH_PGBENCH_SCALE", s.clients).max(1);
     s
@@ -132,86 +137,6 @@ async fn drained(pool: &PgPool, limit: Duration) -> anyhow::Result<bool> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// What the database says after the run, checked against what the clients saw acknowledged.
-#[derive(Default)]
-struct Check {
-    over_voted: u64,
-    doubled: u64,
-    not_approved_once: u64,
-    decided_early: u64,
-    mismatched: u64,
-    refused: u64,
-    approvals_audited: i64,
-    decisions: i64,
-}
-
-impl Check {
-    fn violations(&self) -> u64 {
-        let audit_gap = (self.approvals_audited != self.decisions) as u64;
-        self.over_voted + self.doubled + self.not_approved_once + self.decided_early + self.mismatched + audit_gap
-    }
-}
-
-async fn check(pool: &PgPool, acked: &HashMap<u32, u32>) -> anyhow::Result<Check> {
-    let mut c = Check::default();
-    let rows = sqlx::query(
-        "SELECT r.number, r.status, \
-           (SELECT count(*) FROM votes v WHERE v.request_id = r.id) AS votes, \
-           (SELECT count(*) FROM decisions d WHERE d.request_id = r.id) AS decided, \
-           (SELECT count(*) FROM decisions d WHERE d.request_id = r.id AND d.outcome = 'approved') AS approved \
-         FROM requests r",
-    )
-    .fetch_all(pool)
-    .await?;
-    for r in rows {
-        let number: i64 = r.get("number");
-        let (votes, decided, approved): (i64, i64, i64) = (r.get("votes"), r.get("decided"), r.get("approved"));
-        let status: String = r.get("status");
-        c.over_voted += (votes > 2) as u64;
-        c.doubled += (decided > 1) as u64;
-        c.not_approved_once += (votes == 2 && (approved != 1 || decided != 1 || status != "approved")) as u64;
-        c.decided_early += (votes < 2 && (decided != 0 || status != "pending")) as u64;
-        c.mismatched += (votes != *acked.get(&(number as u32)).unwrap_or(&0) as i64) as u64;
-    }
-    c.refused = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_log WHERE outcome = 'refused'")
-        .fetch_one(pool)
-        .await? as u64;
-    c.approvals_audited = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'request.approved'")
-        .fetch_one(pool)
-        .await?;
-    c.decisions = sqlx::query_scalar("SELECT count(*) FROM decisions")
-        .fetch_one(pool)
-        .await?;
-    Ok(c)
-}
-
-/// Card-update latency: each acknowledged vote on a request is matched, in order, with the
-/// card updates the fake Slack received for it. Returns sorted latencies and the unmatched count.
-fn delivery(votes: &[Vote], updates: Vec<(u32, Instant)>) -> (Vec<f64>, u64) {
-    let mut by_ref: HashMap<u32, Vec<Instant>> = HashMap::new();
-    for (n, at) in updates {
-        by_ref.entry(n).or_default().push(at);
-    }
-    let mut acks: HashMap<u32, Vec<Instant>> = HashMap::new();
-    for v in votes.iter().filter(|v| v.ok) {
-        acks.entry(v.number).or_default().push(v.acked);
-    }
-    let (mut lat, mut missing) = (Vec::with_capacity(votes.len()), 0);
-    for (n, mut a) in acks {
-        a.sort();
-        let mut u = by_ref.remove(&n).unwrap_or_default();
-        u.sort();
-        for (i, ack) in a.iter().enumerate() {
-            match u.get(i) {
-                Some(at) => lat.push(ms(at.saturating_duration_since(*ack))),
-                None => missing += 1,
-            }
-        }
-    }
-    lat.sort_by(f64::total_cmp);
-    (lat, missing)
 }
 
 /// pgbench tpcb-like on a scratch database of the same server; `None` without pgbench.
@@ -361,10 +286,13 @@ async fn run(s: &Settings) -> anyhow::Result<Report> {
     let cards_posted = fake.posts();
     let rss_ready = proc_status_mb("VmRSS:").unwrap_or(0.0);
 
-    println!("{} clients voting for {} s ...", s.clients, s.seconds);
-    let start = Instant::now();
+    println!(
+        "{} clients voting for {} s after {} s of warm-up ...",
+        s.clients, s.seconds, s.warmup
+    );
     let url = format!("http://{}/slack/interactions", running.addr);
-    let load = Load::new(url, s.requests as u32, start + Duration::from_secs(s.seconds));
+    let deadline = Instant::now() + Duration::from_secs(s.warmup + s.seconds);
+    let load = Load::new(url, s.requests as u32, deadline);
     let mut clients = Vec::new();
     for i in 1..=approvers {
         clients.push(tokio::spawn(load.clone().client(format!("fa{i:02}"), false)));
@@ -372,6 +300,11 @@ async fn run(s: &Settings) -> anyhow::Result<Report> {
     for i in 1..=directors {
         clients.push(tokio::spawn(load.clone().client(format!("fd{i:02}"), true)));
     }
+    // The warm-up fills the tables the votes read; ANALYZE then replaces the plans prepared on
+    // empty tables, as autovacuum does on a running system (within a minute).
+    tokio::time::sleep(Duration::from_secs(s.warmup)).await;
+    sqlx::raw_sql("ANALYZE").execute(&pool).await?;
+    let start = Instant::now();
     let mut votes = Vec::new();
     for c in clients {
         votes.extend(c.await?);
@@ -384,15 +317,21 @@ async fn run(s: &Settings) -> anyhow::Result<Report> {
     running.shutdown().await;
 
     let http_errors = votes.iter().filter(|v| !v.ok).count() as u64;
+    // Per request, the acknowledged votes (all of them, for the checks) and the time of the
+    // deciding one: a decision counts in the window when its second vote was sent in it.
     let mut acked: HashMap<u32, u32> = HashMap::new();
+    let mut last_sent: HashMap<u32, Instant> = HashMap::new();
     for v in votes.iter().filter(|v| v.ok) {
         *acked.entry(v.number).or_default() += 1;
+        let last = last_sent.entry(v.number).or_insert(v.sent);
+        *last = (*last).max(v.sent);
     }
-    let decisions = acked.values().filter(|&&n| n == 2).count() as u64;
-    let ok_votes = votes.len() as u64 - http_errors;
-    let mut ack: Vec<f64> = votes.iter().filter(|v| v.ok).map(|v| ms(v.acked - v.sent)).collect();
+    let decisions = acked.iter().filter(|&(n, &c)| c == 2 && last_sent[n] >= start).count() as u64;
+    let in_window = |v: &&Vote| v.ok && v.sent >= start;
+    let ok_votes = votes.iter().filter(in_window).count() as u64;
+    let mut ack: Vec<f64> = votes.iter().filter(in_window).map(|v| ms(v.acked - v.sent)).collect();
     ack.sort_by(f64::total_cmp);
-    let (deliv, undelivered) = delivery(&votes, fake.updates());
+    let (deliv, undelivered) = delivery(&votes, fake.updates(), start);
     let c = check(&pool, &acked).await?;
     let errors = http_errors + c.refused + c.violations() + undelivered + fake.ephemerals();
     let votes_per_s = rate(ok_votes, elapsed);
@@ -402,8 +341,8 @@ async fn run(s: &Settings) -> anyhow::Result<Report> {
         ("clients", format!("{} ({approvers} approvers, {directors} directors)", s.clients)),
         ("requests opened", format!("{} in {:.1} s ({:.0}/s)", s.requests, open_time.as_secs_f64(), rate(s.requests, open_time))),
         ("channel cards posted", format!("{cards_posted} in {:.1} s ({retired} private copies skipped)", post_time.as_secs_f64())),
-        ("voting window", format!("{:.2} s{}", elapsed.as_secs_f64(), if exhausted { " (ran out of requests: raise BENCH_REQUESTS)" } else { "" })),
-        ("votes acknowledged", format!("{ok_votes} ({votes_per_s:.1}/s)")),
+        ("voting window", format!("{:.2} s after {} s of warm-up{}", elapsed.as_secs_f64(), s.warmup, if exhausted { " (ran out of requests: raise BENCH_REQUESTS)" } else { "" })),
+        ("votes acknowledged", format!("{ok_votes} in the window ({votes_per_s:.1}/s), {} in all", votes.len() as u64 - http_errors)),
         ("decisions", format!("{decisions} ({:.1}/s); in the database: {}", rate(decisions, elapsed), c.decisions)),
         ("ack latency", format!("p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", percentile(&ack, 50.0), percentile(&ack, 99.0), percentile(&ack, 100.0))),
         ("card delivery", format!("p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} updates)", percentile(&deliv, 50.0), percentile(&deliv, 99.0), percentile(&deliv, 100.0), deliv.len())),
