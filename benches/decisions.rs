@@ -274,6 +274,7 @@ async fn run(s: &Settings) -> anyhow::Result<Report> {
         seal_every: Duration::from_millis(250),
         tick_every: Duration::from_secs(30),
         ack_budget: Duration::from_millis(2500),
+        api: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let running = server::start(engine.clone(), clock, settings, listener).await?;

@@ -1,5 +1,7 @@
 //! The work behind each CLI subcommand, kept out of `main.rs` so that tests can call it.
 
+pub mod api;
+
 use crate::audit::{self, ExportFilter, ExportFormat, VerifyReport};
 use crate::chat::{console, demo, render};
 use crate::clock::{Clock, SystemClock};
@@ -291,6 +293,7 @@ pub fn discord_from_env(gateway: bool) -> anyhow::Result<Option<crate::server::D
 pub async fn serve(settings: &Settings, listen: std::net::SocketAddr, gateway: bool) -> anyhow::Result<()> {
     let slack = slack_from_env()?;
     let discord = discord_from_env(gateway)?;
+    let api = api::api_from_env()?;
     let pool = connect_migrated(settings).await?;
     let engine = engine(settings, pool).await?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -304,6 +307,7 @@ pub async fn serve(settings: &Settings, listen: std::net::SocketAddr, gateway: b
         seal_every: std::time::Duration::from_millis(250),
         tick_every: std::time::Duration::from_secs(30),
         ack_budget: std::time::Duration::from_millis(2500),
+        api,
     };
     tracing::info!(%listen, slack = serve.slack.is_some(), "countersign serving");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

@@ -12,7 +12,7 @@ mod vote;
 
 pub use notify::chat_user;
 pub use outcome::{FieldProblem, FieldView, GroupView, Outcome, PersonRef, Refusal, RequestView};
-pub use read::{HistoryEntry, ListFilter};
+pub use read::{HistoryEntry, ListFilter, Page, AUDITOR_ROLE};
 
 use crate::approval::RefusalReason;
 use crate::audit::{self, Action, AuditOutcome, NewEntry};
@@ -41,6 +41,23 @@ pub struct Context {
     /// Where to send a refusal privately when the platform gives no in-band reply (button
     /// clicks). `None` when the adapter shows the outcome itself (slash commands, console).
     pub reply_to: Option<ReplyTo>,
+}
+
+/// An attempt by a caller who is not (or not yet) a known person.
+#[derive(Clone, Debug)]
+pub struct Attempt<'a> {
+    /// Who tried, as far as is known.
+    pub identity: &'a Identity,
+    /// The person or service, when the identity was resolved.
+    pub actor: Option<String>,
+    /// What they tried.
+    pub action: Action,
+    /// The request concerned, if any.
+    pub r#ref: Option<&'a str>,
+    /// The inbound request's correlation id.
+    pub correlation_id: Option<String>,
+    /// Anything else worth keeping, as a JSON object (`message` is added).
+    pub details: serde_json::Value,
 }
 
 /// A private reply target: one person in one channel.
@@ -187,11 +204,35 @@ impl Engine {
                  this identity to commands/people.toml."
             ),
         );
-        let e = NewEntry {
-            identity: Some(identity.to_string()),
+        let attempt = Attempt {
+            identity,
+            actor: None,
+            action: attempted,
+            r#ref: None,
             correlation_id,
-            details: json!({ "message": refusal.message }),
-            ..NewEntry::new(self.clock.now(), attempted, AuditOutcome::Refused(refusal.reason))
+            details: json!({}),
+        };
+        self.record_refusal(&attempt, &refusal, reply_to).await?;
+        Ok(refusal)
+    }
+
+    /// Audits a refused attempt that never reached a use case (a bad API token, an unknown chat
+    /// identity, a malformed body), in a transaction of its own.
+    pub async fn record_refusal(
+        &self,
+        attempt: &Attempt<'_>,
+        refusal: &Refusal,
+        reply_to: Option<&ReplyTo>,
+    ) -> anyhow::Result<()> {
+        let mut details = attempt.details.clone();
+        details["message"] = json!(refusal.message);
+        let e = NewEntry {
+            actor: attempt.actor.clone(),
+            identity: Some(attempt.identity.to_string()),
+            r#ref: attempt.r#ref.map(str::to_owned),
+            correlation_id: attempt.correlation_id.clone(),
+            details,
+            ..NewEntry::new(self.clock.now(), attempt.action, AuditOutcome::Refused(refusal.reason))
         };
         let mut tx = self.pool.begin().await?;
         audit::append(&mut tx, &e).await?;
@@ -206,7 +247,7 @@ impl Engine {
         tx.commit().await?;
         self.wake_outbox();
         crate::metrics::count("refusals_total", &[("reason", refusal.reason.as_str())]);
-        Ok(refusal)
+        Ok(())
     }
 
     /// Queues one message on its own (a reply that records nothing, such as a request's details).

@@ -1,4 +1,4 @@
-//! The axum router: platform routes, health and readiness.
+//! The axum router: platform routes, the API, health, readiness and metrics.
 
 use crate::chat::discord::handlers::DiscordApp;
 use crate::chat::slack::handlers::{self as slack, SlackApp};
@@ -24,7 +24,12 @@ pub struct Health {
 }
 
 /// The whole HTTP surface.
-pub fn router(health: Health, slack: Option<Arc<SlackApp>>, discord: Option<Arc<DiscordApp>>) -> Router {
+pub fn router(
+    health: Health,
+    slack: Option<Arc<SlackApp>>,
+    discord: Option<Arc<DiscordApp>>,
+    api: Arc<crate::api::ApiApp>,
+) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -36,6 +41,7 @@ pub fn router(health: Health, slack: Option<Arc<SlackApp>>, discord: Option<Arc<
     if let Some(d) = discord {
         app = app.merge(crate::chat::discord::handlers::router(d));
     }
+    app = app.merge(crate::api::router(api));
     app.layer(axum::middleware::from_fn(track))
 }
 
@@ -47,6 +53,8 @@ async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> Res
         "slack"
     } else if path.starts_with("/discord/") {
         "discord"
+    } else if path.starts_with("/api/") {
+        "api"
     } else {
         return next.run(req).await;
     };
@@ -56,6 +64,7 @@ async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> Res
     let outcome = match status.as_u16() {
         200..=299 => "ok",
         401 => "unauthorized",
+        403 => "forbidden",
         413 => "too_large",
         400..=499 => "bad_request",
         _ => "error",

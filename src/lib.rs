@@ -1,6 +1,7 @@
 //! Countersign: a chat-ops bot for approvals and records. Requests are opened in chat, decided
 //! by exact quorum, executed in Postgres and written to a tamper-evident audit log.
 
+pub mod api;
 pub mod approval;
 pub mod audit;
 pub mod chat;

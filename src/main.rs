@@ -49,7 +49,7 @@ enum Command {
         #[arg(long = "as", value_name = "PERSON")]
         person: String,
     },
-    /// Serve Slack and Discord (and the health routes) over HTTP; Socket Mode when SLACK_APP_TOKEN is set.
+    /// Serve Slack, Discord, the HTTP API and the health routes; Socket Mode when SLACK_APP_TOKEN is set.
     Serve {
         /// Address to listen on.
         #[arg(long, env = "COUNTERSIGN_LISTEN", default_value = "127.0.0.1:8080")]
@@ -72,6 +72,24 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// API tokens for operators.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Mint an HS256 API token (signed with COUNTERSIGN_API_JWT_SECRET) and print it.
+    Issue {
+        /// The person or service (an id from people.toml) the token acts as.
+        #[arg(long)]
+        sub: String,
+        /// How long it is valid: 30m, 1h, 7d ... (at most a year).
+        #[arg(long, default_value = "1h")]
+        ttl: String,
     },
 }
 
@@ -191,6 +209,12 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             }
             AuditCommand::Show { r#ref } => cli::audit_show(&settings, &r#ref, &mut out).await,
         },
+        Command::Token {
+            command: TokenCommand::Issue { sub, ttl },
+        } => {
+            println!("{}", cli::api::token_issue(&settings.commands, &sub, &ttl)?);
+            Ok(true)
+        }
     }
 }
 

@@ -1,6 +1,8 @@
-//! `countersign serve`: the HTTP routes, the outbox worker, the audit sealer and the expiry
-//! sweep, started together and stopped together.
+//! `countersign serve`: the HTTP routes (platforms, the API, health), the outbox worker, the
+//! audit sealer and the scheduler, started together and stopped together.
 
+use crate::api::webhook::WebhookSender;
+use crate::api::{ApiApp, ApiAuth, ReceiptSigner};
 use crate::chat::delivery::ChatDeliverer;
 use crate::chat::discord::handlers::DiscordApp;
 use crate::chat::discord::{DiscordApi, DiscordVerifier};
@@ -88,6 +90,17 @@ pub struct ServeSettings {
     pub tick_every: Duration,
     /// How long a handler may work before it acknowledges (Slack's limit is 3 seconds).
     pub ack_budget: Duration,
+    /// The HTTP API's keys (none: every API call is refused as unauthenticated).
+    pub api: ApiSettings,
+}
+
+/// The HTTP API's settings (from `COUNTERSIGN_API_*` and `COUNTERSIGN_RECEIPT_KEY`).
+#[derive(Clone, Debug, Default)]
+pub struct ApiSettings {
+    /// The keys API tokens may be signed with.
+    pub auth: ApiAuth,
+    /// The key that signs decision receipts.
+    pub receipts: Option<ReceiptSigner>,
 }
 
 impl ServeSettings {
@@ -160,11 +173,10 @@ pub async fn start(
     };
     let worker = Worker::new(
         engine.pool().clone(),
-        Arc::new(ChatDeliverer::new(
-            engine.clone(),
-            slack_api.clone(),
-            discord_api.clone(),
-        )),
+        Arc::new(
+            ChatDeliverer::new(engine.clone(), slack_api.clone(), discord_api.clone())
+                .with_webhooks(WebhookSender::new(engine.clone(), settings.api.receipts.clone())?),
+        ),
         settings.outbox.clone(),
         clock.clone(),
     );
@@ -211,7 +223,12 @@ pub async fn start(
         engine: engine.clone(),
         accepting: accepting.clone(),
     };
-    let router = http::router(health, slack, discord).layer(tower_http::trace::TraceLayer::new_for_http());
+    let api = Arc::new(ApiApp {
+        engine: engine.clone(),
+        auth: settings.api.auth.clone(),
+        receipts: settings.api.receipts.clone(),
+    });
+    let router = http::router(health, slack, discord, api).layer(tower_http::trace::TraceLayer::new_for_http());
     let mut shutdown = stopped;
     let http = tokio::spawn(async move {
         axum::serve(listener, router)

@@ -1,6 +1,7 @@
 //! Owns the self-test of the Discord test doubles: raw HTTP against `common/fake_discord.rs`
 //! (routes, wire shapes, scripted failures, auth), and `common/discord_sign.rs` against the
-//! signature vectors in /work/shared/conformance/discord/signatures.json.
+//! signature vectors in the conformance corpus's discord/signatures.json (beside the checkout,
+//! in `../shared/conformance/`).
 
 #[path = "common/discord_sign.rs"]
 mod discord_sign;
@@ -12,7 +13,10 @@ use fake_discord::{FakeDiscord, Scripted, APPLICATION_ID, BOT_TOKEN};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const CONFORMANCE: &str = "/work/shared/conformance/discord";
+/// The Discord part of the conformance corpus, which lives beside the checkout.
+fn conformance() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance/discord").to_owned()
+}
 
 /// A client of the fake that sends `Authorization: Bot <BOT_TOKEN>` (or `auth` if given).
 struct Api {
@@ -59,7 +63,7 @@ impl Api {
 }
 
 fn conformance_json(name: &str) -> Value {
-    let path = format!("{CONFORMANCE}/api/{name}");
+    let path = format!("{}/api/{name}", conformance());
     let raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&raw).unwrap()
 }
@@ -446,7 +450,7 @@ fn verifies(public_key_hex: &str, timestamp: &str, body: &str, signature_hex: &s
 
 #[test]
 fn signature_vectors_verify_as_labelled() {
-    let path = format!("{CONFORMANCE}/signatures.json");
+    let path = format!("{}/signatures.json", conformance());
     let raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let vectors: Vec<Value> = serde_json::from_str(&raw).unwrap();
     assert!(vectors.iter().any(|v| v["valid"] == true) && vectors.iter().any(|v| v["valid"] == false));
@@ -488,7 +492,7 @@ fn own_keypair_signs_and_verifies() {
     ));
 
     // Every real interaction payload, signed with the test key, verifies byte for byte.
-    for entry in std::fs::read_dir(CONFORMANCE).unwrap() {
+    for entry in std::fs::read_dir(conformance()).unwrap() {
         let p = entry.unwrap().path();
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
         if p.extension().is_some_and(|e| e == "json") && !["index.json", "signatures.json"].contains(&name.as_str()) {

@@ -1,6 +1,7 @@
 //! Owns the self-test of the Slack test doubles: a real slack-morphism client against
 //! `common/fake_slack.rs`, its scripted failures, and `common/slack_sign.rs` against the
-//! signature vectors in /work/shared/conformance/slack/signatures.json.
+//! signature vectors in the conformance corpus's slack/signatures.json (beside the checkout, in
+//! `../shared/conformance/`).
 
 #[path = "common/fake_slack.rs"]
 mod fake_slack;
@@ -277,7 +278,10 @@ async fn wait_for_panics_on_timeout() {
 
 #[test]
 fn signature_vectors() {
-    let path = "/work/shared/conformance/slack/signatures.json";
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/conformance/slack/signatures.json"
+    );
     let raw = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let vectors: Vec<Value> = serde_json::from_str(&raw).unwrap();
     assert!(!vectors.is_empty());

@@ -36,6 +36,8 @@ pub enum Action {
     MessageDeadLettered,
     /// An owner's digest was sent.
     DigestSent,
+    /// The audit log was read out through the API (a SIEM pull), or an attempt was refused.
+    AuditExported,
 }
 
 impl Action {
@@ -55,6 +57,7 @@ impl Action {
             Action::DirectoryLoaded => "directory.loaded",
             Action::MessageDeadLettered => "message.dead_lettered",
             Action::DigestSent => "digest.sent",
+            Action::AuditExported => "audit.exported",
         }
     }
 }

@@ -44,6 +44,57 @@ const CSV_HEADER: [&str; 16] = [
     "hash",
 ];
 
+/// The sealed entries of a period, in chain order.
+const SEALED_IN_PERIOD: &str = concat!(
+    select_entries!(),
+    " WHERE s.seq IS NOT NULL AND ($1::timestamptz IS NULL OR a.at >= $1) \
+     AND ($2::timestamptz IS NULL OR a.at < $2) ORDER BY s.seq"
+);
+
+/// How much JSON a streamed export gathers before it hands a chunk on.
+const CHUNK: usize = 64 * 1024;
+
+/// The JSON-lines export of the sealed entries matching `filter`, as a stream of chunks (for an
+/// HTTP response). A task of its own reads the log; it stops when the stream is dropped, and a
+/// slow reader holds it back rather than filling memory.
+pub fn jsonl_stream(
+    pool: PgPool,
+    filter: ExportFilter,
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    tokio::spawn(async move {
+        let mut rows = sqlx::query(SEALED_IN_PERIOD)
+            .bind(filter.since)
+            .bind(filter.until)
+            .fetch(&pool);
+        let mut buf = Vec::with_capacity(CHUNK);
+        loop {
+            let line = match rows.try_next().await {
+                Ok(Some(row)) => StoredEntry::from_row(&row)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|e| Ok(serde_json::to_writer(&mut buf, &e.to_json())?)),
+                Ok(None) => break,
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = line {
+                tracing::warn!(error = %format!("{e:#}"), "streaming the audit log failed");
+                let _ = tx
+                    .send(Err(std::io::Error::other("reading the audit log failed")))
+                    .await;
+                return;
+            }
+            buf.push(b'\n');
+            if buf.len() >= CHUNK && tx.send(Ok(std::mem::take(&mut buf))).await.is_err() {
+                return;
+            }
+        }
+        if !buf.is_empty() {
+            let _ = tx.send(Ok(buf)).await;
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) })
+}
+
 /// Writes every sealed entry matching `filter`, in chain order; returns how many.
 pub async fn export(
     pool: &PgPool,
@@ -95,14 +146,10 @@ async fn each_entry(
     progress: &mut impl FnMut(u64, u64),
     mut sink: impl FnMut(&StoredEntry) -> anyhow::Result<()>,
 ) -> anyhow::Result<u64> {
-    let mut rows = sqlx::query(concat!(
-        select_entries!(),
-        " WHERE s.seq IS NOT NULL AND ($1::timestamptz IS NULL OR a.at >= $1) \
-         AND ($2::timestamptz IS NULL OR a.at < $2) ORDER BY s.seq"
-    ))
-    .bind(filter.since)
-    .bind(filter.until)
-    .fetch(pool);
+    let mut rows = sqlx::query(SEALED_IN_PERIOD)
+        .bind(filter.since)
+        .bind(filter.until)
+        .fetch(pool);
     let mut n = 0u64;
     while let Some(row) = rows.try_next().await.context("reading the log")? {
         sink(&StoredEntry::from_row(&row)?)?;

@@ -1,10 +1,11 @@
 //! Delivers outbox intents to the platforms: renders cards from the request's current state and
-//! posts, updates or sends them, remembering every posted copy.
+//! posts, updates or sends them, remembering every posted copy; receipts go to webhooks.
 
 use super::discord::{components as discord_ui, DiscordApi};
 use super::render::{self, Card};
 use super::slack::blocks::{card_blocks, card_fallback, escape};
 use super::slack::SlackApi;
+use crate::api::webhook::WebhookSender;
 use crate::engine::{Engine, RequestView};
 use crate::outbox::{ChatPlace, ChatUser, Deliverer, DeliveryError, Intent, Job, Platform};
 use crate::store::chat_messages::{self, CardCopy};
@@ -16,6 +17,7 @@ pub struct ChatDeliverer {
     engine: Engine,
     slack: Option<SlackApi>,
     discord: Option<DiscordApi>,
+    webhooks: Option<WebhookSender>,
 }
 
 fn transient(e: anyhow::Error) -> DeliveryError {
@@ -25,7 +27,18 @@ fn transient(e: anyhow::Error) -> DeliveryError {
 impl ChatDeliverer {
     /// A deliverer; platforms without a client dead-letter their messages.
     pub fn new(engine: Engine, slack: Option<SlackApi>, discord: Option<DiscordApi>) -> Self {
-        ChatDeliverer { engine, slack, discord }
+        ChatDeliverer {
+            engine,
+            slack,
+            discord,
+            webhooks: None,
+        }
+    }
+
+    /// Also delivers decision receipts to webhooks (without it they are dead-lettered).
+    pub fn with_webhooks(mut self, webhooks: WebhookSender) -> Self {
+        self.webhooks = Some(webhooks);
+        self
     }
 
     fn slack(&self) -> Result<&SlackApi, DeliveryError> {
@@ -264,6 +277,12 @@ impl Deliverer for ChatDeliverer {
             Intent::UpdateCards { r#ref } => self.update_cards(r#ref).await,
             Intent::Confirm { r#ref, to } => self.confirm(r#ref, to).await,
             Intent::Ephemeral { place, user, text } => self.ephemeral(place, user, text).await,
+            Intent::Webhook { r#ref, url, event } => match &self.webhooks {
+                Some(w) => w.deliver(r#ref, url, event).await,
+                None => Err(DeliveryError::Permanent(
+                    "webhooks are not delivered by this process".into(),
+                )),
+            },
             Intent::InteractionReply { token, text } => {
                 let message = json!({ "content": text, "allowed_mentions": { "parse": [] } });
                 self.discord()?.edit_original(token, &message).await

@@ -195,11 +195,11 @@ impl Engine {
         }
     }
 
-    /// A person's id and display name (the id alone if they left the directory).
+    /// A person's or service's id and display name (the id alone if they left the directory).
     pub(super) fn person_ref(&self, id: &str) -> PersonRef {
         let name = PersonId::parse(id)
             .ok()
-            .and_then(|p| self.policy.directory.person(&p).map(|p| p.name.clone()))
+            .and_then(|p| self.policy.directory.display_name(&p).map(str::to_owned))
             .unwrap_or_else(|| id.to_string());
         PersonRef {
             id: id.to_string(),

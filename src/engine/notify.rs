@@ -5,7 +5,7 @@ use super::load::Loaded;
 use super::Engine;
 use crate::approval::Status;
 use crate::outbox::{self, ChatPlace, ChatUser, Intent, Platform};
-use crate::policy::{Person, PersonId};
+use crate::policy::{Person, PersonId, WebhookEvent};
 use sqlx::PgConnection;
 use std::collections::BTreeMap;
 
@@ -47,34 +47,60 @@ impl Engine {
         out.into_values().collect()
     }
 
-    /// Queues the messages for a change to the loaded request: on opening, the card in its
-    /// channel and privately to each approver; afterwards, an update of every copy; on a final
-    /// state, a confirmation to the requester. Requests without a chat origin get none.
-    pub(super) async fn notify(&self, conn: &mut PgConnection, l: &Loaded, opened: bool) -> anyhow::Result<()> {
-        let Some(place) = l.row.origin.as_ref().map(|o| &o.0) else {
-            return Ok(());
+    /// Where the loaded request's cards go: the channel it was opened from, or else (opened
+    /// through the API) the channels its workflow announces requests in.
+    fn places_of(&self, l: &Loaded) -> Vec<ChatPlace> {
+        if let Some(origin) = &l.row.origin {
+            return vec![origin.0.clone()];
+        }
+        let Some(wf) = self.policy.workflow(&l.row.workflow) else {
+            return Vec::new();
         };
+        let mut places = Vec::new();
+        if let Some((workspace, channel)) = &wf.announce.slack_channel {
+            places.push(ChatPlace {
+                platform: Platform::Slack,
+                workspace: Some(workspace.clone()),
+                channel: channel.clone(),
+            });
+        }
+        if let Some(channel) = &wf.announce.discord_channel {
+            places.push(ChatPlace {
+                platform: Platform::Discord,
+                workspace: None,
+                channel: channel.clone(),
+            });
+        }
+        places
+    }
+
+    /// Queues the messages for a change to the loaded request: on opening, the card in its
+    /// channels and privately to each approver (once, on the first platform that reaches them);
+    /// afterwards, an update of every copy; on a final state, a confirmation to the requester
+    /// and the decision receipt to each subscribed webhook. Requests with no channel get no chat
+    /// messages.
+    pub(super) async fn notify(&self, conn: &mut PgConnection, l: &Loaded, opened: bool) -> anyhow::Result<()> {
+        self.queue_webhooks(conn, l).await?;
+        let places = self.places_of(l);
+        if places.is_empty() {
+            return Ok(());
+        }
         let r#ref = l.row.r#ref.clone();
+        let reach = |person: &Person| places.iter().find_map(|place| chat_user(person, place));
         if opened {
-            outbox::enqueue(
-                conn,
-                &Intent::PostCard {
+            for place in &places {
+                let intent = Intent::PostCard {
                     r#ref: r#ref.clone(),
                     place: place.clone(),
-                },
-            )
-            .await?;
-            for person in self.approvers_of(l) {
-                if let Some(to) = chat_user(person, place) {
-                    outbox::enqueue(
-                        conn,
-                        &Intent::DmCard {
-                            r#ref: r#ref.clone(),
-                            to,
-                        },
-                    )
-                    .await?;
-                }
+                };
+                outbox::enqueue(conn, &intent).await?;
+            }
+            for to in self.approvers_of(l).into_iter().filter_map(reach) {
+                let intent = Intent::DmCard {
+                    r#ref: r#ref.clone(),
+                    to,
+                };
+                outbox::enqueue(conn, &intent).await?;
             }
         } else {
             outbox::enqueue(conn, &Intent::UpdateCards { r#ref: r#ref.clone() }).await?;
@@ -85,9 +111,32 @@ impl Engine {
         };
         if tell_requester {
             let requester = self.policy.directory.person(&l.domain.requester);
-            if let Some(to) = requester.and_then(|p| chat_user(p, place)) {
+            if let Some(to) = requester.and_then(reach) {
                 outbox::enqueue(conn, &Intent::Confirm { r#ref, to }).await?;
             }
+        }
+        Ok(())
+    }
+
+    /// On a final state, the receipt to every webhook of the workflow that subscribes to it.
+    async fn queue_webhooks(&self, conn: &mut PgConnection, l: &Loaded) -> anyhow::Result<()> {
+        let event = match l.domain.status {
+            Status::Pending => return Ok(()),
+            Status::Approved => WebhookEvent::Approved,
+            Status::Rejected => WebhookEvent::Rejected,
+            Status::Cancelled => WebhookEvent::Cancelled,
+            Status::Expired => WebhookEvent::Expired,
+        };
+        let Some(wf) = self.policy.workflow(&l.row.workflow) else {
+            return Ok(());
+        };
+        for hook in wf.webhooks.iter().filter(|h| h.events.contains(&event)) {
+            let intent = Intent::Webhook {
+                r#ref: l.row.r#ref.clone(),
+                url: hook.url.clone(),
+                event: event.as_str().to_owned(),
+            };
+            outbox::enqueue(conn, &intent).await?;
         }
         Ok(())
     }

@@ -23,6 +23,24 @@ pub enum ListFilter {
     All,
 }
 
+/// The role that may read the whole audit log through the API.
+pub const AUDITOR_ROLE: &str = "auditor";
+
+/// Which requests one page of a listing holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page {
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only the caller's own requests.
+    pub mine: bool,
+    /// Only this workflow.
+    pub workflow: Option<String>,
+    /// Only requests older than this cursor (from the previous page).
+    pub before: Option<i64>,
+    /// At most this many.
+    pub limit: i64,
+}
+
 /// One line of a request's trail.
 pub type HistoryEntry = StoredEntry;
 
@@ -95,27 +113,76 @@ impl Engine {
 
     /// Requests the caller may see, newest first (at most 50).
     pub async fn list(&self, ctx: &Context, filter: ListFilter) -> anyhow::Result<Vec<RequestView>> {
+        let page = Page {
+            status: (filter == ListFilter::Pending).then_some(Status::Pending),
+            mine: filter == ListFilter::Mine,
+            workflow: None,
+            before: None,
+            limit: 50,
+        };
+        Ok(self.list_page(ctx, &page).await?.0)
+    }
+
+    /// One page of the requests the caller may see, newest first, and the cursor of the next
+    /// page when there may be one.
+    pub async fn list_page(&self, ctx: &Context, page: &Page) -> anyhow::Result<(Vec<RequestView>, Option<i64>)> {
         let actor = &ctx.actor;
         let workflows: Vec<String> = self
             .policy
             .workflows
             .values()
-            .filter(|wf| filter == ListFilter::Mine || may_view(actor, Some(wf), ""))
+            .filter(|wf| page.workflow.as_deref().is_none_or(|w| w == wf.id))
+            .filter(|wf| page.mine || may_view(actor, Some(wf), ""))
             .map(|wf| wf.id.clone())
             .collect();
         let query = ListQuery {
-            status: (filter == ListFilter::Pending).then_some(Status::Pending),
-            requester: (filter == ListFilter::Mine).then(|| actor.person.to_string()),
+            status: page.status,
+            requester: page.mine.then(|| actor.person.to_string()),
             workflows,
-            limit: 50,
+            before: page.before,
+            limit: page.limit,
         };
         let mut conn = self.pool.acquire().await?;
         let found = rows::list(&mut *conn, &query).await?;
+        let next = (found.len() as i64 == page.limit)
+            .then(|| found.last().map(|r| r.id))
+            .flatten();
         let mut views = Vec::with_capacity(found.len());
         for row in found {
             views.push(self.view_of(&mut conn, row).await?);
         }
-        Ok(views)
+        Ok((views, next))
+    }
+
+    /// Whether the caller may read the whole audit log (the `auditor` role). Either way the
+    /// attempt is recorded as `audit.exported`, with the period asked for.
+    pub async fn authorize_audit_export(
+        &self,
+        ctx: &Context,
+        period: serde_json::Value,
+    ) -> anyhow::Result<Result<(), Refusal>> {
+        let allowed = ctx.actor.roles.iter().any(|r| r.as_str() == AUDITOR_ROLE);
+        let mut tx = self.pool.begin().await?;
+        let result = if allowed {
+            let mut e = self.entry(ctx, Action::AuditExported, AuditOutcome::Done);
+            e.details = json!({ "period": period });
+            audit::append(&mut tx, &e).await?;
+            Ok(())
+        } else {
+            let refusal = Refusal::new(
+                RefusalReason::NotPermitted,
+                format!("Reading the audit log needs the role {AUDITOR_ROLE}."),
+            );
+            let mut e = self.entry(ctx, Action::AuditExported, AuditOutcome::Refused(refusal.reason));
+            e.details = json!({ "period": period, "message": refusal.message });
+            audit::append(&mut tx, &e).await?;
+            Err(refusal)
+        };
+        tx.commit().await?;
+        if let Err(r) = &result {
+            crate::metrics::count("refusals_total", &[("reason", r.reason.as_str())]);
+        }
+        Ok(result)
     }
 
     /// Records `policy.loaded` / `directory.loaded` for every file whose content hash differs

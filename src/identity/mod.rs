@@ -18,6 +18,11 @@ pub enum Identity {
     Discord(String),
     /// The local console, acting as a named person.
     Console(PersonId),
+    /// The HTTP API, as the `sub` of a verified token (a person or service id, or an id the
+    /// directory does not know).
+    Api(String),
+    /// The HTTP API before any token was verified: the caller is unknown.
+    ApiUnverified,
     /// The system itself (expiry, sealing, loading policy): no person.
     System,
 }
@@ -28,6 +33,8 @@ impl fmt::Display for Identity {
             Identity::Slack { workspace, user } => write!(f, "slack:{workspace}/{user}"),
             Identity::Discord(id) => write!(f, "discord:{id}"),
             Identity::Console(p) => write!(f, "console:{p}"),
+            Identity::Api(p) => write!(f, "api:{p}"),
+            Identity::ApiUnverified => f.write_str("api:?"),
             Identity::System => f.write_str("system"),
         }
     }
@@ -62,13 +69,26 @@ impl Actor {
     }
 }
 
-/// Resolves an identity to an actor; `None` when the directory does not know it.
+/// Resolves an identity to an actor; `None` when the directory does not know it. Only the API
+/// reaches service accounts: they have no chat identity.
 pub fn resolve(dir: &Directory, identity: &Identity) -> Option<Actor> {
     let person = match identity {
         Identity::Slack { workspace, user } => dir.by_slack(workspace, user),
         Identity::Discord(id) => dir.by_discord(id),
         Identity::Console(id) => dir.person(id),
-        Identity::System => None,
+        Identity::Api(sub) => {
+            let id = PersonId::parse(sub).ok()?;
+            if let Some(service) = dir.service(&id) {
+                return Some(Actor {
+                    person: service.id.clone(),
+                    name: service.name.clone(),
+                    roles: service.roles.clone(),
+                    identity: identity.clone(),
+                });
+            }
+            dir.person(&id)
+        }
+        Identity::System | Identity::ApiUnverified => None,
     }?;
     Some(Actor::from_person(person, identity.clone()))
 }

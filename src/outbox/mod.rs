@@ -115,6 +115,15 @@ pub enum Intent {
         /// What to say.
         text: String,
     },
+    /// POST the decision receipt of a request's final state to a webhook.
+    Webhook {
+        /// The request.
+        r#ref: String,
+        /// The receiver.
+        url: String,
+        /// The final state's event, e.g. `request.approved`.
+        event: String,
+    },
     /// A private reply to one person in a channel (a refused click, details).
     Ephemeral {
         /// Where.
@@ -134,7 +143,8 @@ impl Intent {
             | Intent::DmCard { r#ref, .. }
             | Intent::UpdateCards { r#ref }
             | Intent::Confirm { r#ref, .. }
-            | Intent::Remind { r#ref, .. } => Some(r#ref),
+            | Intent::Remind { r#ref, .. }
+            | Intent::Webhook { r#ref, .. } => Some(r#ref),
             Intent::Ephemeral { .. }
             | Intent::InteractionReply { .. }
             | Intent::DigestToChannel { .. }
@@ -154,6 +164,7 @@ impl Intent {
             Intent::DigestToChannel { .. } => "digest_to_channel",
             Intent::DigestToUser { .. } => "digest_to_user",
             Intent::Ephemeral { .. } => "ephemeral",
+            Intent::Webhook { .. } => "webhook",
         }
     }
 }

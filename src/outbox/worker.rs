@@ -144,7 +144,9 @@ impl<D: Deliverer> Worker<D> {
         Ok(n)
     }
 
-    /// Claims due messages, at most one per request (the oldest), and leases them.
+    /// Claims due messages, at most one per request (the oldest), and leases them. Webhooks
+    /// keep their own order beside the chat messages, so a receiver that is down never holds
+    /// back a confirmation in chat.
     async fn claim(&self) -> anyhow::Result<Vec<Job>> {
         let rows = sqlx::query(
             "UPDATE outbox SET attempts = attempts + 1, \
@@ -153,7 +155,8 @@ impl<D: Deliverer> Worker<D> {
                SELECT o.id FROM outbox o \
                WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_attempt_at <= now() \
                  AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.ref = o.ref AND e.id < o.id \
-                                 AND e.delivered_at IS NULL AND e.dead_at IS NULL) \
+                                 AND e.delivered_at IS NULL AND e.dead_at IS NULL \
+                                 AND (e.intent->>'kind' = 'webhook') = (o.intent->>'kind' = 'webhook')) \
                ORDER BY o.id LIMIT $1 FOR UPDATE SKIP LOCKED) \
              RETURNING id, intent, attempts",
         )

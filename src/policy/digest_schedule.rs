@@ -3,6 +3,7 @@
 
 use crate::policy::check::FileCx;
 use crate::policy::raw::{Key, Node};
+use crate::policy::workflow_links::read_channels;
 use std::str::FromStr;
 
 const DIGEST_KEYS: &[&str] = &["cron", "timezone", "dm_members", "slack_channel", "discord_channel"];
@@ -71,27 +72,7 @@ pub(crate) fn read_digest(cx: &mut FileCx<'_>, team: &str, key: &Key, node: &Nod
         None => None,
     };
     let dm_members = cx.boolean(&t, "dm_members").unwrap_or(false);
-    let slack_channel = match cx.string(&t, "slack_channel") {
-        Some((s, span)) => match s.split_once('/') {
-            Some((w, c)) if !w.is_empty() && !c.is_empty() && !c.contains('/') => Some((w.to_string(), c.to_string())),
-            _ => {
-                cx.at(
-                    &span,
-                    format!("slack_channel `{s}` must be WORKSPACE/CHANNEL, e.g. \"T0001/C0FINANCE\""),
-                );
-                None
-            }
-        },
-        None => None,
-    };
-    let discord_channel = match cx.string(&t, "discord_channel") {
-        Some((d, span)) if d.is_empty() || !d.chars().all(|c| c.is_ascii_digit()) => {
-            cx.at(&span, format!("discord_channel `{d}` must be a numeric channel id"));
-            None
-        }
-        Some((d, _)) => Some(d),
-        None => None,
-    };
+    let (slack_channel, discord_channel) = read_channels(cx, &t);
     if !dm_members
         && t.get("slack_channel").is_none()
         && t.get("discord_channel").is_none()

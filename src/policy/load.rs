@@ -124,6 +124,7 @@ impl PolicySet {
 fn empty_directory() -> Directory {
     Directory {
         people: BTreeMap::new(),
+        services: BTreeMap::new(),
         teams: BTreeMap::new(),
         hash: String::new(),
     }

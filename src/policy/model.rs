@@ -136,6 +136,8 @@ pub struct Team {
 pub struct Directory {
     /// Everyone, by id.
     pub people: BTreeMap<PersonId, Person>,
+    /// Service accounts (other systems calling the API), by id.
+    pub services: BTreeMap<PersonId, crate::policy::integration::Service>,
     /// Teams, by id.
     pub teams: BTreeMap<TeamId, Team>,
     /// sha256 hex of the people.toml bytes, recorded in the audit log.
@@ -158,6 +160,18 @@ impl Directory {
     /// The person who owns this Discord user id.
     pub fn by_discord(&self, user_id: &str) -> Option<&Person> {
         self.people.values().find(|p| p.discord.iter().any(|d| d == user_id))
+    }
+
+    /// The service account with this id.
+    pub fn service(&self, id: &PersonId) -> Option<&crate::policy::integration::Service> {
+        self.services.get(id)
+    }
+
+    /// A person's or a service's display name.
+    pub fn display_name(&self, id: &PersonId) -> Option<&str> {
+        self.person(id)
+            .map(|p| p.name.as_str())
+            .or_else(|| self.service(id).map(|s| s.name.as_str()))
     }
 
     /// People holding a role, in id order.
@@ -208,6 +222,10 @@ pub struct Workflow {
     pub rules: Vec<Rule>,
     /// Expiry and reminders.
     pub lifecycle: Lifecycle,
+    /// Where requests opened outside chat are announced.
+    pub announce: crate::policy::integration::Announce,
+    /// Where decision receipts are delivered.
+    pub webhooks: Vec<crate::policy::integration::Webhook>,
     /// sha256 hex of the workflow file's bytes.
     pub policy_hash: String,
     /// The file it came from.

@@ -4,10 +4,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::policy::check::{line_col, FileCx, Table};
 use crate::policy::digest_schedule::read_digest;
+use crate::policy::integration::Service;
 use crate::policy::model::{Directory, Person, PersonId, Role, SlackIdentity, Team, TeamId};
 use crate::policy::raw::{Key, Kind, Node, Span};
 
-const ROOT_KEYS: &[&str] = &["person", "team"];
+const ROOT_KEYS: &[&str] = &["person", "service", "team"];
+const SERVICE_KEYS: &[&str] = &["id", "name", "roles"];
 const PERSON_KEYS: &[&str] = &["id", "name", "roles", "slack", "discord"];
 const TEAM_KEYS: &[&str] = &["members", "digest"];
 
@@ -16,6 +18,7 @@ const TEAM_KEYS: &[&str] = &["members", "digest"];
 pub(crate) fn read_directory(cx: &mut FileCx<'_>, root: &Node, hash: String) -> Directory {
     let mut dir = Directory {
         people: BTreeMap::new(),
+        services: BTreeMap::new(),
         teams: BTreeMap::new(),
         hash,
     };
@@ -43,6 +46,27 @@ pub(crate) fn read_directory(cx: &mut FileCx<'_>, root: &Node, hash: String) -> 
                 &node.span.clone().or_else(|| key.span.clone()),
                 format!(
                     "`person` must be written as [[person]] tables, not {}",
+                    other.describe()
+                ),
+            ),
+        }
+    }
+    if let Some((key, node)) = root.get("service") {
+        match &node.kind {
+            Kind::Array(items) => {
+                for (n, item) in items.iter().enumerate() {
+                    let Some(t) = cx.table(key, item, format!("[[service]] #{}", n + 1)) else {
+                        continue;
+                    };
+                    if let Some(s) = read_service(cx, &t, &dir, &mut first_seen) {
+                        dir.services.insert(s.id.clone(), s);
+                    }
+                }
+            }
+            other => cx.at(
+                &node.span.clone().or_else(|| key.span.clone()),
+                format!(
+                    "`service` must be written as [[service]] tables, not {}",
                     other.describe()
                 ),
             ),
@@ -136,6 +160,64 @@ fn read_person(
         roles,
         slack,
         discord,
+    })
+}
+
+/// Reads one `[[service]]`. Its id shares the namespace of people's ids: a token's `sub` must
+/// name exactly one caller.
+fn read_service(
+    cx: &mut FileCx<'_>,
+    t: &Table<'_>,
+    dir: &Directory,
+    first_seen: &mut BTreeMap<PersonId, Span>,
+) -> Option<Service> {
+    cx.check_keys(t, SERVICE_KEYS);
+    let id = cx
+        .required_string(t, "id", " (e.g. id = \"deploy-pipeline\")")
+        .and_then(|(s, span)| match PersonId::parse(&s) {
+            Ok(id) => Some((id, span)),
+            Err(e) => {
+                cx.at(&span, e.replace("person id", "service id"));
+                None
+            }
+        });
+    let name = cx.string(t, "name").map(|(n, _)| n);
+    let mut roles = BTreeSet::new();
+    match cx.string_list(t, "roles") {
+        Some(list) => {
+            for (r, span) in list {
+                match Role::parse(&r) {
+                    Ok(role) => {
+                        if !roles.insert(role) {
+                            cx.at(&span, format!("role `{r}` is listed twice"));
+                        }
+                    }
+                    Err(e) => cx.at(&span, e),
+                }
+            }
+        }
+        None if t.get("roles").is_none() => cx.missing(t, "roles", " (e.g. roles = [\"deployer\"])"),
+        None => {}
+    }
+    let (id, span) = id?;
+    if let Some(first) = first_seen.get(&id) {
+        let line = first.as_ref().map_or(1, |s| line_col(cx.text, s.start).0);
+        let what = if dir.people.contains_key(&id) {
+            "a person"
+        } else {
+            "another service"
+        };
+        cx.at(
+            &span,
+            format!("`{id}` is already {what} (line {line}): a service needs an id of its own"),
+        );
+        return None;
+    }
+    first_seen.insert(id.clone(), span);
+    Some(Service {
+        name: name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| id.to_string()),
+        id,
+        roles,
     })
 }
 

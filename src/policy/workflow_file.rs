@@ -9,6 +9,7 @@ use crate::policy::field_specs::read_fields;
 use crate::policy::model::{check_id, Access, Directory, Lifecycle, Role, TeamId, Workflow};
 use crate::policy::raw::{Node, Span};
 use crate::policy::rules::read_rules;
+use crate::policy::workflow_links::{read_announce, read_webhooks};
 
 const ROOT_KEYS: &[&str] = &[
     "id",
@@ -20,6 +21,8 @@ const ROOT_KEYS: &[&str] = &[
     "access",
     "rule",
     "lifecycle",
+    "announce",
+    "webhook",
 ];
 const ACCESS_KEYS: &[&str] = &["request", "view"];
 const LIFECYCLE_KEYS: &[&str] = &["expires_after", "remind_after"];
@@ -86,6 +89,8 @@ pub(crate) fn read_workflow(
     let rules = read_rules(cx, &root, dir, &fields);
     let fields = fields.specs;
     let lifecycle = read_lifecycle(cx, &root);
+    let announce = read_announce(cx, &root);
+    let webhooks = read_webhooks(cx, &root);
     out.id = id.clone();
     out.prefix = prefix.clone();
 
@@ -112,6 +117,8 @@ pub(crate) fn read_workflow(
         },
         rules,
         lifecycle,
+        announce,
+        webhooks,
         policy_hash,
         source: cx.path.to_path_buf(),
     };
@@ -178,10 +185,10 @@ pub(crate) fn known_role(cx: &mut FileCx<'_>, dir: &Directory, name: &str, span:
             return None;
         }
     };
-    if dir.holders(&role).is_empty() {
+    if dir.holders(&role).is_empty() && !dir.services.values().any(|s| s.roles.contains(&role)) {
         cx.at(
             span,
-            format!("unknown role `{name}`: no person in people.toml holds it"),
+            format!("unknown role `{name}`: no person or service in people.toml holds it"),
         );
         return None;
     }

@@ -294,6 +294,8 @@ pub struct ListQuery {
     pub requester: Option<String>,
     /// Only these workflows (those the caller may view, or asked for).
     pub workflows: Vec<String>,
+    /// Only requests with a smaller id (keyset pagination).
+    pub before: Option<i64>,
     /// At most this many, newest first.
     pub limit: i64,
 }
@@ -304,12 +306,13 @@ pub async fn list(db: impl PgExecutor<'_>, q: &ListQuery) -> anyhow::Result<Vec<
         "SELECT id, ref, workflow, requester, requester_identity, status, version, created_at, \
          expires_at, decided_at, origin FROM requests \
          WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR requester = $2) \
-         AND workflow = ANY($3) ORDER BY id DESC LIMIT $4",
+         AND workflow = ANY($3) AND ($5::int8 IS NULL OR id < $5) ORDER BY id DESC LIMIT $4",
     )
     .bind(q.status.map(Status::as_str))
     .bind(&q.requester)
     .bind(&q.workflows)
     .bind(q.limit)
+    .bind(q.before)
     .fetch_all(db)
     .await
     .context("listing requests")

@@ -72,6 +72,7 @@ impl DiscordBot {
             seal_every: Duration::from_millis(50),
             tick_every: Duration::from_secs(3600),
             ack_budget: Duration::from_millis(2500),
+            api: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let clock: Arc<dyn Clock> = Arc::new(bot.clock.clone());

@@ -61,6 +61,7 @@ impl SlackBot {
             seal_every: Duration::from_millis(50),
             tick_every: Duration::from_secs(3600),
             ack_budget,
+            api: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let clock: Arc<dyn Clock> = Arc::new(bot.clock.clone());

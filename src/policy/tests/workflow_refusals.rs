@@ -104,7 +104,7 @@ fn an_unknown_role_in_approvals_is_refused() {
         "flow.toml",
         17,
         23,
-        "unknown role `approvr`: no person in people.toml holds it",
+        "unknown role `approvr`: no person or service in people.toml holds it",
     );
 }
 

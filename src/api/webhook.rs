@@ -1,0 +1,123 @@
+//! Delivers decision receipts to a workflow's webhooks, for the outbox worker: the receipt is
+//! signed at delivery time from the request's final state, POSTed as JSON, and a failure is
+//! classed for the worker (retry with backoff, wait out a 429, or dead-letter).
+
+use super::receipt::{self, ReceiptError, ReceiptSigner};
+use crate::engine::Engine;
+use crate::outbox::DeliveryError;
+use serde_json::json;
+use std::time::Duration;
+
+/// How long a receiver may take to answer.
+const TIMEOUT: Duration = Duration::from_secs(10);
+/// What to wait after a 429 that does not say.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// POSTs receipts to webhooks.
+#[derive(Clone, Debug)]
+pub struct WebhookSender {
+    engine: Engine,
+    signer: Option<ReceiptSigner>,
+    http: reqwest::Client,
+}
+
+impl WebhookSender {
+    /// A sender; without a receipt key every webhook message is dead-lettered with that reason.
+    pub fn new(engine: Engine, signer: Option<ReceiptSigner>) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .user_agent(concat!("countersign/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(WebhookSender { engine, signer, http })
+    }
+
+    /// Delivers the receipt of `ref`'s final state (`event`) to `url`. The `Idempotency-Key`
+    /// header is the same on every attempt, so a receiver can drop a repeat.
+    pub async fn deliver(&self, r#ref: &str, url: &str, event: &str) -> Result<(), DeliveryError> {
+        let signer = self.signer.as_ref().ok_or_else(|| {
+            DeliveryError::Permanent(
+                "receipts are not configured (COUNTERSIGN_RECEIPT_KEY); webhooks carry them".into(),
+            )
+        })?;
+        let view = self
+            .engine
+            .current_view(r#ref)
+            .await
+            .map_err(|e| DeliveryError::Transient(format!("{e:#}")))?
+            .ok_or_else(|| DeliveryError::Permanent(format!("no request {ref}")))?;
+        let claims = receipt::claims(&self.engine, &view).await.map_err(|e| match e {
+            ReceiptError::NotFinal(_) => DeliveryError::Permanent(e.to_string()),
+            ReceiptError::NotSealed(_) => DeliveryError::Transient(e.to_string()),
+            ReceiptError::Other(e) => DeliveryError::Transient(format!("{e:#}")),
+        })?;
+        let token = signer
+            .sign(&claims)
+            .map_err(|e| DeliveryError::Permanent(format!("{e:#}")))?;
+        let body =
+            json!({ "event": event, "ref": r#ref, "status": claims.status, "kid": signer.kid(), "receipt": token });
+        let res = self
+            .http
+            .post(url)
+            .header("countersign-event", event)
+            .header("idempotency-key", format!("{ref}:{event}"))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| DeliveryError::Transient(format!("webhook {url}: {}", without_url(&e))))?;
+        classify(
+            res.status().as_u16(),
+            res.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+            url,
+        )
+    }
+}
+
+/// reqwest's errors repeat the URL; the message names it once.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    if let Some(u) = e.url() {
+        s = s.replace(&format!(" ({u})"), "");
+    }
+    s
+}
+
+/// What a receiver's status means for the worker.
+fn classify(status: u16, retry_after: Option<&str>, url: &str) -> Result<(), DeliveryError> {
+    match status {
+        200..=299 => Ok(()),
+        429 => Err(DeliveryError::RateLimited {
+            retry_after: retry_after
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs_f64),
+        }),
+        408 | 409 | 425 | 500..=599 => Err(DeliveryError::Transient(format!("webhook {url} answered {status}"))),
+        _ => Err(DeliveryError::Permanent(format!(
+            "webhook {url} answered {status}: fix the receiver or the [[webhook]] url"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_receivers_answer_decides_retry_wait_or_give_up() {
+        assert_eq!(classify(204, None, "u"), Ok(()));
+        assert_eq!(
+            classify(429, Some("2"), "u"),
+            Err(DeliveryError::RateLimited {
+                retry_after: Duration::from_secs(2)
+            })
+        );
+        assert_eq!(
+            classify(429, Some("soon"), "u"),
+            Err(DeliveryError::RateLimited {
+                retry_after: DEFAULT_RETRY_AFTER
+            })
+        );
+        assert!(matches!(classify(503, None, "u"), Err(DeliveryError::Transient(_))));
+        assert!(matches!(classify(404, None, "u"), Err(DeliveryError::Permanent(m)) if m.contains("404")));
+    }
+}
