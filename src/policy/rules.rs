@@ -216,19 +216,14 @@ fn read_group(cx: &mut FileCx<'_>, g: &Table<'_>, dir: &Directory, label: &str) 
     let holders = dir.holders(&role);
     if usize::try_from(count).map_or(true, |c| c > holders.len()) {
         let names: Vec<&str> = holders.iter().map(|p| p.id.as_str()).collect();
+        let who = match names.len() {
+            0 => "no person holds that role (services never approve)".to_owned(),
+            1 => format!("only 1 person holds that role ({})", names[0]),
+            n => format!("only {n} people hold that role ({})", names.join(", ")),
+        };
         cx.at(
             &count_span,
-            format!(
-                "{label} needs {count} approvals from {role}, but only {} {} that role ({}): \
-                 nobody could ever approve it",
-                holders.len(),
-                if holders.len() == 1 {
-                    "person holds"
-                } else {
-                    "people hold"
-                },
-                names.join(", ")
-            ),
+            format!("{label} needs {count} approvals from {role}, but {who}: nobody could ever approve it"),
         );
         return None;
     }

@@ -201,6 +201,7 @@ pub fn url_of(pool: &PgPool) -> String {
     format!("{head}://{authority}/{db}{query}")
 }
 
+pub mod api_harness;
 pub mod db_proxy;
 pub mod discord_harness;
 pub mod discord_sign;

@@ -7,7 +7,7 @@ use super::slack_sign::{interaction_body, percent_encode, signature};
 use super::Bot;
 use countersign::clock::Clock;
 use countersign::outbox::OutboxConfig;
-use countersign::server::{self, Running, ServeSettings, SlackSettings};
+use countersign::server::{self, ApiSettings, Running, ServeSettings, SlackSettings};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,7 +42,16 @@ impl SlackBot {
 
     /// The same, with a given acknowledgement budget.
     pub async fn start_with(pool: PgPool, ack_budget: Duration) -> SlackBot {
-        let bot = Bot::new(pool).await;
+        SlackBot::start_bot(Bot::new(pool).await, ack_budget, ApiSettings::default()).await
+    }
+
+    /// Starts everything with a given commands/ directory and API keys.
+    pub async fn start_with_api(pool: PgPool, commands: &std::path::Path, api: ApiSettings) -> SlackBot {
+        let bot = Bot::with_commands(pool, commands).await;
+        SlackBot::start_bot(bot, Duration::from_millis(2500), api).await
+    }
+
+    async fn start_bot(bot: Bot, ack_budget: Duration, api: ApiSettings) -> SlackBot {
         let fake = FakeSlack::start().await;
         let settings = ServeSettings {
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -61,7 +70,7 @@ impl SlackBot {
             seal_every: Duration::from_millis(50),
             tick_every: Duration::from_secs(3600),
             ack_budget,
-            api: Default::default(),
+            api,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let clock: Arc<dyn Clock> = Arc::new(bot.clock.clone());

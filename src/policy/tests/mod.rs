@@ -3,6 +3,7 @@
 mod examples;
 mod exprs;
 mod input;
+mod integration_refusals;
 mod money;
 mod people_refusals;
 mod workflow_refusals;

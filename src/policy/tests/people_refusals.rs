@@ -99,9 +99,9 @@ fn an_unknown_key_names_its_table_and_the_keys_allowed() {
 
 #[test]
 fn an_unknown_top_level_table_is_refused() {
-    let people = format!("{PEOPLE}\n[[service]]\nid = \"ci\"\n");
+    let people = format!("{PEOPLE}\n[[robot]]\nid = \"ci\"\n");
     let errors = refusals(&[("people.toml", &people)]);
-    assert_one(&errors, "people.toml", 25, 3, "unknown key `service` in people.toml");
+    assert_one(&errors, "people.toml", 25, 3, "unknown key `robot` in people.toml");
 }
 
 #[test]
