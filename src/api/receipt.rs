@@ -178,6 +178,9 @@ pub fn jwks(signer: Option<&ReceiptSigner>) -> Value {
     json!({ "keys": signer.map(|s| vec![s.jwk().clone()]).unwrap_or_default() })
 }
 
+/// How many sealing passes a receipt waits for (50 ms apart) before answering "not sealed yet".
+const SEAL_TRIES: u32 = 20;
+
 /// The claims of a decided request's receipt, from its view and the sealed audit entry that
 /// recorded the final state. Seals the chain first when that entry is not chained yet.
 pub async fn claims(engine: &Engine, view: &RequestView) -> Result<ReceiptClaims, ReceiptError> {
@@ -185,7 +188,9 @@ pub async fn claims(engine: &Engine, view: &RequestView) -> Result<ReceiptClaims
         return Err(ReceiptError::NotFinal(view.r#ref.clone()));
     };
     let action = format!("request.{}", view.status.as_str());
-    let mut sealed_now = false;
+    // The sealer chains entries once every older transaction has settled; a transaction still
+    // open elsewhere can hold that back for a moment, so seal and look again a few times.
+    let mut tries = 0;
     let entry = loop {
         let trail = crate::audit::trail(engine.pool(), &view.r#ref).await?;
         let entry = trail
@@ -199,11 +204,14 @@ pub async fn claims(engine: &Engine, view: &RequestView) -> Result<ReceiptClaims
                     view.status.as_str()
                 )
             })?;
-        if entry.seq.is_some() || sealed_now {
+        if entry.seq.is_some() || tries == SEAL_TRIES {
             break entry;
         }
+        if tries > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         crate::audit::seal(engine.pool()).await?;
-        sealed_now = true;
+        tries += 1;
     };
     let (Some(seq), Some(hash)) = (entry.seq, entry.hash.clone()) else {
         return Err(ReceiptError::NotSealed(view.r#ref.clone()));
