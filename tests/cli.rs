@@ -30,6 +30,11 @@ fn every_subcommand_has_help() {
         &["audit", "verify", "--help"],
         &["audit", "export", "--help"],
         &["audit", "show", "--help"],
+        &["token", "--help"],
+        &["token", "issue", "--help"],
+        &["serve", "--help"],
+        &["digest", "--help"],
+        &["discord", "--help"],
     ] {
         let out = countersign(args);
         assert!(out.status.success(), "{args:?}");
@@ -269,4 +274,52 @@ fn a_team_that_owns_a_workflow_must_say_where_its_digest_goes() {
         message.contains("team `platform-security` owns this workflow but has no digest"),
         "{message}"
     );
+}
+
+/// `countersign token issue` with COUNTERSIGN_API_JWT_SECRET set to `secret` (or unset).
+fn token_issue(secret: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_countersign"));
+    cmd.args([
+        "--commands",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/commands"),
+        "token",
+        "issue",
+    ])
+    .args(args)
+    .env_remove("COUNTERSIGN_API_JWT_SECRET");
+    if let Some(s) = secret {
+        cmd.env("COUNTERSIGN_API_JWT_SECRET", s);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn token_issue_mints_a_token_the_api_accepts_and_refuses_what_it_would_not() {
+    let secret = "a-test-secret-that-is-long-enough-1234567890";
+    let out = token_issue(Some(secret), &["--sub", "grace", "--ttl", "30m"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap();
+    let auth = countersign::api::ApiAuth::new(Some(secret), None).unwrap();
+    let claims = auth
+        .verify(Some(&format!("Bearer {}", token.trim())), chrono::Utc::now())
+        .unwrap();
+    assert_eq!(claims.sub, "grace");
+    assert!((claims.exp - claims.iat.unwrap() - 1800.0).abs() < 1.0);
+
+    for (secret, args, expected) in [
+        (None, &["--sub", "grace"][..], "COUNTERSIGN_API_JWT_SECRET is not set"),
+        (Some("short"), &["--sub", "grace"], "too short"),
+        (
+            Some(secret),
+            &["--sub", "mallory"],
+            "`mallory` is not a person or service",
+        ),
+        (Some(secret), &["--sub", "grace", "--ttl", "soon"], "is not a duration"),
+    ] {
+        let out = token_issue(secret, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}: a token was printed");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
 }
