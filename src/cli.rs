@@ -37,12 +37,17 @@ pub fn load_policy(dir: &Path) -> anyhow::Result<PolicySet> {
 pub fn check(dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<bool> {
     match PolicySet::load(dir) {
         Ok(p) => {
+            let services = match p.directory.services.len() {
+                0 => String::new(),
+                1 => " and 1 service".to_owned(),
+                n => format!(" and {n} services"),
+            };
+            let (w, people) = (p.workflows.len(), p.directory.people.len());
+            let joint = if services.is_empty() { " and" } else { "," };
             writeln!(
                 out,
-                "{}: {} workflows and {} people, all valid.",
-                dir.display(),
-                p.workflows.len(),
-                p.directory.people.len()
+                "{}: {w} workflows{joint} {people} people{services}, all valid.",
+                dir.display()
             )?;
             Ok(true)
         }

@@ -60,7 +60,7 @@ fn the_example_commands_pass_check() {
     let dir = example_commands();
     let out = countersign(&["check", "--commands", dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("3 workflows and 10 people, all valid"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 workflows, 10 people and 3 services, all valid"));
 }
 
 /// A valid directory with one file replaced by `broken`.

@@ -43,9 +43,8 @@ pub struct ApiBot {
 impl ApiBot {
     /// Starts the server; `webhook`, when given, receives the invoice workflow's receipts.
     pub async fn start(pool: PgPool, webhook: Option<&str>) -> ApiBot {
-        let people = std::fs::read_to_string(example_commands().join("people.toml")).unwrap()
-            + "\n[[service]]\nid = \"erp\"\nname = \"ERP system\"\nroles = [\"analyst\"]\n\
-               \n[[service]]\nid = \"siem\"\nname = \"SIEM collector\"\nroles = [\"auditor\"]\n";
+        // The example people.toml has the services `erp` (an analyst) and `siem` (an auditor).
+        let people = std::fs::read_to_string(example_commands().join("people.toml")).unwrap();
         let mut invoice = std::fs::read_to_string(example_commands().join("invoice.toml")).unwrap()
             + &format!("\n[announce]\nslack_channel = \"T0001/{ANNOUNCE}\"\n");
         if let Some(url) = webhook {
