@@ -168,3 +168,28 @@ async fn a_valid_token_without_the_permission_gets_403_and_is_audited(pool: PgPo
     );
     assert_eq!(api.slack.bot.count("requests").await, 0);
 }
+
+#[sqlx::test]
+async fn a_server_without_api_keys_answers_501_and_records_nothing(pool: PgPool) {
+    let slack = common::slack_harness::SlackBot::start(pool).await;
+    let before = slack.bot.count("audit_log").await;
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/v1/requests", slack.base))
+        .bearer_auth("anything")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 501);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "not_configured");
+    assert!(body["message"].as_str().unwrap().contains("COUNTERSIGN_API_JWT_SECRET"));
+    assert_eq!(slack.bot.count("audit_log").await, before);
+    // The key set is published, empty, for verifiers to find.
+    let jwks: Value = reqwest::get(format!("{}/.well-known/jwks.json", slack.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks, json!({ "keys": [] }));
+}

@@ -253,6 +253,8 @@ async fn listing_pages_through_requests_and_the_siem_pulls_the_log_as_json_lines
     let (_, none) = api.get("/api/v1/requests", "frank").await;
     assert_eq!(none["requests"], json!([]));
 
+    // Everything so far is chained before the pull, whatever other tests hold open.
+    api.slack.bot.settle().await;
     let res = api
         .call(
             Method::GET,
@@ -266,9 +268,14 @@ async fn listing_pages_through_requests_and_the_siem_pulls_the_log_as_json_lines
     let text = res.text().await.unwrap();
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.iter().filter(|l| l["action"] == "request.opened").count(), 3);
-    assert!(lines
-        .iter()
-        .any(|l| l["action"] == "audit.exported" && l["actor"] == "siem"));
+    // The pull itself is on the record (it reaches the stream once the chain seals it).
+    let pulls: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'audit.exported' AND actor = 'siem' AND outcome = 'done'",
+    )
+    .fetch_one(api.slack.bot.engine.pool())
+    .await
+    .unwrap();
+    assert_eq!(pulls, 1);
     assert!(lines
         .windows(2)
         .all(|w| w[1]["seq"].as_i64() == Some(w[0]["seq"].as_i64().unwrap() + 1)));

@@ -24,9 +24,13 @@ pub enum ApiError {
     /// A receipt asked for before the request is decided (409).
     #[error("{0}")]
     NotFinal(String),
-    /// Something the server lacks or cannot reach now (503); retrying later may work.
+    /// Something the server cannot reach or finish now (503); retrying later may work.
     #[error("{0}")]
     Unavailable(String),
+    /// Something this server is not set up for (501); retrying will not help until an operator
+    /// configures it.
+    #[error("{0}")]
+    NotConfigured(String),
     /// A failure of ours (500); the detail is logged, not shown.
     #[error("internal error")]
     Internal(anyhow::Error),
@@ -80,6 +84,10 @@ impl IntoResponse for ApiError {
             }
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, json!({ "error": "bad_request", "message": m })),
             ApiError::NotFinal(m) => (StatusCode::CONFLICT, json!({ "error": "not_final", "message": m })),
+            ApiError::NotConfigured(m) => (
+                StatusCode::NOT_IMPLEMENTED,
+                json!({ "error": "not_configured", "message": m }),
+            ),
             ApiError::Unavailable(m) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({ "error": "unavailable", "message": m }),

@@ -39,7 +39,12 @@ fn correlation(headers: &HeaderMap) -> String {
 }
 
 /// Authenticates the caller of an attempt at `action`; a failure is audited and answered 401.
+/// A server with no API key at all answers 501 and records nothing: no credential was checked,
+/// and anyone who can reach the port must not be able to fill the audit log.
 async fn caller(app: &ApiApp, headers: &HeaderMap, action: Action, r#ref: Option<&str>) -> Result<Context, ApiError> {
+    if !app.auth.is_configured() {
+        return Err(ApiError::NotConfigured(AuthError::NotConfigured.to_string()));
+    }
     let correlation_id = correlation(headers);
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let verified = app.auth.verify(authorization, app.engine.clock().now());
@@ -182,7 +187,7 @@ pub(super) async fn receipt(
     let ctx = caller(&app, &headers, Action::RequestViewed, Some(&r#ref)).await?;
     let view = app.engine.show(&ctx, &r#ref).await?.map_err(ApiError::Refused)?;
     let signer = app.receipts.as_ref().ok_or_else(|| {
-        ApiError::Unavailable("Receipts are not configured on this server: set COUNTERSIGN_RECEIPT_KEY.".into())
+        ApiError::NotConfigured("Receipts are not configured on this server: set COUNTERSIGN_RECEIPT_KEY.".into())
     })?;
     let claims = receipt::claims(&app.engine, &view).await.map_err(|e| match e {
         ReceiptError::NotFinal(_) => ApiError::NotFinal(e.to_string()),
@@ -278,7 +283,7 @@ pub(super) async fn audit_log(
         .authorize_audit_export(&ctx, period)
         .await?
         .map_err(ApiError::Refused)?;
-    // Chain what has settled, so the pull reaches up to now (this call's own entry included).
+    // Chain what has settled, so the pull reaches as close to now as the chain allows.
     audit::seal(app.engine.pool()).await?;
     let body = Body::from_stream(audit::jsonl_stream(app.engine.pool().clone(), filter));
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
