@@ -29,17 +29,68 @@ pub struct SealReport {
     pub sealed_through: Option<i64>,
 }
 
+/// An entry's formal fields at chain position `seq`, without the chain fields themselves, with
+/// its members in sorted order: serialised compactly it is the canonical encoding (the same
+/// bytes as the export object with sorted keys, less `prev_hash` and `hash`, plus `seq`), written
+/// without building a JSON tree first.
+#[derive(serde::Serialize)]
+struct Canonical<'a> {
+    action: &'a str,
+    actor: &'a Option<String>,
+    at: String,
+    correlation_id: &'a Option<String>,
+    details: &'a serde_json::Value,
+    id: i64,
+    identity: &'a Option<String>,
+    outcome: &'a str,
+    policy_hash: &'a Option<String>,
+    reason: &'a Option<String>,
+    r#ref: &'a Option<String>,
+    rule: &'a Option<String>,
+    seq: i64,
+    version: Option<i32>,
+}
+
+impl<'a> Canonical<'a> {
+    fn of(e: &'a StoredEntry, seq: i64) -> Self {
+        Canonical {
+            action: &e.action,
+            actor: &e.actor,
+            at: e.at_rfc3339(),
+            correlation_id: &e.correlation_id,
+            details: &e.details,
+            id: e.id,
+            identity: &e.identity,
+            outcome: &e.outcome,
+            policy_hash: &e.policy_hash,
+            reason: &e.reason,
+            r#ref: &e.r#ref,
+            rule: &e.rule,
+            seq,
+            version: e.version,
+        }
+    }
+}
+
 /// The bytes that are hashed for an entry at chain position `seq`: its formal fields as
 /// compact JSON with sorted keys, without the chain fields themselves.
+#[cfg(test)]
 pub(crate) fn canonical(e: &StoredEntry, seq: i64) -> String {
-    let mut v = e.to_json();
-    if let Some(obj) = v.as_object_mut() {
-        obj.remove("prev_hash");
-        obj.remove("hash");
-        obj.insert("seq".into(), seq.into());
+    serde_json::to_string(&Canonical::of(e, seq)).expect("an entry always serialises")
+}
+
+/// Feeds what is written into a hash.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
     }
-    // serde_json's map is ordered by key, so this encoding is canonical.
-    v.to_string()
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// `sha256(prev_hash "\n" canonical)` in lower-case hex.
@@ -47,7 +98,7 @@ pub(crate) fn link(prev_hash: &str, e: &StoredEntry, seq: i64) -> String {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(b"\n");
-    h.update(canonical(e, seq).as_bytes());
+    serde_json::to_writer(HashWriter(&mut h), &Canonical::of(e, seq)).expect("hashing never fails");
     hex::encode(h.finalize())
 }
 
@@ -72,25 +123,36 @@ pub async fn seal(pool: &PgPool) -> anyhow::Result<SealReport> {
     let upper: String = sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
         .fetch_one(&mut *tx)
         .await?;
-    let entries: Vec<StoredEntry> = sqlx::query(concat!(
-        select_entries!(),
-        " WHERE a.txid >= $1::xid8 AND a.txid < $2::xid8 ORDER BY a.txid, a.id"
-    ))
-    .bind(&lower)
-    .bind(&upper)
-    .fetch(&mut *tx)
-    .map_err(anyhow::Error::from)
-    .and_then(|row| async move { Ok(StoredEntry::from_row(&row)?) })
-    .try_collect()
-    .await
-    .context("reading entries to seal")?;
-    let sealed = entries.len() as u64;
-    for chunk in entries.chunks(BATCH) {
+    // Page through the entries in commit order, so memory stays bounded however many are due.
+    let mut sealed = 0u64;
+    let mut after: (String, i64) = (lower.clone(), 0);
+    loop {
+        let chunk: Vec<(String, StoredEntry)> = sqlx::query(concat!(
+            select_entries!(", a.txid::text AS txid_text"),
+            " WHERE a.txid >= $1::xid8 AND a.txid < $2::xid8 \
+             AND (a.txid, a.id) > ($3::xid8, $4) ORDER BY a.txid, a.id LIMIT $5"
+        ))
+        .bind(&lower)
+        .bind(&upper)
+        .bind(&after.0)
+        .bind(after.1)
+        .bind(BATCH as i64)
+        .fetch(&mut *tx)
+        .map_err(anyhow::Error::from)
+        .and_then(|row| async move { Ok((row.try_get::<String, _>("txid_text")?, StoredEntry::from_row(&row)?)) })
+        .try_collect()
+        .await
+        .context("reading entries to seal")?;
+        let Some((last_txid, last)) = chunk.last() else {
+            break;
+        };
+        after = (last_txid.clone(), last.id);
+        sealed += chunk.len() as u64;
         let mut seqs = Vec::with_capacity(chunk.len());
         let mut ids = Vec::with_capacity(chunk.len());
         let mut prevs = Vec::with_capacity(chunk.len());
         let mut hashes = Vec::with_capacity(chunk.len());
-        for e in chunk {
+        for (_, e) in &chunk {
             seq += 1;
             let hash = link(&prev, e, seq);
             seqs.push(seq);
@@ -131,4 +193,58 @@ pub fn spawn_sealer(pool: PgPool, every: Duration) -> tokio::task::JoinHandle<()
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use serde_json::json;
+
+    /// The definition the chain was first written with: the export object with sorted keys,
+    /// less the chain fields, plus `seq`. The fast encoding must give the same bytes forever.
+    fn reference(e: &StoredEntry, seq: i64) -> String {
+        let mut v = e.to_json();
+        let obj = v.as_object_mut().unwrap();
+        obj.remove("prev_hash");
+        obj.remove("hash");
+        obj.insert("seq".into(), seq.into());
+        v.to_string()
+    }
+
+    fn entry(details: serde_json::Value, filled: bool) -> StoredEntry {
+        let some = |s: &str| filled.then(|| s.to_string());
+        StoredEntry {
+            id: 42,
+            seq: None,
+            at: Utc.with_ymd_and_hms(2026, 11, 30, 9, 15, 7).unwrap() + chrono::Duration::microseconds(123_456),
+            actor: some("alice"),
+            identity: some("slack:T0001/U0ALICE"),
+            action: "vote.approve".into(),
+            r#ref: some("INV-7"),
+            version: filled.then_some(3),
+            rule: some("large \"one\" \u{e9}\u{1F600}"),
+            policy_hash: some("ab12"),
+            outcome: "refused".into(),
+            reason: some("self_approval"),
+            details,
+            correlation_id: some("slack-\n\t\u{7f}"),
+            prev_hash: Some("00".into()),
+            hash: Some("ff".into()),
+        }
+    }
+
+    #[test]
+    fn the_canonical_encoding_is_the_sorted_export_object_byte_for_byte() {
+        let details = json!({ "z": [1, 2.5, -0.0, 1e300, null], "a": { "y": "\u{0}</script>", "b": true }, "m": "\\" });
+        for e in [
+            entry(details.clone(), true),
+            entry(details, false),
+            entry(json!({}), false),
+        ] {
+            for seq in [1, 987_654_321_012] {
+                assert_eq!(canonical(&e, seq), reference(&e, seq));
+            }
+        }
+    }
 }

@@ -193,9 +193,15 @@ pub struct StoredEntry {
 /// A macro so that queries are assembled from literals at compile time (`concat!`), never at run time.
 macro_rules! select_entries {
     () => {
-        "SELECT a.id, s.seq, a.at, a.actor, a.identity, a.action, a.ref, a.version, a.rule, \
-         a.policy_hash, a.outcome, a.reason, a.details, a.correlation_id, s.prev_hash, s.hash \
-         FROM audit_log a LEFT JOIN audit_seal s ON s.entry_id = a.id"
+        select_entries!("")
+    };
+    ($extra_columns:literal) => {
+        concat!(
+            "SELECT a.id, s.seq, a.at, a.actor, a.identity, a.action, a.ref, a.version, a.rule, \
+             a.policy_hash, a.outcome, a.reason, a.details, a.correlation_id, s.prev_hash, s.hash",
+            $extra_columns,
+            " FROM audit_log a LEFT JOIN audit_seal s ON s.entry_id = a.id"
+        )
     };
 }
 pub(crate) use select_entries;

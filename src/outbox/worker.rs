@@ -37,6 +37,10 @@ pub struct Job {
     pub intent: Intent,
     /// Attempts so far, including this one.
     pub attempt: i32,
+    /// Later card updates of the same request, already committed when this job was claimed: a
+    /// card is rendered from the request's current state, so delivering this one brings the
+    /// card up to date for them too, and they are settled with it.
+    pub absorbed: Vec<i64>,
 }
 
 /// Delivers intents to the platforms.
@@ -71,7 +75,7 @@ impl Default for OutboxConfig {
             max_attempts: 10,
             lease: Duration::from_secs(60),
             poll: Duration::from_millis(200),
-            batch: 32,
+            batch: 64,
         }
     }
 }
@@ -126,7 +130,8 @@ impl<D: Deliverer> Worker<D> {
         }
     }
 
-    /// Claims and delivers one batch; returns how many messages it handled.
+    /// Claims and delivers one batch; returns how many messages it handled. Deliveries are
+    /// recorded in one statement: one commit a round rather than one a message.
     pub async fn round(&self) -> anyhow::Result<usize> {
         let jobs = self.claim().await?;
         let n = jobs.len();
@@ -138,8 +143,26 @@ impl<D: Deliverer> Worker<D> {
             }
         }))
         .await;
+        let mut delivered = Vec::new();
         for (job, result) in results {
-            self.settle(&job, result).await?;
+            match result {
+                Ok(()) => {
+                    crate::metrics::count(
+                        "deliveries_total",
+                        &[("kind", job.intent.kind()), ("result", "delivered")],
+                    );
+                    delivered.push(job.id);
+                    delivered.extend(&job.absorbed);
+                }
+                Err(e) => self.settle(&job, e).await?,
+            }
+        }
+        if !delivered.is_empty() {
+            sqlx::query("UPDATE outbox SET delivered_at = now(), last_error = NULL WHERE id = ANY($1)")
+                .bind(&delivered)
+                .execute(&self.pool)
+                .await
+                .context("recording deliveries")?;
         }
         Ok(n)
     }
@@ -173,6 +196,7 @@ impl<D: Deliverer> Worker<D> {
                     id,
                     intent,
                     attempt: r.try_get("attempts")?,
+                    absorbed: Vec::new(),
                 }),
                 Err(e) => {
                     self.dead_letter(id, None, &format!("unreadable intent: {e}"), 0)
@@ -181,37 +205,65 @@ impl<D: Deliverer> Worker<D> {
             }
         }
         jobs.sort_by_key(|j| j.id);
+        self.absorb_card_updates(&mut jobs).await?;
         Ok(jobs)
     }
 
-    /// Records the result of one delivery.
-    async fn settle(&self, job: &Job, result: Result<(), DeliveryError>) -> anyhow::Result<()> {
-        let label = match &result {
-            Ok(()) => "delivered",
-            Err(DeliveryError::RateLimited { .. }) => "rate_limited",
-            Err(DeliveryError::Transient(_)) => "failed",
-            Err(DeliveryError::Permanent(_)) => "refused",
+    /// Gives each claimed card update the later card updates of its request that are already
+    /// committed. Safe because the card is rendered after this read, from state at least as new
+    /// as theirs; and no other worker can claim them while the older job is undelivered.
+    async fn absorb_card_updates(&self, jobs: &mut [Job]) -> anyhow::Result<()> {
+        let refs: Vec<&str> = jobs
+            .iter()
+            .filter(|j| matches!(j.intent, Intent::UpdateCards { .. }))
+            .filter_map(|j| j.intent.r#ref())
+            .collect();
+        if refs.is_empty() {
+            return Ok(());
+        }
+        let later: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, ref FROM outbox WHERE ref = ANY($1) AND delivered_at IS NULL AND dead_at IS NULL \
+             AND intent->>'kind' = 'update_cards' ORDER BY id",
+        )
+        .bind(&refs)
+        .fetch_all(&self.pool)
+        .await
+        .context("finding card updates to coalesce")?;
+        for job in jobs
+            .iter_mut()
+            .filter(|j| matches!(j.intent, Intent::UpdateCards { .. }))
+        {
+            let r#ref = job.intent.r#ref().unwrap_or_default().to_owned();
+            job.absorbed = later
+                .iter()
+                .filter(|(id, r)| *r == r#ref && *id > job.id)
+                .map(|(id, _)| *id)
+                .collect();
+        }
+        Ok(())
+    }
+
+    /// Records a failed delivery: a retry later, or a dead letter.
+    async fn settle(&self, job: &Job, failure: DeliveryError) -> anyhow::Result<()> {
+        let label = match &failure {
+            DeliveryError::RateLimited { .. } => "rate_limited",
+            DeliveryError::Transient(_) => "failed",
+            DeliveryError::Permanent(_) => "refused",
         };
         crate::metrics::count("deliveries_total", &[("kind", job.intent.kind()), ("result", label)]);
-        let delay = match result {
-            Ok(()) => {
-                sqlx::query("UPDATE outbox SET delivered_at = now(), last_error = NULL WHERE id = $1")
-                    .bind(job.id)
-                    .execute(&self.pool)
-                    .await?;
-                return Ok(());
+        let delay = match &failure {
+            DeliveryError::Permanent(e) => {
+                return self.dead_letter(job.id, Some(&job.intent), e, job.attempt).await;
             }
-            Err(DeliveryError::Permanent(e)) => {
-                return self.dead_letter(job.id, Some(&job.intent), &e, job.attempt).await;
+            _ if job.attempt >= self.config.max_attempts => {
+                return self
+                    .dead_letter(job.id, Some(&job.intent), &failure.to_string(), job.attempt)
+                    .await;
             }
-            Err(_) if job.attempt >= self.config.max_attempts => {
-                let e = result.err().map(|e| e.to_string()).unwrap_or_default();
-                return self.dead_letter(job.id, Some(&job.intent), &e, job.attempt).await;
-            }
-            Err(DeliveryError::RateLimited { retry_after }) => retry_after.max(Duration::from_millis(10)),
-            Err(DeliveryError::Transient(_)) => self.backoff(job.attempt),
+            DeliveryError::RateLimited { retry_after } => (*retry_after).max(Duration::from_millis(10)),
+            DeliveryError::Transient(_) => self.backoff(job.attempt),
         };
-        let error = result.err().map(|e| e.to_string());
+        let error = Some(failure.to_string());
         tracing::info!(outbox_id = job.id, attempt = job.attempt, ?delay, error = ?error, "delivery will be retried");
         sqlx::query(
             "UPDATE outbox SET next_attempt_at = now() + make_interval(secs => $2), last_error = $3 WHERE id = $1",
