@@ -2,6 +2,7 @@
 //! acknowledged, and each acknowledged vote against the card update the fake Slack received.
 
 use crate::common::ms;
+use crate::timed_slack::Update;
 use crate::voters::Vote;
 use sqlx::{PgPool, Row};
 use std::collections::HashMap;
@@ -60,13 +61,14 @@ pub async fn check(pool: &PgPool, acked: &HashMap<u32, u32>) -> anyhow::Result<C
     Ok(c)
 }
 
-/// Card-update latency: each acknowledged vote on a request is matched, in order, with the
-/// card updates the fake Slack received for it. Returns the sorted latencies of the votes sent
-/// from `from` on, and how many acknowledged votes got no update at all.
-pub fn delivery(votes: &[Vote], updates: Vec<(u32, Instant)>, from: Instant) -> (Vec<f64>, u64) {
-    let mut by_ref: HashMap<u32, Vec<Instant>> = HashMap::new();
-    for (n, at) in updates {
-        by_ref.entry(n).or_default().push(at);
+/// Card-update latency: the k-th acknowledged vote on a request is delivered by the first card
+/// update that shows at least k approvals (one update may show several, since cards are rendered
+/// from the request's state when they are sent). Returns the sorted latencies of the votes sent
+/// from `from` on, and how many acknowledged votes no update ever showed.
+pub fn delivery(votes: &[Vote], updates: Vec<Update>, from: Instant) -> (Vec<f64>, u64) {
+    let mut by_ref: HashMap<u32, Vec<Update>> = HashMap::new();
+    for u in updates {
+        by_ref.entry(u.number).or_default().push(u);
     }
     let mut acks: HashMap<u32, Vec<(Instant, bool)>> = HashMap::new();
     for v in votes.iter().filter(|v| v.ok) {
@@ -76,10 +78,11 @@ pub fn delivery(votes: &[Vote], updates: Vec<(u32, Instant)>, from: Instant) -> 
     for (n, mut a) in acks {
         a.sort();
         let mut u = by_ref.remove(&n).unwrap_or_default();
-        u.sort();
-        for (i, (ack, counted)) in a.iter().enumerate() {
-            match u.get(i) {
-                Some(at) if *counted => lat.push(ms(at.saturating_duration_since(*ack))),
+        u.sort_by_key(|u| u.at);
+        for (k, (ack, counted)) in a.iter().enumerate() {
+            let shown = u.iter().find(|u| u.approvals > k as u32);
+            match shown {
+                Some(up) if *counted => lat.push(ms(up.at.saturating_duration_since(*ack))),
                 Some(_) => {}
                 None => missing += 1,
             }

@@ -20,8 +20,8 @@ use std::time::Instant;
 struct Shared {
     /// The prefix of the refs to look for in card texts ("INV-").
     ref_prefix: String,
-    /// (request number, arrival) for every chat.update.
-    updates: Mutex<Vec<(u32, Instant)>>,
+    /// Every chat.update of a card.
+    updates: Mutex<Vec<Update>>,
     next_ts: AtomicU64,
     posts: AtomicU64,
     ephemerals: AtomicU64,
@@ -33,6 +33,17 @@ struct Shared {
 pub struct TimedSlack {
     addr: std::net::SocketAddr,
     shared: Arc<Shared>,
+}
+
+/// One card update as the fake received it.
+#[derive(Clone, Copy, Debug)]
+pub struct Update {
+    /// The request number (42 for INV-42).
+    pub number: u32,
+    /// How many approvals the card shows (`u32::MAX` once it says Approved).
+    pub approvals: u32,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 /// The fields of a call the fake looks at; `blocks` and the rest are skipped unread.
@@ -69,8 +80,8 @@ impl TimedSlack {
         format!("http://{}/api", self.addr)
     }
 
-    /// Every card update so far: (request number, arrival time).
-    pub fn updates(&self) -> Vec<(u32, Instant)> {
+    /// Every card update so far.
+    pub fn updates(&self) -> Vec<Update> {
         self.shared.updates.lock().unwrap().clone()
     }
 
@@ -85,6 +96,22 @@ impl TimedSlack {
     }
 }
 
+/// How many approvals a card's text shows: the filled counts of "Pending: needs 1 of 1 a, 0 of 1
+/// b" added up, or `u32::MAX` for "Approved". A card is rendered from the request's state when it
+/// is delivered, so one update can show several votes at once.
+fn approvals_shown(text: &str) -> u32 {
+    if text.contains(": Approved") {
+        return u32::MAX;
+    }
+    text.match_indices(" of ")
+        .filter_map(|(at, _)| {
+            let before = &text[..at];
+            let start = before.rfind(|c: char| !c.is_ascii_digit()).map_or(0, |i| i + 1);
+            before[start..].parse::<u32>().ok()
+        })
+        .sum()
+}
+
 /// The request number in `text` after the first `prefix`, e.g. 42 in "Invoice payment · INV-42: ...".
 fn ref_number(text: &str, prefix: &str) -> Option<u32> {
     let at = text.find(prefix)? + prefix.len();
@@ -97,8 +124,15 @@ async fn handle(State(shared): State<Arc<Shared>>, Path(method): Path<String>, b
     let f: Fields = serde_json::from_slice(&body).unwrap_or_default();
     let reply = match method.as_str() {
         "chat.update" => {
-            if let Some(n) = f.text.as_deref().and_then(|t| ref_number(t, &shared.ref_prefix)) {
-                shared.updates.lock().unwrap().push((n, arrived));
+            if let Some(text) = f.text.as_deref() {
+                if let Some(number) = ref_number(text, &shared.ref_prefix) {
+                    let update = Update {
+                        number,
+                        approvals: approvals_shown(text),
+                        at: arrived,
+                    };
+                    shared.updates.lock().unwrap().push(update);
+                }
             }
             let text = f.text.unwrap_or_default();
             json!({
