@@ -78,41 +78,37 @@ pub async fn verify(pool: &PgPool, mut progress: impl FnMut(u64, u64)) -> anyhow
     let mut report = VerifyReport::default();
     let mut prev = GENESIS.to_string();
     let mut expected = 1i64;
-    let mut rows = sqlx::query(
-        "SELECT s.seq AS chain_seq, s.entry_id AS sealed_id, s.prev_hash AS sealed_prev, \
-         s.hash AS sealed_hash, a.id, s.seq, a.at, a.actor, a.identity, a.action, a.ref, a.version, \
-         a.rule, a.policy_hash, a.outcome, a.reason, a.details, a.correlation_id, s.prev_hash, s.hash \
-         FROM audit_seal s LEFT JOIN audit_log a ON a.id = s.entry_id ORDER BY s.seq",
-    )
-    .fetch(pool);
-    while let Some(row) = rows.try_next().await.context("reading the chain")? {
-        let seq: i64 = row.try_get("chain_seq")?;
-        let sealed_prev: String = row.try_get("sealed_prev")?;
-        let sealed_hash: String = row.try_get("sealed_hash")?;
-        let problem = if seq != expected {
-            Some((expected, Problem::MissingSeq { expected }))
-        } else if sealed_prev != prev {
-            Some((seq, Problem::BrokenLink))
-        } else if row.try_get::<Option<i64>, _>("id")?.is_none() {
-            let entry_id = row.try_get("sealed_id")?;
-            Some((seq, Problem::MissingEntry { entry_id }))
-        } else {
-            let entry = StoredEntry::from_row(&row)?;
-            (link(&prev, &entry, seq) != sealed_hash).then_some((seq, Problem::HashMismatch))
-        };
-        if let Some(bad) = problem {
-            report.first_bad = Some(bad);
-            return Ok(report);
-        }
-        report.checked += 1;
-        report.sealed_through = Some((seq, sealed_hash.clone()));
-        prev = sealed_hash;
-        expected += 1;
-        if report.checked % 4096 == 0 {
-            progress(report.checked, total);
+    // One task reads and decodes the chain while this one hashes it: on a multi-threaded
+    // runtime the two halves of the work use two cores.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Vec<Sealed>>>(4);
+    let reader = tokio::spawn(read_chain(pool.clone(), tx));
+    while let Some(batch) = rx.recv().await {
+        for s in batch? {
+            let problem = if s.seq != expected {
+                Some((expected, Problem::MissingSeq { expected }))
+            } else if s.prev_hash != prev {
+                Some((s.seq, Problem::BrokenLink))
+            } else {
+                match &s.entry {
+                    None => Some((s.seq, Problem::MissingEntry { entry_id: s.entry_id })),
+                    Some(entry) => (link(&prev, entry, s.seq) != s.hash).then_some((s.seq, Problem::HashMismatch)),
+                }
+            };
+            if let Some(bad) = problem {
+                reader.abort();
+                report.sealed_through = (report.checked > 0).then(|| (expected - 1, prev));
+                report.first_bad = Some(bad);
+                return Ok(report);
+            }
+            report.checked += 1;
+            expected += 1;
+            if report.checked % 4096 == 0 {
+                progress(report.checked, total);
+            }
+            prev = s.hash;
         }
     }
-    drop(rows);
+    report.sealed_through = (report.checked > 0).then(|| (expected - 1, prev));
     progress(report.checked, total);
     let (unsealed, stray) = unsealed_counts(pool).await?;
     report.unsealed = unsealed;
@@ -120,6 +116,72 @@ pub async fn verify(pool: &PgPool, mut progress: impl FnMut(u64, u64)) -> anyhow
         report.first_bad = Some((expected, Problem::UnsealedOldEntries { count: stray }));
     }
     Ok(report)
+}
+
+/// One seal and the entry it seals (`None` when the entry is gone).
+struct Sealed {
+    seq: i64,
+    entry_id: i64,
+    prev_hash: String,
+    hash: String,
+    entry: Option<StoredEntry>,
+}
+
+/// How many sealed entries go to the checker at a time.
+const BATCH: usize = 1024;
+
+/// Reads the chain in order, decoded, in batches; stops when the checker hangs up.
+async fn read_chain(pool: PgPool, tx: tokio::sync::mpsc::Sender<anyhow::Result<Vec<Sealed>>>) {
+    let mut rows = sqlx::query(
+        "SELECT s.seq AS chain_seq, s.entry_id AS sealed_id, s.prev_hash AS sealed_prev, \
+         s.hash AS sealed_hash, a.id, s.seq, a.at, a.actor, a.identity, a.action, a.ref, a.version, \
+         a.rule, a.policy_hash, a.outcome, a.reason, a.details, a.correlation_id, s.prev_hash, s.hash \
+         FROM audit_seal s LEFT JOIN audit_log a ON a.id = s.entry_id ORDER BY s.seq",
+    )
+    .fetch(&pool);
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let row = match rows.try_next().await.context("reading the chain") {
+            Ok(Some(row)) => row,
+            Ok(None) => break,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+        };
+        let decoded = (|| -> Result<Sealed, sqlx::Error> {
+            let present = row.try_get::<Option<i64>, _>("id")?.is_some();
+            Ok(Sealed {
+                seq: row.try_get("chain_seq")?,
+                entry_id: row.try_get("sealed_id")?,
+                prev_hash: row.try_get("sealed_prev")?,
+                hash: row.try_get("sealed_hash")?,
+                entry: if present {
+                    Some(StoredEntry::from_row(&row)?)
+                } else {
+                    None
+                },
+            })
+        })();
+        match decoded {
+            Ok(s) => batch.push(s),
+            Err(e) => {
+                let _ = tx.send(Err(anyhow::Error::from(e).context("decoding the chain"))).await;
+                return;
+            }
+        }
+        if batch.len() == BATCH
+            && tx
+                .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
+                .await
+                .is_err()
+        {
+            return;
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(Ok(batch)).await;
+    }
 }
 
 /// How many entries are written but not yet sealed.

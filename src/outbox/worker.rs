@@ -65,6 +65,8 @@ pub struct OutboxConfig {
     pub poll: Duration,
     /// Messages claimed per round.
     pub batch: i64,
+    /// Rounds in flight at once in one process.
+    pub parallel: usize,
 }
 
 impl Default for OutboxConfig {
@@ -76,6 +78,7 @@ impl Default for OutboxConfig {
             lease: Duration::from_secs(60),
             poll: Duration::from_millis(200),
             batch: 64,
+            parallel: 4,
         }
     }
 }
@@ -106,8 +109,19 @@ impl<D: Deliverer> Worker<D> {
         self.wake.clone()
     }
 
-    /// Runs until `stop` turns true, finishing the round in hand first.
-    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+    /// Runs until `stop` turns true, finishing the rounds in hand first. Several rounds run at
+    /// once (`parallel`), so one round's commits and platform calls overlap another's.
+    pub async fn run(self, stop: tokio::sync::watch::Receiver<bool>) {
+        let me = Arc::new(self);
+        let loops: Vec<_> = (0..me.config.parallel.max(1))
+            .map(|_| tokio::spawn(me.clone().rounds(stop.clone())))
+            .collect();
+        for l in loops {
+            let _ = l.await;
+        }
+    }
+
+    async fn rounds(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
         loop {
             if *stop.borrow() {
                 return;
@@ -171,6 +185,12 @@ impl<D: Deliverer> Worker<D> {
     /// keep their own order beside the chat messages, so a receiver that is down never holds
     /// back a confirmation in chat.
     async fn claim(&self) -> anyhow::Result<Vec<Job>> {
+        // A claim is only a lease: if a crash lost it, the message would simply be claimed
+        // again. So its commit need not wait for the disk.
+        let mut tx = self.pool.begin().await.context("claiming outgoing messages")?;
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
         let rows = sqlx::query(
             "UPDATE outbox SET attempts = attempts + 1, \
                     next_attempt_at = now() + make_interval(secs => $2) \
@@ -185,9 +205,10 @@ impl<D: Deliverer> Worker<D> {
         )
         .bind(self.config.batch)
         .bind(self.config.lease.as_secs_f64())
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await
         .context("claiming outgoing messages")?;
+        tx.commit().await.context("claiming outgoing messages")?;
         let mut jobs = Vec::with_capacity(rows.len());
         for r in rows {
             let id: i64 = r.try_get("id")?;
