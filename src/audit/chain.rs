@@ -79,27 +79,34 @@ pub(crate) fn canonical(e: &StoredEntry, seq: i64) -> String {
     serde_json::to_string(&Canonical::of(e, seq)).expect("an entry always serialises")
 }
 
-/// Feeds what is written into a hash.
-struct HashWriter<'a>(&'a mut Sha256);
-
-impl std::io::Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+/// Hashes chain links, reusing one buffer for the bytes of every entry.
+#[derive(Default)]
+pub(crate) struct Linker {
+    buf: Vec<u8>,
 }
 
-/// `sha256(prev_hash "\n" canonical)` in lower-case hex.
-pub(crate) fn link(prev_hash: &str, e: &StoredEntry, seq: i64) -> String {
-    let mut h = Sha256::new();
-    h.update(prev_hash.as_bytes());
-    h.update(b"\n");
-    serde_json::to_writer(HashWriter(&mut h), &Canonical::of(e, seq)).expect("hashing never fails");
-    hex::encode(h.finalize())
+impl Linker {
+    /// `sha256(prev_hash "\n" canonical)`.
+    pub(crate) fn digest(&mut self, prev_hash: &str, e: &StoredEntry, seq: i64) -> [u8; 32] {
+        self.buf.clear();
+        self.buf.extend_from_slice(prev_hash.as_bytes());
+        self.buf.push(b'\n');
+        serde_json::to_writer(&mut self.buf, &Canonical::of(e, seq)).expect("an entry always serialises");
+        Sha256::digest(&self.buf).into()
+    }
+
+    /// The link in lower-case hex, as stored.
+    pub(crate) fn link(&mut self, prev_hash: &str, e: &StoredEntry, seq: i64) -> String {
+        hex::encode(self.digest(prev_hash, e, seq))
+    }
+
+    /// Whether the link is `stored` (lower-case hex), without building the hex of the digest.
+    pub(crate) fn matches(&mut self, prev_hash: &str, e: &StoredEntry, seq: i64, stored: &str) -> bool {
+        let mut want = [0u8; 32];
+        hex::decode_to_slice(stored, &mut want).is_ok()
+            && stored.bytes().all(|b| !b.is_ascii_uppercase())
+            && self.digest(prev_hash, e, seq) == want
+    }
 }
 
 /// Seals every settled, unsealed entry. Safe to run from several processes at once.
@@ -125,6 +132,7 @@ pub async fn seal(pool: &PgPool) -> anyhow::Result<SealReport> {
         .await?;
     // Page through the entries in commit order, so memory stays bounded however many are due.
     let mut sealed = 0u64;
+    let mut linker = Linker::default();
     let mut after: (String, i64) = (lower.clone(), 0);
     loop {
         let chunk: Vec<(String, StoredEntry)> = sqlx::query(concat!(
@@ -154,7 +162,7 @@ pub async fn seal(pool: &PgPool) -> anyhow::Result<SealReport> {
         let mut hashes = Vec::with_capacity(chunk.len());
         for (_, e) in &chunk {
             seq += 1;
-            let hash = link(&prev, e, seq);
+            let hash = linker.link(&prev, e, seq);
             seqs.push(seq);
             ids.push(e.id);
             prevs.push(std::mem::replace(&mut prev, hash.clone()));

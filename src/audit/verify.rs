@@ -1,6 +1,6 @@
 //! Walks the whole chain and reports the first entry that does not hold.
 
-use super::chain::{link, GENESIS};
+use super::chain::{Linker, GENESIS};
 use super::entry::StoredEntry;
 use anyhow::Context;
 use futures_util::TryStreamExt;
@@ -82,6 +82,7 @@ pub async fn verify(pool: &PgPool, mut progress: impl FnMut(u64, u64)) -> anyhow
     // runtime the two halves of the work use two cores.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Vec<Sealed>>>(4);
     let reader = tokio::spawn(read_chain(pool.clone(), tx));
+    let mut linker = Linker::default();
     while let Some(batch) = rx.recv().await {
         for s in batch? {
             let problem = if s.seq != expected {
@@ -91,7 +92,9 @@ pub async fn verify(pool: &PgPool, mut progress: impl FnMut(u64, u64)) -> anyhow
             } else {
                 match &s.entry {
                     None => Some((s.seq, Problem::MissingEntry { entry_id: s.entry_id })),
-                    Some(entry) => (link(&prev, entry, s.seq) != s.hash).then_some((s.seq, Problem::HashMismatch)),
+                    Some(entry) => {
+                        (!linker.matches(&prev, entry, s.seq, &s.hash)).then_some((s.seq, Problem::HashMismatch))
+                    }
                 }
             };
             if let Some(bad) = problem {
