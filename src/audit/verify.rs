@@ -78,39 +78,35 @@ pub async fn verify(pool: &PgPool, mut progress: impl FnMut(u64, u64)) -> anyhow
     let mut report = VerifyReport::default();
     let mut prev = GENESIS.to_string();
     let mut expected = 1i64;
-    // One task reads and decodes the chain while this one hashes it: on a multi-threaded
-    // runtime the two halves of the work use two cores.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Vec<Sealed>>>(4);
-    let reader = tokio::spawn(read_chain(pool.clone(), tx));
     let mut linker = Linker::default();
-    while let Some(batch) = rx.recv().await {
-        for s in batch? {
-            let problem = if s.seq != expected {
-                Some((expected, Problem::MissingSeq { expected }))
-            } else if s.prev_hash != prev {
-                Some((s.seq, Problem::BrokenLink))
-            } else {
-                match &s.entry {
-                    None => Some((s.seq, Problem::MissingEntry { entry_id: s.entry_id })),
-                    Some(entry) => {
-                        (!linker.matches(&prev, entry, s.seq, &s.hash)).then_some((s.seq, Problem::HashMismatch))
-                    }
+    let mut rows = sqlx::query(CHAIN).fetch(pool);
+    while let Some(row) = rows.try_next().await.context("reading the chain")? {
+        let s = Sealed::from_row(&row).context("decoding the chain")?;
+        let problem = if s.seq != expected {
+            Some((expected, Problem::MissingSeq { expected }))
+        } else if s.prev_hash != prev {
+            Some((s.seq, Problem::BrokenLink))
+        } else {
+            match &s.entry {
+                None => Some((s.seq, Problem::MissingEntry { entry_id: s.entry_id })),
+                Some(entry) => {
+                    (!linker.matches(&prev, entry, s.seq, &s.hash)).then_some((s.seq, Problem::HashMismatch))
                 }
-            };
-            if let Some(bad) = problem {
-                reader.abort();
-                report.sealed_through = (report.checked > 0).then(|| (expected - 1, prev));
-                report.first_bad = Some(bad);
-                return Ok(report);
             }
-            report.checked += 1;
-            expected += 1;
-            if report.checked % 4096 == 0 {
-                progress(report.checked, total);
-            }
-            prev = s.hash;
+        };
+        if let Some(bad) = problem {
+            report.sealed_through = (report.checked > 0).then(|| (expected - 1, prev));
+            report.first_bad = Some(bad);
+            return Ok(report);
         }
+        report.checked += 1;
+        expected += 1;
+        if report.checked % 4096 == 0 {
+            progress(report.checked, total);
+        }
+        prev = s.hash;
     }
+    drop(rows);
     report.sealed_through = (report.checked > 0).then(|| (expected - 1, prev));
     progress(report.checked, total);
     let (unsealed, stray) = unsealed_counts(pool).await?;
@@ -130,60 +126,26 @@ struct Sealed {
     entry: Option<StoredEntry>,
 }
 
-/// How many sealed entries go to the checker at a time.
-const BATCH: usize = 1024;
+/// Every seal in chain order, with the entry it seals.
+const CHAIN: &str = "SELECT s.seq AS chain_seq, s.entry_id AS sealed_id, s.prev_hash AS sealed_prev, \
+     s.hash AS sealed_hash, a.id, s.seq, a.at, a.actor, a.identity, a.action, a.ref, a.version, \
+     a.rule, a.policy_hash, a.outcome, a.reason, a.details, a.correlation_id, s.prev_hash, s.hash \
+     FROM audit_seal s LEFT JOIN audit_log a ON a.id = s.entry_id ORDER BY s.seq";
 
-/// Reads the chain in order, decoded, in batches; stops when the checker hangs up.
-async fn read_chain(pool: PgPool, tx: tokio::sync::mpsc::Sender<anyhow::Result<Vec<Sealed>>>) {
-    let mut rows = sqlx::query(
-        "SELECT s.seq AS chain_seq, s.entry_id AS sealed_id, s.prev_hash AS sealed_prev, \
-         s.hash AS sealed_hash, a.id, s.seq, a.at, a.actor, a.identity, a.action, a.ref, a.version, \
-         a.rule, a.policy_hash, a.outcome, a.reason, a.details, a.correlation_id, s.prev_hash, s.hash \
-         FROM audit_seal s LEFT JOIN audit_log a ON a.id = s.entry_id ORDER BY s.seq",
-    )
-    .fetch(&pool);
-    let mut batch = Vec::with_capacity(BATCH);
-    loop {
-        let row = match rows.try_next().await.context("reading the chain") {
-            Ok(Some(row)) => row,
-            Ok(None) => break,
-            Err(e) => {
-                let _ = tx.send(Err(e)).await;
-                return;
-            }
-        };
-        let decoded = (|| -> Result<Sealed, sqlx::Error> {
-            let present = row.try_get::<Option<i64>, _>("id")?.is_some();
-            Ok(Sealed {
-                seq: row.try_get("chain_seq")?,
-                entry_id: row.try_get("sealed_id")?,
-                prev_hash: row.try_get("sealed_prev")?,
-                hash: row.try_get("sealed_hash")?,
-                entry: if present {
-                    Some(StoredEntry::from_row(&row)?)
-                } else {
-                    None
-                },
-            })
-        })();
-        match decoded {
-            Ok(s) => batch.push(s),
-            Err(e) => {
-                let _ = tx.send(Err(anyhow::Error::from(e).context("decoding the chain"))).await;
-                return;
-            }
-        }
-        if batch.len() == BATCH
-            && tx
-                .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
-                .await
-                .is_err()
-        {
-            return;
-        }
-    }
-    if !batch.is_empty() {
-        let _ = tx.send(Ok(batch)).await;
+impl Sealed {
+    fn from_row(row: &sqlx::postgres::PgRow) -> Result<Sealed, sqlx::Error> {
+        let present = row.try_get::<Option<i64>, _>("id")?.is_some();
+        Ok(Sealed {
+            seq: row.try_get("chain_seq")?,
+            entry_id: row.try_get("sealed_id")?,
+            prev_hash: row.try_get("sealed_prev")?,
+            hash: row.try_get("sealed_hash")?,
+            entry: if present {
+                Some(StoredEntry::from_row(row)?)
+            } else {
+                None
+            },
+        })
     }
 }
 
