@@ -106,17 +106,8 @@ fn read_person(
             cx.at(span, "`name` must not be empty");
         }
     }
-    let mut roles = BTreeSet::new();
-    for (r, span) in cx.string_list(t, "roles").unwrap_or_default() {
-        match Role::parse(&r) {
-            Ok(role) => {
-                if !roles.insert(role) {
-                    cx.at(&span, format!("role `{r}` is listed twice"));
-                }
-            }
-            Err(e) => cx.at(&span, e),
-        }
-    }
+    let listed = cx.string_list(t, "roles").unwrap_or_default();
+    let roles = read_roles(cx, listed);
     // A repeated person is reported once, at its id; its identities would only repeat
     // the first definition's.
     if let Some((pid, id_span)) = &id {
@@ -163,6 +154,22 @@ fn read_person(
     })
 }
 
+/// Parses a `roles` list, reporting bad names and repeats where they are written.
+fn read_roles(cx: &mut FileCx<'_>, listed: Vec<(String, Span)>) -> BTreeSet<Role> {
+    let mut roles = BTreeSet::new();
+    for (r, span) in listed {
+        match Role::parse(&r) {
+            Ok(role) => {
+                if !roles.insert(role) {
+                    cx.at(&span, format!("role `{r}` is listed twice"));
+                }
+            }
+            Err(e) => cx.at(&span, e),
+        }
+    }
+    roles
+}
+
 /// Reads one `[[service]]`. Its id shares the namespace of people's ids: a token's `sub` must
 /// name exactly one caller.
 fn read_service(
@@ -182,23 +189,11 @@ fn read_service(
             }
         });
     let name = cx.string(t, "name").map(|(n, _)| n);
-    let mut roles = BTreeSet::new();
-    match cx.string_list(t, "roles") {
-        Some(list) => {
-            for (r, span) in list {
-                match Role::parse(&r) {
-                    Ok(role) => {
-                        if !roles.insert(role) {
-                            cx.at(&span, format!("role `{r}` is listed twice"));
-                        }
-                    }
-                    Err(e) => cx.at(&span, e),
-                }
-            }
-        }
-        None if t.get("roles").is_none() => cx.missing(t, "roles", " (e.g. roles = [\"deployer\"])"),
-        None => {}
+    let listed = cx.string_list(t, "roles");
+    if listed.is_none() && t.get("roles").is_none() {
+        cx.missing(t, "roles", " (e.g. roles = [\"deployer\"])");
     }
+    let roles = read_roles(cx, listed.unwrap_or_default());
     let (id, span) = id?;
     if let Some(first) = first_seen.get(&id) {
         let line = first.as_ref().map_or(1, |s| line_col(cx.text, s.start).0);
