@@ -86,10 +86,9 @@ async fn every_bad_token_is_refused_with_401_and_audited(pool: PgPool) {
     for (what, token, expected) in &cases {
         let (status, www, body) = attempt(&api, token.as_deref()).await;
         assert_eq!(status, 401, "{what}: {body}");
-        assert!(
-            www.is_some_and(|w| w.starts_with("Bearer")),
-            "{what}: no WWW-Authenticate"
-        );
+        let www = www.unwrap_or_else(|| panic!("{what}: no WWW-Authenticate"));
+        assert!(www.starts_with("Bearer realm=\"countersign\""), "{what}: {www}");
+        assert_eq!(www.contains("invalid_token"), token.is_some(), "{what}: {www}");
         assert_eq!(body["error"], "unauthenticated", "{what}: {body}");
         let message = body["message"].as_str().unwrap();
         assert!(message.contains(expected), "{what}: {message}");

@@ -107,13 +107,16 @@ impl IntoResponse for ApiError {
                 )
             }
         };
+        // RFC 6750: a request without credentials gets the challenge alone, no error code.
+        let challenge = match &self {
+            ApiError::Unauthenticated(AuthError::Missing) => "Bearer realm=\"countersign\"",
+            _ => "Bearer realm=\"countersign\", error=\"invalid_token\"",
+        };
         let mut res = (status, Json(body)).into_response();
         match status {
             StatusCode::UNAUTHORIZED => {
-                res.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"countersign\", error=\"invalid_token\""),
-                );
+                res.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
             }
             StatusCode::SERVICE_UNAVAILABLE => {
                 res.headers_mut()
