@@ -91,15 +91,7 @@ fn read_person(
     first_seen: &mut BTreeMap<PersonId, Span>,
 ) -> Option<Person> {
     cx.check_keys(t, PERSON_KEYS);
-    let id = cx
-        .required_string(t, "id", " (e.g. id = \"alice\")")
-        .and_then(|(s, span)| match PersonId::parse(&s) {
-            Ok(id) => Some((id, span)),
-            Err(e) => {
-                cx.at(&span, e);
-                None
-            }
-        });
+    let id = read_id(cx, t, "person", "alice");
     let name = cx.required_string(t, "name", " (e.g. name = \"Alice Analyst\")");
     if let Some((n, span)) = &name {
         if n.trim().is_empty() {
@@ -154,6 +146,18 @@ fn read_person(
     })
 }
 
+/// The required `id` of a person or service (`kind`), with an example in the message when missing.
+fn read_id(cx: &mut FileCx<'_>, t: &Table<'_>, kind: &str, example: &str) -> Option<(PersonId, Span)> {
+    let (s, span) = cx.required_string(t, "id", &format!(" (e.g. id = \"{example}\")"))?;
+    match PersonId::parse(&s) {
+        Ok(id) => Some((id, span)),
+        Err(e) => {
+            cx.at(&span, e.replace("person id", &format!("{kind} id")));
+            None
+        }
+    }
+}
+
 /// Parses a `roles` list, reporting bad names and repeats where they are written.
 fn read_roles(cx: &mut FileCx<'_>, listed: Vec<(String, Span)>) -> BTreeSet<Role> {
     let mut roles = BTreeSet::new();
@@ -179,15 +183,7 @@ fn read_service(
     first_seen: &mut BTreeMap<PersonId, Span>,
 ) -> Option<Service> {
     cx.check_keys(t, SERVICE_KEYS);
-    let id = cx
-        .required_string(t, "id", " (e.g. id = \"deploy-pipeline\")")
-        .and_then(|(s, span)| match PersonId::parse(&s) {
-            Ok(id) => Some((id, span)),
-            Err(e) => {
-                cx.at(&span, e.replace("person id", "service id"));
-                None
-            }
-        });
+    let id = read_id(cx, t, "service", "deploy-pipeline");
     let name = cx.string(t, "name").map(|(n, _)| n);
     let listed = cx.string_list(t, "roles");
     if listed.is_none() && t.get("roles").is_none() {
