@@ -195,26 +195,10 @@ impl Scheduler {
                 }
             }
         }
-        if let Some((workspace, channel)) = schedule.slack_channel.as_ref().filter(|_| slack) {
-            let place = ChatPlace {
-                platform: Platform::Slack,
-                workspace: Some(workspace.clone()),
-                channel: channel.clone(),
-            };
+        let channels = ChatPlace::named(schedule.slack_channel.as_ref(), schedule.discord_channel.as_ref());
+        for place in channels.into_iter().filter(|p| self.platforms.contains(&p.platform)) {
             out.push(Intent::DigestToChannel {
                 team: name.clone(),
-                digest: digest.clone(),
-                place,
-            });
-        }
-        if let Some(channel) = schedule.discord_channel.as_ref().filter(|_| discord) {
-            let place = ChatPlace {
-                platform: Platform::Discord,
-                workspace: None,
-                channel: channel.clone(),
-            };
-            out.push(Intent::DigestToChannel {
-                team: name,
                 digest: digest.clone(),
                 place,
             });

@@ -53,25 +53,9 @@ impl Engine {
         if let Some(origin) = &l.row.origin {
             return vec![origin.0.clone()];
         }
-        let Some(wf) = self.policy.workflow(&l.row.workflow) else {
-            return Vec::new();
-        };
-        let mut places = Vec::new();
-        if let Some((workspace, channel)) = &wf.announce.slack_channel {
-            places.push(ChatPlace {
-                platform: Platform::Slack,
-                workspace: Some(workspace.clone()),
-                channel: channel.clone(),
-            });
-        }
-        if let Some(channel) = &wf.announce.discord_channel {
-            places.push(ChatPlace {
-                platform: Platform::Discord,
-                workspace: None,
-                channel: channel.clone(),
-            });
-        }
-        places
+        self.policy.workflow(&l.row.workflow).map_or_else(Vec::new, |wf| {
+            ChatPlace::named(wf.announce.slack_channel.as_ref(), wf.announce.discord_channel.as_ref())
+        })
     }
 
     /// Queues the messages for a change to the loaded request: on opening, the card in its

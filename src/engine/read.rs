@@ -162,27 +162,28 @@ impl Engine {
         period: serde_json::Value,
     ) -> anyhow::Result<Result<(), Refusal>> {
         let allowed = ctx.actor.roles.iter().any(|r| r.as_str() == AUDITOR_ROLE);
-        let mut tx = self.pool.begin().await?;
-        let result = if allowed {
-            let mut e = self.entry(ctx, Action::AuditExported, AuditOutcome::Done);
-            e.details = json!({ "period": period });
-            audit::append(&mut tx, &e).await?;
-            Ok(())
-        } else {
-            let refusal = Refusal::new(
+        let refusal = (!allowed).then(|| {
+            Refusal::new(
                 RefusalReason::NotPermitted,
                 format!("Reading the audit log needs the role {AUDITOR_ROLE}."),
-            );
-            let mut e = self.entry(ctx, Action::AuditExported, AuditOutcome::Refused(refusal.reason));
-            e.details = json!({ "period": period, "message": refusal.message });
-            audit::append(&mut tx, &e).await?;
-            Err(refusal)
-        };
-        tx.commit().await?;
-        if let Err(r) = &result {
-            crate::metrics::count("refusals_total", &[("reason", r.reason.as_str())]);
+            )
+        });
+        let outcome = refusal
+            .as_ref()
+            .map_or(AuditOutcome::Done, |r| AuditOutcome::Refused(r.reason));
+        let mut e = self.entry(ctx, Action::AuditExported, outcome);
+        e.details = json!({ "period": period });
+        if let Some(r) = &refusal {
+            e.details["message"] = json!(r.message);
         }
-        Ok(result)
+        audit::append(&mut *self.pool.acquire().await?, &e).await?;
+        match refusal {
+            Some(r) => {
+                crate::metrics::count("refusals_total", &[("reason", r.reason.as_str())]);
+                Ok(Err(r))
+            }
+            None => Ok(Ok(())),
+        }
     }
 
     /// Records `policy.loaded` / `directory.loaded` for every file whose content hash differs

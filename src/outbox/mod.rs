@@ -41,6 +41,24 @@ pub struct ChatPlace {
     pub channel: String,
 }
 
+impl ChatPlace {
+    /// The channels named in commands/ by a `slack_channel` (workspace, channel) and a
+    /// `discord_channel`, Slack first.
+    pub fn named(slack: Option<&(String, String)>, discord: Option<&String>) -> Vec<ChatPlace> {
+        let slack = slack.map(|(workspace, channel)| ChatPlace {
+            platform: Platform::Slack,
+            workspace: Some(workspace.clone()),
+            channel: channel.clone(),
+        });
+        let discord = discord.map(|channel| ChatPlace {
+            platform: Platform::Discord,
+            workspace: None,
+            channel: channel.clone(),
+        });
+        slack.into_iter().chain(discord).collect()
+    }
+}
+
 /// A person on a platform: where to send a direct message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatUser {
