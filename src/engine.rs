@@ -9,21 +9,23 @@ mod outcome;
 mod read;
 mod remind;
 mod vote;
+mod work;
 
 pub use notify::chat_user;
 pub use outcome::{FieldProblem, FieldView, GroupView, Outcome, PersonRef, Refusal, RequestView};
 pub use read::{HistoryEntry, ListFilter, Page, AUDITOR_ROLE};
 
 use crate::approval::RefusalReason;
-use crate::audit::{self, Action, AuditOutcome, NewEntry};
+use crate::audit::{Action, AuditOutcome, NewEntry};
 use crate::clock::Clock;
 use crate::identity::{Actor, Identity};
 use crate::outbox::{self, ChatPlace, Intent};
 use crate::policy::PolicySet;
 use crate::store::idempotency;
+use work::{Finished, Work};
 use anyhow::Context as _;
 use serde_json::json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -131,25 +133,50 @@ impl Engine {
     }
 
     /// Runs `f` in one transaction, honouring the context's idempotency key: a replay returns
-    /// the first outcome and writes nothing.
+    /// the first outcome and writes nothing. The key is claimed by the statement that ends the
+    /// change, so a first action costs no extra round trip; a replay runs `f` against the state
+    /// its first action left (a vote is then refused as already cast) and is rolled back whole.
     async fn atomically<F>(&self, ctx: &Context, f: F) -> anyhow::Result<Outcome>
     where
-        F: AsyncFnOnce(&mut PgConnection) -> anyhow::Result<Outcome>,
+        F: AsyncFnOnce(&mut Work<'_>) -> anyhow::Result<Outcome>,
     {
         let mut tx = self.pool.begin().await.context("starting a transaction")?;
-        if let Some(key) = &ctx.idempotency_key {
-            if let Some(first) = idempotency::claim::<Outcome>(&mut tx, key).await? {
-                return Ok(first);
+        let mut work = Work::new(&mut tx);
+        let outcome = match f(&mut work).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                drop(work);
+                drop(tx);
+                return match self.first_outcome(ctx).await? {
+                    Some(first) => Ok(first),
+                    None => Err(e),
+                };
             }
-        }
-        let outcome = f(&mut tx).await?;
-        if let Some(key) = &ctx.idempotency_key {
-            idempotency::record(&mut tx, key, &outcome).await?;
+        };
+        let stored = match &ctx.idempotency_key {
+            Some(_) => Some(serde_json::to_value(&outcome).context("encoding an outcome")?),
+            None => None,
+        };
+        let key = ctx.idempotency_key.as_deref().zip(stored.as_ref());
+        if work.finish(key).await? == Finished::Replay {
+            tx.rollback().await.context("rolling back a replay")?;
+            return self
+                .first_outcome(ctx)
+                .await?
+                .context("an idempotency key was taken but holds no outcome");
         }
         tx.commit().await.context("committing")?;
         self.wake_outbox();
         record_metrics(&outcome);
         Ok(outcome)
+    }
+
+    /// The outcome a committed action with the context's idempotency key produced.
+    async fn first_outcome(&self, ctx: &Context) -> anyhow::Result<Option<Outcome>> {
+        match &ctx.idempotency_key {
+            Some(key) => idempotency::stored(&self.pool, key).await,
+            None => Ok(None),
+        }
     }
 
     /// An audit entry attributed to the context's actor.
@@ -165,7 +192,7 @@ impl Engine {
     /// Audits a refused attempt and returns it as the outcome.
     async fn refuse(
         &self,
-        conn: &mut PgConnection,
+        work: &mut Work<'_>,
         ctx: &Context,
         action: Action,
         subject: Subject<'_>,
@@ -177,14 +204,9 @@ impl Engine {
         if let Some(wf) = subject.workflow {
             e.details["workflow"] = json!(wf);
         }
-        audit::append(conn, &e).await?;
+        work.audit(e);
         if let Some(to) = &ctx.reply_to {
-            let intent = Intent::Ephemeral {
-                place: to.place.clone(),
-                user: to.user.clone(),
-                text: refusal.message.clone(),
-            };
-            outbox::enqueue(conn, &intent).await?;
+            work.send(ephemeral(to, &refusal));
         }
         Ok(Outcome::Refused { refusal })
     }
@@ -234,17 +256,13 @@ impl Engine {
             details,
             ..NewEntry::new(self.clock.now(), attempt.action, AuditOutcome::Refused(refusal.reason))
         };
-        let mut tx = self.pool.begin().await?;
-        audit::append(&mut tx, &e).await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut work = Work::new(&mut conn);
+        work.audit(e);
         if let Some(to) = reply_to {
-            let intent = Intent::Ephemeral {
-                place: to.place.clone(),
-                user: to.user.clone(),
-                text: refusal.message.clone(),
-            };
-            outbox::enqueue(&mut tx, &intent).await?;
+            work.send(ephemeral(to, refusal));
         }
-        tx.commit().await?;
+        work.finish(None).await?;
         self.wake_outbox();
         crate::metrics::count("refusals_total", &[("reason", refusal.reason.as_str())]);
         Ok(())
@@ -256,6 +274,15 @@ impl Engine {
         outbox::enqueue(&mut conn, intent).await?;
         self.wake_outbox();
         Ok(())
+    }
+}
+
+/// The private reply that tells a person why their attempt was refused.
+fn ephemeral(to: &ReplyTo, refusal: &Refusal) -> Intent {
+    Intent::Ephemeral {
+        place: to.place.clone(),
+        user: to.user.clone(),
+        text: refusal.message.clone(),
     }
 }
 

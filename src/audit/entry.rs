@@ -123,33 +123,16 @@ impl NewEntry {
     }
 }
 
-/// Appends one entry in the caller's transaction; returns its id.
-pub async fn append(conn: &mut PgConnection, e: &NewEntry) -> anyhow::Result<i64> {
-    let (outcome, reason) = match e.outcome {
-        AuditOutcome::Done => ("done", None),
-        AuditOutcome::Refused(r) => ("refused", Some(r.as_str())),
+/// Appends one entry in the caller's transaction (or on its own, given a plain connection).
+pub async fn append(conn: &mut PgConnection, e: &NewEntry) -> anyhow::Result<()> {
+    let effects = crate::store::effects::Effects {
+        entries: std::slice::from_ref(e),
+        ..Default::default()
     };
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO audit_log (at, actor, identity, action, ref, version, rule, policy_hash, \
-         outcome, reason, details, correlation_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-    )
-    .bind(e.at)
-    .bind(&e.actor)
-    .bind(&e.identity)
-    .bind(e.action.as_str())
-    .bind(&e.r#ref)
-    .bind(e.version)
-    .bind(&e.rule)
-    .bind(&e.policy_hash)
-    .bind(outcome)
-    .bind(reason)
-    .bind(&e.details)
-    .bind(&e.correlation_id)
-    .fetch_one(conn)
-    .await
-    .with_context(|| format!("appending audit entry {}", e.action))?;
-    Ok(id)
+    crate::store::effects::write(conn, &effects)
+        .await
+        .with_context(|| format!("appending audit entry {}", e.action))?;
+    Ok(())
 }
 
 /// An entry as stored, with its place in the chain once sealed.

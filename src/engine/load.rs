@@ -1,11 +1,13 @@
 //! Loading a request from its rows into the domain model and into the view cards show.
 
 use super::outcome::{FieldView, GroupView, PersonRef, RequestView};
+use super::work::Work;
 use super::{Engine, Subject};
-use crate::approval::{Approval, Request, Status, VoteKind};
-use crate::audit::{self, Action, AuditOutcome, NewEntry};
+use crate::approval::{Approval, Request, VoteKind};
+use crate::audit::{Action, AuditOutcome, NewEntry};
 use crate::policy::{ApprovalGroup, PersonId, Role, Workflow};
 use crate::store::requests::{self as rows, Decision, RequestRow, StoredGroup, VersionRow, VoteRow};
+use crate::store::snapshot::{self, Snapshot};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -102,20 +104,13 @@ impl Engine {
 
     /// Loads the current version and votes of a request row.
     pub(super) async fn load_rest(&self, conn: &mut PgConnection, row: RequestRow) -> anyhow::Result<Loaded> {
-        let version = rows::version(&mut *conn, row.id, row.version).await?;
-        let votes = rows::votes(&mut *conn, row.id, row.version).await?;
-        let domain = domain(&row, &version, &votes)?;
-        Ok(Loaded {
-            row,
-            version,
-            votes,
-            domain,
-        })
+        let (version, votes) = snapshot::version_with_votes(&mut *conn, row.id, row.version).await?;
+        loaded(row, version, votes)
     }
 
     /// Expires the request first if it is past due, so that no action lands on a request that
     /// should already be expired. Returns whether it expired now.
-    pub(super) async fn expire_if_due(&self, conn: &mut PgConnection, l: &mut Loaded) -> anyhow::Result<bool> {
+    pub(super) async fn expire_if_due(&self, work: &mut Work<'_>, l: &mut Loaded) -> anyhow::Result<bool> {
         let now = self.clock.now();
         if !l.domain.is_due_to_expire(now) {
             return Ok(false);
@@ -123,15 +118,15 @@ impl Engine {
         l.domain
             .expire(now)
             .map_err(|r| anyhow::anyhow!("expiry refused: {r}"))?;
-        self.finalise(conn, l, None, None).await?;
+        self.finalise(work, l, None, None).await?;
         let mut e = NewEntry {
             identity: Some("system".into()),
             details: json!({ "expires_at": l.row.expires_at }),
             ..NewEntry::new(now, Action::RequestExpired, AuditOutcome::Done)
         };
         l.subject().fill(&mut e);
-        audit::append(conn, &e).await?;
-        self.notify(conn, l, false).await?;
+        work.audit(e);
+        self.notify(work, l, false);
         Ok(true)
     }
 
@@ -207,20 +202,21 @@ impl Engine {
         }
     }
 
-    /// The view of a request read without a lock (for show and list).
-    pub(super) async fn view_of(&self, conn: &mut PgConnection, row: RequestRow) -> anyhow::Result<RequestView> {
-        let cancel_reason = if row.status == Status::Cancelled.as_str() {
-            sqlx::query_scalar::<_, Option<String>>("SELECT reason FROM decisions WHERE request_id = $1")
-                .bind(row.id)
-                .fetch_optional(&mut *conn)
-                .await?
-                .flatten()
-        } else {
-            None
-        };
-        let l = self.load_rest(conn, row).await?;
-        Ok(self.view(&l, cancel_reason))
+    /// The view of a request read without a lock (for show, list and cards).
+    pub(super) fn view_of(&self, s: Snapshot) -> anyhow::Result<RequestView> {
+        let l = loaded(s.row, s.version, s.votes)?;
+        Ok(self.view(&l, s.cancel_reason))
     }
+}
+
+fn loaded(row: RequestRow, version: VersionRow, votes: Vec<VoteRow>) -> anyhow::Result<Loaded> {
+    let domain = domain(&row, &version, &votes)?;
+    Ok(Loaded {
+        row,
+        version,
+        votes,
+        domain,
+    })
 }
 
 /// Field values in the workflow's order, then any the workflow no longer declares.

@@ -2,11 +2,11 @@
 //! transaction, so a committed decision always has its confirmation on the way.
 
 use super::load::Loaded;
+use super::work::Work;
 use super::Engine;
 use crate::approval::Status;
-use crate::outbox::{self, ChatPlace, ChatUser, Intent, Platform};
+use crate::outbox::{ChatPlace, ChatUser, Intent, Platform};
 use crate::policy::{Person, PersonId, WebhookEvent};
-use sqlx::PgConnection;
 use std::collections::BTreeMap;
 
 /// Where `person` can be reached privately on the platform of `place` (preferring an identity
@@ -63,31 +63,29 @@ impl Engine {
     /// afterwards, an update of every copy; on a final state, a confirmation to the requester
     /// and the decision receipt to each subscribed webhook. Requests with no channel get no chat
     /// messages.
-    pub(super) async fn notify(&self, conn: &mut PgConnection, l: &Loaded, opened: bool) -> anyhow::Result<()> {
-        self.queue_webhooks(conn, l).await?;
+    pub(super) fn notify(&self, work: &mut Work<'_>, l: &Loaded, opened: bool) {
+        self.queue_webhooks(work, l);
         let places = self.places_of(l);
         if places.is_empty() {
-            return Ok(());
+            return;
         }
         let r#ref = l.row.r#ref.clone();
         let reach = |person: &Person| places.iter().find_map(|place| chat_user(person, place));
         if opened {
             for place in &places {
-                let intent = Intent::PostCard {
+                work.send(Intent::PostCard {
                     r#ref: r#ref.clone(),
                     place: place.clone(),
-                };
-                outbox::enqueue(conn, &intent).await?;
+                });
             }
             for to in self.approvers_of(l).into_iter().filter_map(reach) {
-                let intent = Intent::DmCard {
+                work.send(Intent::DmCard {
                     r#ref: r#ref.clone(),
                     to,
-                };
-                outbox::enqueue(conn, &intent).await?;
+                });
             }
         } else {
-            outbox::enqueue(conn, &Intent::UpdateCards { r#ref: r#ref.clone() }).await?;
+            work.send(Intent::UpdateCards { r#ref: r#ref.clone() });
         }
         let tell_requester = match l.domain.status {
             Status::Approved | Status::Rejected | Status::Expired => true,
@@ -96,32 +94,29 @@ impl Engine {
         if tell_requester {
             let requester = self.policy.directory.person(&l.domain.requester);
             if let Some(to) = requester.and_then(reach) {
-                outbox::enqueue(conn, &Intent::Confirm { r#ref, to }).await?;
+                work.send(Intent::Confirm { r#ref, to });
             }
         }
-        Ok(())
     }
 
     /// On a final state, the receipt to every webhook of the workflow that subscribes to it.
-    async fn queue_webhooks(&self, conn: &mut PgConnection, l: &Loaded) -> anyhow::Result<()> {
+    fn queue_webhooks(&self, work: &mut Work<'_>, l: &Loaded) {
         let event = match l.domain.status {
-            Status::Pending => return Ok(()),
+            Status::Pending => return,
             Status::Approved => WebhookEvent::Approved,
             Status::Rejected => WebhookEvent::Rejected,
             Status::Cancelled => WebhookEvent::Cancelled,
             Status::Expired => WebhookEvent::Expired,
         };
         let Some(wf) = self.policy.workflow(&l.row.workflow) else {
-            return Ok(());
+            return;
         };
         for hook in wf.webhooks.iter().filter(|h| h.events.contains(&event)) {
-            let intent = Intent::Webhook {
+            work.send(Intent::Webhook {
                 r#ref: l.row.r#ref.clone(),
                 url: hook.url.clone(),
                 event: event.as_str().to_owned(),
-            };
-            outbox::enqueue(conn, &intent).await?;
+            });
         }
-        Ok(())
     }
 }

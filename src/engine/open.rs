@@ -2,15 +2,15 @@
 
 use super::load::{expiry, groups_to};
 use super::outcome::{FieldProblem, Outcome, Refusal};
+use super::work::Work;
 use super::{Context, Engine, Subject};
 use crate::approval::{Ref, RefusalReason};
-use crate::audit::{self, Action, AuditOutcome};
+use crate::audit::{Action, AuditOutcome};
 use crate::policy::{FieldError, Fields, Workflow};
 use crate::store::requests::{self as rows, VersionRow};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 use sqlx::types::Json;
-use sqlx::PgConnection;
 
 /// Raw `field=value` pairs as typed by a person.
 pub type RawFields = [(String, String)];
@@ -46,28 +46,28 @@ fn roles_list(roles: &[crate::policy::Role]) -> String {
 impl Engine {
     /// Opens a request of `workflow` with the typed `raw` fields.
     pub async fn open(&self, ctx: &Context, workflow: &str, raw: &RawFields) -> anyhow::Result<Outcome> {
-        self.atomically(ctx, async |conn| self.open_in(conn, ctx, workflow, raw).await)
+        self.atomically(ctx, async |work| self.open_in(work, ctx, workflow, raw).await)
             .await
     }
 
     async fn open_in(
         &self,
-        conn: &mut PgConnection,
+        work: &mut Work<'_>,
         ctx: &Context,
         workflow: &str,
         raw: &RawFields,
     ) -> anyhow::Result<Outcome> {
-        let refuse = async |conn: &mut PgConnection, refusal| {
+        let refuse = async |work: &mut Work<'_>, refusal| {
             let subject = Subject {
                 workflow: Some(workflow),
                 ..Subject::default()
             };
-            self.refuse(conn, ctx, Action::RequestOpened, subject, refusal).await
+            self.refuse(work, ctx, Action::RequestOpened, subject, refusal).await
         };
         let Some(wf) = self.policy.workflow(workflow) else {
             let known = self.policy.workflows.keys().cloned().collect::<Vec<_>>().join(", ");
             let msg = format!("There is no workflow {workflow:?}. Workflows: {known}.");
-            return refuse(conn, Refusal::new(RefusalReason::InvalidInput, msg)).await;
+            return refuse(work, Refusal::new(RefusalReason::InvalidInput, msg)).await;
         };
         if !ctx.actor.holds_any(&wf.access.request) {
             let msg = format!(
@@ -75,7 +75,7 @@ impl Engine {
                 wf.id,
                 roles_list(&wf.access.request)
             );
-            return refuse(conn, Refusal::new(RefusalReason::NotPermitted, msg)).await;
+            return refuse(work, Refusal::new(RefusalReason::NotPermitted, msg)).await;
         }
         let fields = match wf.parse_fields(raw) {
             Ok(f) => f,
@@ -84,14 +84,14 @@ impl Engine {
                     "The {} request was not opened; correct these fields and try again:",
                     wf.id
                 );
-                return refuse(conn, invalid(msg, errors)).await;
+                return refuse(work, invalid(msg, errors)).await;
             }
         };
         let now = self.clock.now();
-        let number = rows::next_number(conn, &wf.id).await?;
+        let number = rows::next_number(work, &wf.id).await?;
         let r#ref = Ref::new(&wf.prefix, number as u64).to_string();
         let id = rows::insert_request(
-            conn,
+            work,
             &r#ref,
             &wf.id,
             number,
@@ -102,16 +102,16 @@ impl Engine {
             ctx.origin.as_ref(),
         )
         .await?;
-        rows::insert_version(conn, id, &version_row(wf, &fields, 1, ctx, now)).await?;
+        rows::insert_version(work, id, &version_row(wf, &fields, 1, ctx, now)).await?;
         let l = self
-            .load_locked(conn, &r#ref)
+            .load_locked(work, &r#ref)
             .await?
             .ok_or_else(|| anyhow::anyhow!("{ref} vanished"))?;
         let mut e = self.entry(ctx, Action::RequestOpened, AuditOutcome::Done);
         l.subject().fill(&mut e);
         e.details = json!({ "workflow": wf.id, "fields": shown(&fields) });
-        audit::append(conn, &e).await?;
-        self.notify(conn, &l, true).await?;
+        work.audit(e);
+        self.notify(work, &l, true);
         Ok(Outcome::Opened {
             request: self.view(&l, None),
         })
@@ -119,26 +119,26 @@ impl Engine {
 
     /// Amends a pending request: the requester changes fields; a new version voids earlier votes.
     pub async fn amend(&self, ctx: &Context, r#ref: &str, raw: &RawFields) -> anyhow::Result<Outcome> {
-        self.atomically(ctx, async |conn| self.amend_in(conn, ctx, r#ref, raw).await)
+        self.atomically(ctx, async |work| self.amend_in(work, ctx, r#ref, raw).await)
             .await
     }
 
     async fn amend_in(
         &self,
-        conn: &mut PgConnection,
+        work: &mut Work<'_>,
         ctx: &Context,
         r#ref: &str,
         raw: &RawFields,
     ) -> anyhow::Result<Outcome> {
-        let Some(mut l) = self.load_locked(conn, r#ref).await? else {
-            return self.refuse_unknown(conn, ctx, Action::RequestAmended, r#ref).await;
+        let Some(mut l) = self.load_locked(work, r#ref).await? else {
+            return self.refuse_unknown(work, ctx, Action::RequestAmended, r#ref).await;
         };
-        self.expire_if_due(conn, &mut l).await?;
+        self.expire_if_due(work, &mut l).await?;
         // Status and ownership first (a stranger learns nothing about the fields), then input.
         if let Err(reason) = l.domain.clone().amend(&ctx.actor.person, Vec::new()) {
             let refusal = self.domain_refusal(reason, &l, ctx, Action::RequestAmended);
             return self
-                .refuse(conn, ctx, Action::RequestAmended, l.subject(), refusal)
+                .refuse(work, ctx, Action::RequestAmended, l.subject(), refusal)
                 .await;
         }
         let Some(wf) = self.policy.workflow(&l.row.workflow) else {
@@ -148,7 +148,7 @@ impl Engine {
             );
             return self
                 .refuse(
-                    conn,
+                    work,
                     ctx,
                     Action::RequestAmended,
                     l.subject(),
@@ -160,7 +160,7 @@ impl Engine {
             Ok(f) => f,
             Err(refusal) => {
                 return self
-                    .refuse(conn, ctx, Action::RequestAmended, l.subject(), refusal)
+                    .refuse(work, ctx, Action::RequestAmended, l.subject(), refusal)
                     .await
             }
         };
@@ -171,16 +171,16 @@ impl Engine {
             .map_err(|r| anyhow::anyhow!("amend refused after its checks passed: {r}"))?;
         let previous = l.version.version;
         l.version = version_row(wf, &fields, i32::try_from(new_version)?, ctx, self.clock.now());
-        rows::insert_version(conn, l.row.id, &l.version).await?;
-        rows::set_version(conn, l.row.id, l.version.version).await?;
+        rows::insert_version(work, l.row.id, &l.version).await?;
+        rows::set_version(work, l.row.id, l.version.version).await?;
         l.row.version = l.version.version;
         l.votes.clear();
         let mut e = self.entry(ctx, Action::RequestAmended, AuditOutcome::Done);
         l.subject().fill(&mut e);
         let changed: Vec<&String> = raw.iter().map(|(k, _)| k).collect();
         e.details = json!({ "previous_version": previous, "changed": changed, "fields": shown(&fields) });
-        audit::append(conn, &e).await?;
-        self.notify(conn, &l, false).await?;
+        work.audit(e);
+        self.notify(work, &l, false);
         Ok(Outcome::Amended {
             request: self.view(&l, None),
         })

@@ -1,12 +1,15 @@
 //! Reads that check permission (show, list, history) and the record of which policy is loaded.
 
 use super::outcome::{Refusal, RequestView};
+use super::work::Work;
 use super::{Context, Engine, Subject};
 use crate::approval::{RefusalReason, Status};
 use crate::audit::{self, Action, AuditOutcome, NewEntry, StoredEntry};
 use crate::identity::Actor;
 use crate::policy::Workflow;
-use crate::store::requests::{self as rows, ListQuery};
+use crate::store::requests::{self as rows};
+use crate::store::snapshot::{self, ListQuery};
+use std::collections::HashMap;
 use anyhow::Context as _;
 use serde_json::json;
 use sqlx::PgConnection;
@@ -60,7 +63,8 @@ impl Engine {
             Ok(row) => row,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        Ok(Ok(self.view_of(&mut conn, row).await?))
+        let view = self.current_views(std::slice::from_ref(&row.r#ref)).await?.remove(&row.r#ref);
+        Ok(Ok(view.with_context(|| format!("{ref} vanished"))?))
     }
 
     /// The audit trail of one request, for those allowed to see it.
@@ -96,19 +100,28 @@ impl Engine {
             r#ref: Some(r#ref),
             ..Subject::default()
         };
-        self.refuse(conn, ctx, Action::RequestViewed, subject, refusal.clone())
+        let mut work = Work::new(conn);
+        self.refuse(&mut work, ctx, Action::RequestViewed, subject, refusal.clone())
             .await?;
+        work.finish(None).await?;
         Ok(Err(refusal))
     }
 
     /// The current view of a request, without a permission check: for rendering cards that were
     /// already sent to the people entitled to them.
     pub async fn current_view(&self, r#ref: &str) -> anyhow::Result<Option<RequestView>> {
-        let mut conn = self.pool.acquire().await?;
-        match rows::find(&mut *conn, r#ref).await? {
-            Some(row) => Ok(Some(self.view_of(&mut conn, row).await?)),
-            None => Ok(None),
-        }
+        let r#ref = r#ref.to_owned();
+        Ok(self.current_views(std::slice::from_ref(&r#ref)).await?.remove(&r#ref))
+    }
+
+    /// The current views of several requests, read in one statement, by ref (unknown refs are
+    /// left out). Like [`Engine::current_view`], without a permission check.
+    pub async fn current_views(&self, refs: &[String]) -> anyhow::Result<HashMap<String, RequestView>> {
+        snapshot::by_refs(&self.pool, refs)
+            .await?
+            .into_iter()
+            .map(|s| Ok((s.row.r#ref.clone(), self.view_of(s)?)))
+            .collect()
     }
 
     /// Requests the caller may see, newest first (at most 50).
@@ -142,15 +155,11 @@ impl Engine {
             before: page.before,
             limit: page.limit,
         };
-        let mut conn = self.pool.acquire().await?;
-        let found = rows::list(&mut *conn, &query).await?;
+        let found = snapshot::list(&self.pool, &query).await?;
         let next = (found.len() as i64 == page.limit)
-            .then(|| found.last().map(|r| r.id))
+            .then(|| found.last().map(|s| s.row.id))
             .flatten();
-        let mut views = Vec::with_capacity(found.len());
-        for row in found {
-            views.push(self.view_of(&mut conn, row).await?);
-        }
+        let views = found.into_iter().map(|s| self.view_of(s)).collect::<anyhow::Result<_>>()?;
         Ok((views, next))
     }
 

@@ -2,12 +2,12 @@
 
 use super::load::Loaded;
 use super::outcome::{Outcome, Refusal};
+use super::work::Work;
 use super::{Context, Engine, Subject};
 use crate::approval::{RefusalReason, VoteEffect, VoteKind};
-use crate::audit::{self, Action, AuditOutcome};
+use crate::audit::{Action, AuditOutcome};
 use crate::store::requests::{self as rows, VoteRow};
 use serde_json::json;
-use sqlx::PgConnection;
 
 impl Engine {
     /// Casts a vote on `version` (the version the voter saw; `None` means the current one).
@@ -19,15 +19,15 @@ impl Engine {
         kind: VoteKind,
         reason: Option<&str>,
     ) -> anyhow::Result<Outcome> {
-        self.atomically(ctx, async |conn| {
-            self.vote_in(conn, ctx, r#ref, version, kind, reason).await
+        self.atomically(ctx, async |work| {
+            self.vote_in(work, ctx, r#ref, version, kind, reason).await
         })
         .await
     }
 
     async fn vote_in(
         &self,
-        conn: &mut PgConnection,
+        work: &mut Work<'_>,
         ctx: &Context,
         r#ref: &str,
         version: Option<i32>,
@@ -38,10 +38,10 @@ impl Engine {
             VoteKind::Approve => Action::VoteApprove,
             VoteKind::Reject => Action::VoteReject,
         };
-        let Some(mut l) = self.load_locked(conn, r#ref).await? else {
-            return self.refuse_unknown(conn, ctx, action, r#ref).await;
+        let Some(mut l) = self.load_locked(work, r#ref).await? else {
+            return self.refuse_unknown(work, ctx, action, r#ref).await;
         };
-        self.expire_if_due(conn, &mut l).await?;
+        self.expire_if_due(work, &mut l).await?;
         let seen = version.unwrap_or(l.row.version);
         let voter = &ctx.actor;
         let effect = match u32::try_from(seen) {
@@ -54,7 +54,7 @@ impl Engine {
                 let refusal = self.domain_refusal(reason, &l, ctx, action);
                 let mut subject = l.subject();
                 subject.version = Some(seen);
-                return self.refuse(conn, ctx, action, subject, refusal).await;
+                return self.refuse(work, ctx, action, subject, refusal).await;
             }
         };
         let now = self.clock.now();
@@ -67,26 +67,26 @@ impl Engine {
             reason: reason.map(str::to_owned),
             at: now,
         };
-        rows::insert_vote(conn, l.row.id, l.row.version, &vote).await?;
+        rows::insert_vote(work, l.row.id, l.row.version, &vote).await?;
         l.votes.push(vote);
         let mut e = self.entry(ctx, action, AuditOutcome::Done);
         l.subject().fill(&mut e);
         e.details = json!({ "reason": reason, "progress": l.domain.progress().summary() });
-        audit::append(conn, &e).await?;
+        work.audit(e);
         let decided = match effect {
             VoteEffect::Counted { approved: false } => None,
             VoteEffect::Counted { approved: true } => Some(Action::RequestApproved),
             VoteEffect::Rejected => Some(Action::RequestRejected),
         };
         if let Some(final_action) = decided {
-            self.finalise(conn, &mut l, Some(voter.person.as_str()), reason).await?;
+            self.finalise(work, &mut l, Some(voter.person.as_str()), reason).await?;
             let approvers: Vec<String> = l.domain.approvals.iter().map(|a| a.voter.to_string()).collect();
             let mut e = self.entry(ctx, final_action, AuditOutcome::Done);
             l.subject().fill(&mut e);
             e.details = json!({ "approvers": approvers, "reason": reason });
-            audit::append(conn, &e).await?;
+            work.audit(e);
         }
-        self.notify(conn, &l, false).await?;
+        self.notify(work, &l, false);
         Ok(Outcome::Voted {
             request: self.view(&l, None),
             kind,
@@ -96,25 +96,25 @@ impl Engine {
 
     /// The requester withdraws a pending request.
     pub async fn cancel(&self, ctx: &Context, r#ref: &str, reason: Option<&str>) -> anyhow::Result<Outcome> {
-        self.atomically(ctx, async |conn| {
-            let Some(mut l) = self.load_locked(conn, r#ref).await? else {
-                return self.refuse_unknown(conn, ctx, Action::RequestCancelled, r#ref).await;
+        self.atomically(ctx, async |work| {
+            let Some(mut l) = self.load_locked(work, r#ref).await? else {
+                return self.refuse_unknown(work, ctx, Action::RequestCancelled, r#ref).await;
             };
-            self.expire_if_due(conn, &mut l).await?;
+            self.expire_if_due(work, &mut l).await?;
             if let Err(why) = l.domain.cancel(&ctx.actor.person, reason) {
                 let refusal = self.domain_refusal(why, &l, ctx, Action::RequestCancelled);
                 return self
-                    .refuse(conn, ctx, Action::RequestCancelled, l.subject(), refusal)
+                    .refuse(work, ctx, Action::RequestCancelled, l.subject(), refusal)
                     .await;
             }
             let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-            self.finalise(conn, &mut l, Some(ctx.actor.person.as_str()), reason)
+            self.finalise(work, &mut l, Some(ctx.actor.person.as_str()), reason)
                 .await?;
             let mut e = self.entry(ctx, Action::RequestCancelled, AuditOutcome::Done);
             l.subject().fill(&mut e);
             e.details = json!({ "reason": reason });
-            audit::append(conn, &e).await?;
-            self.notify(conn, &l, false).await?;
+            work.audit(e);
+            self.notify(work, &l, false);
             Ok(Outcome::Cancelled {
                 request: self.view(&l, reason.map(str::to_owned)),
             })
@@ -129,8 +129,9 @@ impl Engine {
         let mut expired = Vec::new();
         for r in due {
             let mut tx = self.pool.begin().await?;
-            if let Some(mut l) = self.load_locked(&mut tx, &r).await? {
-                if self.expire_if_due(&mut tx, &mut l).await? {
+            let mut work = Work::new(&mut tx);
+            if let Some(mut l) = self.load_locked(&mut work, &r).await? {
+                if self.expire_if_due(&mut work, &mut l).await? {
                     crate::metrics::count(
                         "decisions_total",
                         &[("workflow", &l.row.workflow), ("outcome", "expired")],
@@ -140,6 +141,7 @@ impl Engine {
                     });
                 }
             }
+            work.finish(None).await?;
             tx.commit().await?;
         }
         Ok(expired)
@@ -148,7 +150,7 @@ impl Engine {
     /// Audits an attempt on a ref that does not exist.
     pub(super) async fn refuse_unknown(
         &self,
-        conn: &mut PgConnection,
+        work: &mut Work<'_>,
         ctx: &Context,
         action: Action,
         r#ref: &str,
@@ -158,7 +160,7 @@ impl Engine {
             r#ref: Some(r#ref),
             ..Subject::default()
         };
-        self.refuse(conn, ctx, action, subject, refusal).await
+        self.refuse(work, ctx, action, subject, refusal).await
     }
 
     /// What a person is told when the domain refuses their action on a request.

@@ -189,10 +189,11 @@ impl Intent {
 
 /// Queues an intent in the caller's transaction.
 pub async fn enqueue(conn: &mut PgConnection, intent: &Intent) -> anyhow::Result<()> {
-    sqlx::query("INSERT INTO outbox (ref, intent) VALUES ($1, $2)")
-        .bind(intent.r#ref())
-        .bind(serde_json::to_value(intent)?)
-        .execute(conn)
+    let effects = crate::store::effects::Effects {
+        messages: std::slice::from_ref(intent),
+        ..Default::default()
+    };
+    crate::store::effects::write(conn, &effects)
         .await
         .context("queueing an outgoing message")?;
     Ok(())

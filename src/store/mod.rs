@@ -3,8 +3,10 @@
 //! that a use case composes several of them into one atomic change.
 
 pub mod chat_messages;
+pub mod effects;
 pub mod idempotency;
 pub mod requests;
+pub mod snapshot;
 
 use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -72,7 +72,7 @@ pub struct VersionRow {
 }
 
 /// A row of `votes`.
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, Debug, FromRow, Deserialize)]
 pub struct VoteRow {
     /// Voter's person id.
     pub voter: String,
@@ -177,32 +177,6 @@ pub async fn find(db: impl PgExecutor<'_>, r#ref: &str) -> anyhow::Result<Option
     .context("reading a request")
 }
 
-/// One version of a request.
-pub async fn version(db: impl PgExecutor<'_>, request_id: i64, version: i32) -> anyhow::Result<VersionRow> {
-    sqlx::query_as::<_, VersionRow>(
-        "SELECT version, fields, rule, groups, policy_hash, created_by, created_at \
-         FROM request_versions WHERE request_id = $1 AND version = $2",
-    )
-    .bind(request_id)
-    .bind(version)
-    .fetch_one(db)
-    .await
-    .context("reading a request version")
-}
-
-/// The votes cast on one version, in the order they were cast.
-pub async fn votes(db: impl PgExecutor<'_>, request_id: i64, version: i32) -> anyhow::Result<Vec<VoteRow>> {
-    sqlx::query_as::<_, VoteRow>(
-        "SELECT voter, identity, kind, roles, reason, at FROM votes \
-         WHERE request_id = $1 AND version = $2 ORDER BY id",
-    )
-    .bind(request_id)
-    .bind(version)
-    .fetch_all(db)
-    .await
-    .context("reading votes")
-}
-
 /// Records a vote.
 pub async fn insert_vote(conn: &mut PgConnection, request_id: i64, version: i32, v: &VoteRow) -> anyhow::Result<()> {
     sqlx::query(
@@ -253,23 +227,15 @@ pub struct Decision<'a> {
     pub at: DateTime<Utc>,
 }
 
-/// Moves a pending request to its final state and writes the final record. The primary key
-/// of `decisions` makes a second final state impossible even if a bug got past the row lock.
+/// Moves a pending request to its final state and writes the final record, in one statement.
+/// The primary key of `decisions` makes a second final state impossible even if a bug got past
+/// the row lock.
 pub async fn decide(conn: &mut PgConnection, request_id: i64, d: &Decision<'_>) -> anyhow::Result<()> {
-    let updated = sqlx::query("UPDATE requests SET status = $2, decided_at = $3 WHERE id = $1 AND status = 'pending'")
-        .bind(request_id)
-        .bind(d.outcome.as_str())
-        .bind(d.at)
-        .execute(&mut *conn)
-        .await
-        .context("recording a final state")?;
-    anyhow::ensure!(
-        updated.rows_affected() == 1,
-        "request {request_id} was no longer pending"
-    );
-    sqlx::query(
-        "INSERT INTO decisions (request_id, outcome, version, rule, policy_hash, decided_by, reason, at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    let written: Option<i64> = sqlx::query_scalar(
+        "WITH moved AS (UPDATE requests SET status = $2, decided_at = $8 WHERE id = $1 AND status = 'pending' \
+                        RETURNING id) \
+         INSERT INTO decisions (request_id, outcome, version, rule, policy_hash, decided_by, reason, at) \
+         SELECT id, $2, $3, $4, $5, $6, $7, $8 FROM moved RETURNING request_id",
     )
     .bind(request_id)
     .bind(d.outcome.as_str())
@@ -279,43 +245,11 @@ pub async fn decide(conn: &mut PgConnection, request_id: i64, d: &Decision<'_>) 
     .bind(d.decided_by)
     .bind(d.reason)
     .bind(d.at)
-    .execute(conn)
+    .fetch_optional(conn)
     .await
-    .context("writing the final record")?;
+    .context("recording a final state")?;
+    anyhow::ensure!(written.is_some(), "request {request_id} was no longer pending");
     Ok(())
-}
-
-/// Which requests to list.
-#[derive(Clone, Debug)]
-pub struct ListQuery {
-    /// Only this status.
-    pub status: Option<Status>,
-    /// Only requests opened by this person.
-    pub requester: Option<String>,
-    /// Only these workflows (those the caller may view, or asked for).
-    pub workflows: Vec<String>,
-    /// Only requests with a smaller id (keyset pagination).
-    pub before: Option<i64>,
-    /// At most this many, newest first.
-    pub limit: i64,
-}
-
-/// Requests matching `q`, newest first.
-pub async fn list(db: impl PgExecutor<'_>, q: &ListQuery) -> anyhow::Result<Vec<RequestRow>> {
-    sqlx::query_as::<_, RequestRow>(
-        "SELECT id, ref, workflow, requester, requester_identity, status, version, created_at, \
-         expires_at, decided_at, origin FROM requests \
-         WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR requester = $2) \
-         AND workflow = ANY($3) AND ($5::int8 IS NULL OR id < $5) ORDER BY id DESC LIMIT $4",
-    )
-    .bind(q.status.map(Status::as_str))
-    .bind(&q.requester)
-    .bind(&q.workflows)
-    .bind(q.limit)
-    .bind(q.before)
-    .fetch_all(db)
-    .await
-    .context("listing requests")
 }
 
 /// Refs of pending requests whose expiry has passed at `now`, oldest first.

@@ -1,0 +1,74 @@
+//! One change's unit of work: its transaction, and the audit entries and outgoing messages the
+//! use case queues on the way, written at the end in one statement with its idempotency key.
+
+use crate::audit::NewEntry;
+use crate::outbox::Intent;
+use crate::store::effects::{self, Effects};
+use serde_json::Value;
+use sqlx::PgConnection;
+use std::ops::{Deref, DerefMut};
+
+/// A transaction (or a plain connection) and what the change will write when it finishes.
+/// Rows of the change itself are written through the connection it dereferences to.
+pub(super) struct Work<'c> {
+    conn: &'c mut PgConnection,
+    entries: Vec<NewEntry>,
+    messages: Vec<Intent>,
+}
+
+/// How a unit of work ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Finished {
+    /// Everything was written; the caller commits.
+    Written,
+    /// The idempotency key was already used by a committed change: the caller rolls back.
+    Replay,
+}
+
+impl<'c> Work<'c> {
+    /// A unit of work on `conn`.
+    pub fn new(conn: &'c mut PgConnection) -> Self {
+        Work {
+            conn,
+            entries: Vec::new(),
+            messages: Vec::new(),
+        }
+    }
+
+    /// Records an audit entry when the change finishes.
+    pub fn audit(&mut self, e: NewEntry) {
+        self.entries.push(e);
+    }
+
+    /// Queues a message when the change finishes.
+    pub fn send(&mut self, intent: Intent) {
+        self.messages.push(intent);
+    }
+
+    /// Writes what was queued and, with `key`, claims it for `outcome`.
+    pub async fn finish(self, key: Option<(&str, &Value)>) -> anyhow::Result<Finished> {
+        let effects = Effects {
+            entries: &self.entries,
+            messages: &self.messages,
+            key,
+        };
+        Ok(match effects::write(self.conn, &effects).await? {
+            true => Finished::Written,
+            false => Finished::Replay,
+        })
+    }
+}
+
+impl Deref for Work<'_> {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        self.conn
+    }
+}
+
+impl DerefMut for Work<'_> {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        self.conn
+    }
+}
