@@ -10,6 +10,7 @@ use crate::engine::{Engine, RequestView};
 use crate::outbox::{ChatPlace, ChatUser, Deliverer, DeliveryError, Intent, Job, Platform};
 use crate::store::chat_messages::{self, CardCopy};
 use serde_json::json;
+use std::collections::HashMap;
 
 /// The platform clients the outbox delivers through.
 #[derive(Clone, Debug)]
@@ -53,25 +54,53 @@ impl ChatDeliverer {
             .ok_or_else(|| DeliveryError::Permanent("Discord is not configured (DISCORD_BOT_TOKEN)".into()))
     }
 
-    async fn view(&self, r#ref: &str) -> Result<RequestView, DeliveryError> {
-        self.engine
-            .current_view(r#ref)
-            .await
-            .map_err(transient)?
-            .ok_or_else(|| DeliveryError::Permanent(format!("no request {ref}")))
+    async fn view(&self, round: &Round, r#ref: &str) -> Result<RequestView, DeliveryError> {
+        let view = match &round.views {
+            Some(views) => views.get(r#ref).cloned(),
+            None => self.engine.current_view(r#ref).await.map_err(transient)?,
+        };
+        view.ok_or_else(|| DeliveryError::Permanent(format!("no request {ref}")))
+    }
+
+    /// Reads what a round of jobs needs in two statements, rather than several per job.
+    async fn prefetch(&self, jobs: &[Job]) -> anyhow::Result<Round> {
+        let mut refs: Vec<String> = jobs
+            .iter()
+            .filter(|j| !matches!(j.intent, Intent::Webhook { .. }))
+            .filter_map(|j| j.intent.r#ref().map(str::to_owned))
+            .collect();
+        refs.sort();
+        refs.dedup();
+        let updated: Vec<String> = jobs
+            .iter()
+            .filter_map(|j| match &j.intent {
+                Intent::UpdateCards { r#ref } => Some(r#ref.clone()),
+                _ => None,
+            })
+            .collect();
+        let views = match refs.is_empty() {
+            true => HashMap::new(),
+            false => self.engine.current_views(&refs).await?,
+        };
+        let copies = chat_messages::copies_of(self.engine.pool(), &updated).await?;
+        Ok(Round {
+            views: Some(views),
+            copies: Some(copies),
+        })
     }
 
     /// Posts the card in a channel (or a user's DM), under an optional line of text, and
     /// remembers the copy so that it is updated with the request.
     async fn post_card(
         &self,
+        round: &Round,
         r#ref: &str,
         platform: Platform,
         workspace: Option<&str>,
         to: Target<'_>,
         preface: Option<&str>,
     ) -> Result<(), DeliveryError> {
-        let card = render::card(&self.view(r#ref).await?);
+        let card = render::card(&self.view(round, r#ref).await?);
         let (channel, message_id) = match platform {
             Platform::Slack => {
                 let mut blocks = Vec::new();
@@ -106,14 +135,17 @@ impl ChatDeliverer {
             .map_err(transient)
     }
 
-    async fn update_cards(&self, r#ref: &str) -> Result<(), DeliveryError> {
-        let copies = chat_messages::copies(self.engine.pool(), r#ref)
-            .await
-            .map_err(transient)?;
+    async fn update_cards(&self, round: &Round, r#ref: &str) -> Result<(), DeliveryError> {
+        let copies = match &round.copies {
+            Some(copies) => copies.get(r#ref).cloned().unwrap_or_default(),
+            None => chat_messages::copies(self.engine.pool(), r#ref)
+                .await
+                .map_err(transient)?,
+        };
         if copies.is_empty() {
             return Ok(());
         }
-        let card = render::card(&self.view(r#ref).await?);
+        let card = render::card(&self.view(round, r#ref).await?);
         for copy in copies {
             if copy.platform == Platform::Slack.to_string() {
                 self.slack()?
@@ -157,8 +189,8 @@ impl ChatDeliverer {
         }
     }
 
-    async fn confirm(&self, r#ref: &str, to: &ChatUser) -> Result<(), DeliveryError> {
-        let view = self.view(r#ref).await?;
+    async fn confirm(&self, round: &Round, r#ref: &str, to: &ChatUser) -> Result<(), DeliveryError> {
+        let view = self.view(round, r#ref).await?;
         let Some(text) = render::confirmation(&view) else {
             return Ok(());
         };
@@ -215,6 +247,14 @@ impl ChatDeliverer {
     }
 }
 
+/// What one round of deliveries read at its start (`None`: read per job). Cards are still
+/// rendered from state read after their messages were claimed.
+#[derive(Default)]
+struct Round {
+    views: Option<HashMap<String, RequestView>>,
+    copies: Option<HashMap<String, Vec<CardCopy>>>,
+}
+
 /// Where a card goes: a channel, or a user's direct messages.
 #[derive(Clone, Copy)]
 enum Target<'a> {
@@ -232,14 +272,29 @@ impl Target<'_> {
 
 impl Deliverer for ChatDeliverer {
     async fn deliver(&self, job: &Job) -> Result<(), DeliveryError> {
+        self.deliver_in(&Round::default(), job).await
+    }
+
+    async fn deliver_all(&self, jobs: &[Job]) -> Vec<Result<(), DeliveryError>> {
+        let round = self.prefetch(jobs).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %format!("{e:#}"), "could not read a round's requests at once; reading each");
+            Round::default()
+        });
+        futures_util::future::join_all(jobs.iter().map(|job| self.deliver_in(&round, job))).await
+    }
+}
+
+impl ChatDeliverer {
+    async fn deliver_in(&self, round: &Round, job: &Job) -> Result<(), DeliveryError> {
         match &job.intent {
             Intent::PostCard { r#ref, place } => {
                 let to = Target::Channel(&place.channel);
-                self.post_card(r#ref, place.platform, place.workspace.as_deref(), to, None)
+                self.post_card(round, r#ref, place.platform, place.workspace.as_deref(), to, None)
                     .await
             }
             Intent::DmCard { r#ref, to } => {
                 self.post_card(
+                    round,
                     r#ref,
                     to.platform,
                     to.workspace.as_deref(),
@@ -249,7 +304,7 @@ impl Deliverer for ChatDeliverer {
                 .await
             }
             Intent::Remind { r#ref, to } => {
-                let view = self.view(r#ref).await?;
+                let view = self.view(round, r#ref).await?;
                 if view.status.is_final() {
                     return Ok(()); // decided since the reminder was queued
                 }
@@ -261,6 +316,7 @@ impl Deliverer for ChatDeliverer {
                     view.needed_summary()
                 );
                 self.post_card(
+                    round,
                     r#ref,
                     to.platform,
                     to.workspace.as_deref(),
@@ -274,8 +330,8 @@ impl Deliverer for ChatDeliverer {
                     .await
             }
             Intent::DigestToUser { digest, to, .. } => self.digest(digest, to.platform, Target::User(&to.user)).await,
-            Intent::UpdateCards { r#ref } => self.update_cards(r#ref).await,
-            Intent::Confirm { r#ref, to } => self.confirm(r#ref, to).await,
+            Intent::UpdateCards { r#ref } => self.update_cards(round, r#ref).await,
+            Intent::Confirm { r#ref, to } => self.confirm(round, r#ref, to).await,
             Intent::Ephemeral { place, user, text } => self.ephemeral(place, user, text).await,
             Intent::Webhook { r#ref, url, event } => match &self.webhooks {
                 Some(w) => w.deliver(r#ref, url, event).await,

@@ -48,6 +48,12 @@ pub struct Job {
 pub trait Deliverer: Send + Sync + 'static {
     /// Delivers one job; called at most once at a time per request.
     fn deliver(&self, job: &Job) -> impl std::future::Future<Output = Result<(), DeliveryError>> + Send;
+
+    /// Delivers a round of jobs (of different requests) concurrently; one result per job, in
+    /// order. A deliverer may override it to read what the whole round needs at once.
+    fn deliver_all(&self, jobs: &[Job]) -> impl std::future::Future<Output = Vec<Result<(), DeliveryError>>> + Send {
+        futures_util::future::join_all(jobs.iter().map(|job| self.deliver(job)))
+    }
 }
 
 /// Tuning of the worker.
@@ -149,16 +155,12 @@ impl<D: Deliverer> Worker<D> {
     pub async fn round(&self) -> anyhow::Result<usize> {
         let jobs = self.claim().await?;
         let n = jobs.len();
-        let results = futures_util::future::join_all(jobs.into_iter().map(|job| {
-            let deliverer = self.deliverer.clone();
-            async move {
-                let result = deliverer.deliver(&job).await;
-                (job, result)
-            }
-        }))
-        .await;
+        if n == 0 {
+            return Ok(0);
+        }
+        let results = self.deliverer.deliver_all(&jobs).await;
         let mut delivered = Vec::new();
-        for (job, result) in results {
+        for (job, result) in jobs.iter().zip(results) {
             match result {
                 Ok(()) => {
                     crate::metrics::count(
@@ -168,7 +170,7 @@ impl<D: Deliverer> Worker<D> {
                     delivered.push(job.id);
                     delivered.extend(&job.absorbed);
                 }
-                Err(e) => self.settle(&job, e).await?,
+                Err(e) => self.settle(job, e).await?,
             }
         }
         if !delivered.is_empty() {
@@ -181,16 +183,13 @@ impl<D: Deliverer> Worker<D> {
         Ok(n)
     }
 
-    /// Claims due messages, at most one per request (the oldest), and leases them. Webhooks
-    /// keep their own order beside the chat messages, so a receiver that is down never holds
-    /// back a confirmation in chat.
+    /// Claims due messages, at most one per request (the oldest), and leases them, in one
+    /// statement. Webhooks keep their own order beside the chat messages, so a receiver that is
+    /// down never holds back a confirmation in chat. Each claimed card update comes with the
+    /// later card updates of its request that are already committed: a card is rendered from
+    /// the request's current state after this claim, so delivering it brings the card up to
+    /// date for them too, and no other worker can claim them while it is undelivered.
     async fn claim(&self) -> anyhow::Result<Vec<Job>> {
-        // A claim is only a lease: if a crash lost it, the message would simply be claimed
-        // again. So its commit need not wait for the disk.
-        let mut tx = self.pool.begin().await.context("claiming outgoing messages")?;
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
-            .await?;
         let rows = sqlx::query(
             "UPDATE outbox SET attempts = attempts + 1, \
                     next_attempt_at = now() + make_interval(secs => $2) \
@@ -201,14 +200,17 @@ impl<D: Deliverer> Worker<D> {
                                  AND e.delivered_at IS NULL AND e.dead_at IS NULL \
                                  AND (e.intent->>'kind' = 'webhook') = (o.intent->>'kind' = 'webhook')) \
                ORDER BY o.id LIMIT $1 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, intent, attempts",
+             RETURNING id, intent, attempts, \
+               CASE WHEN intent->>'kind' = 'update_cards' THEN ARRAY( \
+                 SELECT l.id FROM outbox l WHERE l.ref = outbox.ref AND l.id > outbox.id \
+                   AND l.delivered_at IS NULL AND l.dead_at IS NULL \
+                   AND l.intent->>'kind' = 'update_cards' ORDER BY l.id) END AS absorbed",
         )
         .bind(self.config.batch)
         .bind(self.config.lease.as_secs_f64())
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await
         .context("claiming outgoing messages")?;
-        tx.commit().await.context("claiming outgoing messages")?;
         let mut jobs = Vec::with_capacity(rows.len());
         for r in rows {
             let id: i64 = r.try_get("id")?;
@@ -217,7 +219,7 @@ impl<D: Deliverer> Worker<D> {
                     id,
                     intent,
                     attempt: r.try_get("attempts")?,
-                    absorbed: Vec::new(),
+                    absorbed: r.try_get::<Option<Vec<i64>>, _>("absorbed")?.unwrap_or_default(),
                 }),
                 Err(e) => {
                     self.dead_letter(id, None, &format!("unreadable intent: {e}"), 0)
@@ -226,42 +228,7 @@ impl<D: Deliverer> Worker<D> {
             }
         }
         jobs.sort_by_key(|j| j.id);
-        self.absorb_card_updates(&mut jobs).await?;
         Ok(jobs)
-    }
-
-    /// Gives each claimed card update the later card updates of its request that are already
-    /// committed. Safe because the card is rendered after this read, from state at least as new
-    /// as theirs; and no other worker can claim them while the older job is undelivered.
-    async fn absorb_card_updates(&self, jobs: &mut [Job]) -> anyhow::Result<()> {
-        let refs: Vec<&str> = jobs
-            .iter()
-            .filter(|j| matches!(j.intent, Intent::UpdateCards { .. }))
-            .filter_map(|j| j.intent.r#ref())
-            .collect();
-        if refs.is_empty() {
-            return Ok(());
-        }
-        let later: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT id, ref FROM outbox WHERE ref = ANY($1) AND delivered_at IS NULL AND dead_at IS NULL \
-             AND intent->>'kind' = 'update_cards' ORDER BY id",
-        )
-        .bind(&refs)
-        .fetch_all(&self.pool)
-        .await
-        .context("finding card updates to coalesce")?;
-        for job in jobs
-            .iter_mut()
-            .filter(|j| matches!(j.intent, Intent::UpdateCards { .. }))
-        {
-            let r#ref = job.intent.r#ref().unwrap_or_default().to_owned();
-            job.absorbed = later
-                .iter()
-                .filter(|(id, r)| *r == r#ref && *id > job.id)
-                .map(|(id, _)| *id)
-                .collect();
-        }
-        Ok(())
     }
 
     /// Records a failed delivery: a retry later, or a dead letter.

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use sqlx::{FromRow, PgExecutor};
+use std::collections::HashMap;
 
 /// One posted copy.
 #[derive(Clone, Debug, FromRow, PartialEq, Eq)]
@@ -42,4 +43,28 @@ pub async fn copies(db: impl PgExecutor<'_>, r#ref: &str) -> anyhow::Result<Vec<
     .fetch_all(db)
     .await
     .context("reading posted cards")
+}
+
+/// Every posted copy of each of these requests' cards, oldest first, by ref.
+pub async fn copies_of(db: impl PgExecutor<'_>, refs: &[String]) -> anyhow::Result<HashMap<String, Vec<CardCopy>>> {
+    let mut by_ref: HashMap<String, Vec<CardCopy>> = HashMap::new();
+    if refs.is_empty() {
+        return Ok(by_ref);
+    }
+    let rows: Vec<(String, String, Option<String>, String, String)> = sqlx::query_as(
+        "SELECT ref, platform, workspace, channel, message_id FROM chat_messages WHERE ref = ANY($1) ORDER BY id",
+    )
+    .bind(refs)
+    .fetch_all(db)
+    .await
+    .context("reading posted cards")?;
+    for (r#ref, platform, workspace, channel, message_id) in rows {
+        by_ref.entry(r#ref).or_default().push(CardCopy {
+            platform,
+            workspace,
+            channel,
+            message_id,
+        });
+    }
+    Ok(by_ref)
 }
