@@ -118,3 +118,69 @@ async fn different_keys_are_different_actions(pool: PgPool) {
         Some("already_voted".to_string())
     );
 }
+
+#[sqlx::test]
+async fn the_same_open_delivered_eight_times_at_once_opens_one_request(pool: PgPool) {
+    let bot = Bot::new(pool).await;
+    let ctx = Context {
+        idempotency_key: Some("api:open-race".into()),
+        ..bot.ctx("alice").await
+    };
+    let fields = vec![
+        ("amount".to_string(), "10".to_string()),
+        ("vendor".to_string(), "X".to_string()),
+    ];
+    let before = snapshot(&bot).await;
+    let tries = (0..8).map(|_| {
+        let (engine, ctx, fields) = (bot.engine.clone(), ctx.clone(), fields.clone());
+        tokio::spawn(async move { engine.open(&ctx, "invoice", &fields).await.unwrap() })
+    });
+    let outcomes: Vec<Outcome> = futures_util::future::try_join_all(tries).await.unwrap();
+    assert!(matches!(&outcomes[0], Outcome::Opened { request } if request.r#ref == "INV-1"));
+    assert!(
+        outcomes.iter().all(|o| o == &outcomes[0]),
+        "every delivery gets the first answer"
+    );
+    let [requests, versions, votes, decisions, entries] = before;
+    assert_eq!(
+        snapshot(&bot).await,
+        [requests + 1, versions + 1, votes, decisions, entries + 1]
+    );
+}
+
+#[sqlx::test]
+async fn the_same_decisive_vote_delivered_eight_times_at_once_decides_once(pool: PgPool) {
+    let bot = Bot::new(pool).await;
+    bot.say("alice", "new invoice amount=10 vendor=X").await;
+    let ctx = Context {
+        idempotency_key: Some("slack:T0001:race-ts".into()),
+        ..bot.ctx("carol").await
+    };
+    let before = snapshot(&bot).await;
+    let tries = (0..8).map(|_| {
+        let (engine, ctx) = (bot.engine.clone(), ctx.clone());
+        tokio::spawn(async move {
+            engine
+                .vote(&ctx, "INV-1", Some(1), VoteKind::Approve, None)
+                .await
+                .unwrap()
+        })
+    });
+    let outcomes: Vec<Outcome> = futures_util::future::try_join_all(tries).await.unwrap();
+    assert!(matches!(&outcomes[0], Outcome::Voted { request, .. } if request.status.is_final()));
+    assert!(
+        outcomes.iter().all(|o| o == &outcomes[0]),
+        "no delivery is told already_voted or already_decided"
+    );
+    // One vote and one decision; vote.approve and request.approved.
+    let [requests, versions, votes, decisions, entries] = before;
+    assert_eq!(
+        snapshot(&bot).await,
+        [requests, versions, votes + 1, decisions + 1, entries + 2]
+    );
+    let refusals: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE outcome = 'refused'")
+        .fetch_one(bot.engine.pool())
+        .await
+        .unwrap();
+    assert_eq!(refusals, 0, "a replay leaves no trace of its rolled-back attempt");
+}
