@@ -22,12 +22,12 @@ use crate::identity::{Actor, Identity};
 use crate::outbox::{self, ChatPlace, Intent};
 use crate::policy::PolicySet;
 use crate::store::idempotency;
-use work::{Finished, Work};
 use anyhow::Context as _;
 use serde_json::json;
 use sqlx::PgPool;
 use std::sync::Arc;
 use tokio::sync::Notify;
+use work::{Finished, Work};
 
 /// Who is acting, and what ties this action to its inbound request.
 #[derive(Clone, Debug)]

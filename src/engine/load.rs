@@ -118,7 +118,7 @@ impl Engine {
         l.domain
             .expire(now)
             .map_err(|r| anyhow::anyhow!("expiry refused: {r}"))?;
-        self.finalise(work, l, None, None).await?;
+        self.finalise(work, l, None, None);
         let mut e = NewEntry {
             identity: Some("system".into()),
             details: json!({ "expires_at": l.row.expires_at }),
@@ -130,28 +130,21 @@ impl Engine {
         Ok(true)
     }
 
-    /// Writes the final state the domain reached, and updates the loaded row to match.
-    pub(super) async fn finalise(
-        &self,
-        conn: &mut PgConnection,
-        l: &mut Loaded,
-        decided_by: Option<&str>,
-        reason: Option<&str>,
-    ) -> anyhow::Result<()> {
+    /// Queues the final state the domain reached, and updates the loaded row to match.
+    pub(super) fn finalise(&self, work: &mut Work<'_>, l: &mut Loaded, decided_by: Option<&str>, reason: Option<&str>) {
         let now = self.clock.now();
-        let d = Decision {
+        work.decide(Decision {
+            request_id: l.row.id,
             outcome: l.domain.status,
             version: l.row.version,
-            rule: &l.version.rule,
-            policy_hash: &l.version.policy_hash,
-            decided_by,
-            reason,
+            rule: l.version.rule.clone(),
+            policy_hash: l.version.policy_hash.clone(),
+            decided_by: decided_by.map(str::to_owned),
+            reason: reason.map(str::to_owned),
             at: now,
-        };
-        rows::decide(conn, l.row.id, &d).await?;
+        });
         l.row.status = l.domain.status.as_str().to_string();
         l.row.decided_at = Some(now);
-        Ok(())
     }
 
     /// The card view of a loaded request.

@@ -9,10 +9,10 @@ use crate::identity::Actor;
 use crate::policy::Workflow;
 use crate::store::requests::{self as rows};
 use crate::store::snapshot::{self, ListQuery};
-use std::collections::HashMap;
 use anyhow::Context as _;
 use serde_json::json;
 use sqlx::PgConnection;
+use std::collections::HashMap;
 
 /// Which requests `list` shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -63,7 +63,10 @@ impl Engine {
             Ok(row) => row,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        let view = self.current_views(std::slice::from_ref(&row.r#ref)).await?.remove(&row.r#ref);
+        let view = self
+            .current_views(std::slice::from_ref(&row.r#ref))
+            .await?
+            .remove(&row.r#ref);
         Ok(Ok(view.with_context(|| format!("{ref} vanished"))?))
     }
 
@@ -159,7 +162,10 @@ impl Engine {
         let next = (found.len() as i64 == page.limit)
             .then(|| found.last().map(|s| s.row.id))
             .flatten();
-        let views = found.into_iter().map(|s| self.view_of(s)).collect::<anyhow::Result<_>>()?;
+        let views = found
+            .into_iter()
+            .map(|s| self.view_of(s))
+            .collect::<anyhow::Result<_>>()?;
         Ok((views, next))
     }
 

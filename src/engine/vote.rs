@@ -67,8 +67,8 @@ impl Engine {
             reason: reason.map(str::to_owned),
             at: now,
         };
-        rows::insert_vote(work, l.row.id, l.row.version, &vote).await?;
-        l.votes.push(vote);
+        l.votes.push(vote.clone());
+        work.cast(l.row.id, l.row.version, vote);
         let mut e = self.entry(ctx, action, AuditOutcome::Done);
         l.subject().fill(&mut e);
         e.details = json!({ "reason": reason, "progress": l.domain.progress().summary() });
@@ -79,7 +79,7 @@ impl Engine {
             VoteEffect::Rejected => Some(Action::RequestRejected),
         };
         if let Some(final_action) = decided {
-            self.finalise(work, &mut l, Some(voter.person.as_str()), reason).await?;
+            self.finalise(work, &mut l, Some(voter.person.as_str()), reason);
             let approvers: Vec<String> = l.domain.approvals.iter().map(|a| a.voter.to_string()).collect();
             let mut e = self.entry(ctx, final_action, AuditOutcome::Done);
             l.subject().fill(&mut e);
@@ -108,8 +108,7 @@ impl Engine {
                     .await;
             }
             let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-            self.finalise(work, &mut l, Some(ctx.actor.person.as_str()), reason)
-                .await?;
+            self.finalise(work, &mut l, Some(ctx.actor.person.as_str()), reason);
             let mut e = self.entry(ctx, Action::RequestCancelled, AuditOutcome::Done);
             l.subject().fill(&mut e);
             e.details = json!({ "reason": reason });

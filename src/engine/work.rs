@@ -4,6 +4,7 @@
 use crate::audit::NewEntry;
 use crate::outbox::Intent;
 use crate::store::effects::{self, Effects};
+use crate::store::requests::{Decision, VoteRow};
 use serde_json::Value;
 use sqlx::PgConnection;
 use std::ops::{Deref, DerefMut};
@@ -12,6 +13,8 @@ use std::ops::{Deref, DerefMut};
 /// Rows of the change itself are written through the connection it dereferences to.
 pub(super) struct Work<'c> {
     conn: &'c mut PgConnection,
+    vote: Option<(i64, i32, VoteRow)>,
+    decision: Option<Decision>,
     entries: Vec<NewEntry>,
     messages: Vec<Intent>,
 }
@@ -30,9 +33,21 @@ impl<'c> Work<'c> {
     pub fn new(conn: &'c mut PgConnection) -> Self {
         Work {
             conn,
+            vote: None,
+            decision: None,
             entries: Vec::new(),
             messages: Vec::new(),
         }
+    }
+
+    /// Records a vote on version `version` of request `request_id` when the change finishes.
+    pub fn cast(&mut self, request_id: i64, version: i32, vote: VoteRow) {
+        self.vote = Some((request_id, version, vote));
+    }
+
+    /// Moves the request to its final state when the change finishes.
+    pub fn decide(&mut self, decision: Decision) {
+        self.decision = Some(decision);
     }
 
     /// Records an audit entry when the change finishes.
@@ -48,6 +63,8 @@ impl<'c> Work<'c> {
     /// Writes what was queued and, with `key`, claims it for `outcome`.
     pub async fn finish(self, key: Option<(&str, &Value)>) -> anyhow::Result<Finished> {
         let effects = Effects {
+            vote: self.vote.as_ref().map(|(r, v, vote)| (*r, *v, vote)),
+            decision: self.decision.as_ref(),
             entries: &self.entries,
             messages: &self.messages,
             key,

@@ -18,8 +18,6 @@ pub async fn stored<T: DeserializeOwned>(db: impl PgExecutor<'_>, key: &str) -> 
     match stored {
         None => Ok(None),
         Some(None) => anyhow::bail!("the idempotency key {key} was stored without its outcome"),
-        Some(Some(v)) => Ok(Some(
-            serde_json::from_value(v).context("decoding a replayed outcome")?,
-        )),
+        Some(Some(v)) => Ok(Some(serde_json::from_value(v).context("decoding a replayed outcome")?)),
     }
 }

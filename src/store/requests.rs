@@ -177,26 +177,6 @@ pub async fn find(db: impl PgExecutor<'_>, r#ref: &str) -> anyhow::Result<Option
     .context("reading a request")
 }
 
-/// Records a vote.
-pub async fn insert_vote(conn: &mut PgConnection, request_id: i64, version: i32, v: &VoteRow) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO votes (request_id, version, voter, identity, kind, roles, reason, at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(request_id)
-    .bind(version)
-    .bind(&v.voter)
-    .bind(&v.identity)
-    .bind(&v.kind)
-    .bind(&v.roles)
-    .bind(&v.reason)
-    .bind(v.at)
-    .execute(conn)
-    .await
-    .context("recording a vote")?;
-    Ok(())
-}
-
 /// Moves a request to a new version (amendment).
 pub async fn set_version(conn: &mut PgConnection, request_id: i64, version: i32) -> anyhow::Result<()> {
     sqlx::query("UPDATE requests SET version = $2 WHERE id = $1")
@@ -208,48 +188,25 @@ pub async fn set_version(conn: &mut PgConnection, request_id: i64, version: i32)
     Ok(())
 }
 
-/// The final record of a decision.
+/// The final record of a decision (written by [`super::effects`]).
 #[derive(Clone, Debug)]
-pub struct Decision<'a> {
+pub struct Decision {
+    /// The request.
+    pub request_id: i64,
     /// Final state.
     pub outcome: Status,
     /// Version decided.
     pub version: i32,
     /// Rule that applied.
-    pub rule: &'a str,
+    pub rule: String,
     /// Policy file hash.
-    pub policy_hash: &'a str,
+    pub policy_hash: String,
     /// The person whose action decided it (None for expiry).
-    pub decided_by: Option<&'a str>,
+    pub decided_by: Option<String>,
     /// A reject's or cancel's reason.
-    pub reason: Option<&'a str>,
+    pub reason: Option<String>,
     /// When.
     pub at: DateTime<Utc>,
-}
-
-/// Moves a pending request to its final state and writes the final record, in one statement.
-/// The primary key of `decisions` makes a second final state impossible even if a bug got past
-/// the row lock.
-pub async fn decide(conn: &mut PgConnection, request_id: i64, d: &Decision<'_>) -> anyhow::Result<()> {
-    let written: Option<i64> = sqlx::query_scalar(
-        "WITH moved AS (UPDATE requests SET status = $2, decided_at = $8 WHERE id = $1 AND status = 'pending' \
-                        RETURNING id) \
-         INSERT INTO decisions (request_id, outcome, version, rule, policy_hash, decided_by, reason, at) \
-         SELECT id, $2, $3, $4, $5, $6, $7, $8 FROM moved RETURNING request_id",
-    )
-    .bind(request_id)
-    .bind(d.outcome.as_str())
-    .bind(d.version)
-    .bind(d.rule)
-    .bind(d.policy_hash)
-    .bind(d.decided_by)
-    .bind(d.reason)
-    .bind(d.at)
-    .fetch_optional(conn)
-    .await
-    .context("recording a final state")?;
-    anyhow::ensure!(written.is_some(), "request {request_id} was no longer pending");
-    Ok(())
 }
 
 /// Refs of pending requests whose expiry has passed at `now`, oldest first.
