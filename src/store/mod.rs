@@ -17,7 +17,15 @@ use std::time::Duration;
 /// The embedded, forward-only migrations.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// A pooled connection idle for longer than this is checked before it is handed out.
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 /// Connects to Postgres with a pool of at most `max` connections.
+///
+/// The pool already checks every connection when it is returned, and drops it if it broke; by
+/// default it also checks each one again when it is handed out, a second round trip on every
+/// transaction. Only connections that sat idle for a while (where the server may have gone
+/// away since) are checked here.
 pub async fn connect(url: &str, max: u32) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(url)
         .context("DATABASE_URL is not a valid postgres:// URL")?
@@ -25,6 +33,15 @@ pub async fn connect(url: &str, max: u32) -> anyhow::Result<PgPool> {
     PgPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= CHECK_IDLE_AFTER {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await
         .context(
