@@ -19,14 +19,13 @@ use crate::approval::RefusalReason;
 use crate::audit::{Action, AuditOutcome, NewEntry};
 use crate::clock::Clock;
 use crate::identity::{Actor, Identity};
-use crate::outbox::{self, ChatPlace, Intent};
+use crate::outbox::{self, ChatPlace, Doorbell, Intent};
 use crate::policy::PolicySet;
 use crate::store::idempotency;
 use anyhow::Context as _;
 use serde_json::json;
 use sqlx::PgPool;
 use std::sync::Arc;
-use tokio::sync::Notify;
 use work::{Finished, Work};
 
 /// Who is acting, and what ties this action to its inbound request.
@@ -90,7 +89,7 @@ pub struct Engine {
     pool: PgPool,
     policy: Arc<PolicySet>,
     clock: Arc<dyn Clock>,
-    outbox_waker: Option<Arc<Notify>>,
+    outbox_waker: Option<Arc<Doorbell>>,
 }
 
 impl Engine {
@@ -104,16 +103,17 @@ impl Engine {
         }
     }
 
-    /// Wakes an in-process outbox worker after every commit, so messages leave at once.
-    pub fn with_outbox_waker(mut self, waker: Arc<Notify>) -> Self {
+    /// Tells an in-process outbox worker what every commit queued, so messages leave at once.
+    pub fn with_outbox_waker(mut self, waker: Arc<Doorbell>) -> Self {
         self.outbox_waker = Some(waker);
         self
     }
 
-    /// Tells the outbox worker that new messages may be waiting.
-    pub fn wake_outbox(&self) {
+    /// Tells the outbox worker that messages `ids` were committed (with no ids: that messages
+    /// may be waiting).
+    pub fn wake_outbox(&self, ids: &[i64]) {
         if let Some(w) = &self.outbox_waker {
-            w.notify_one();
+            w.ring(ids);
         }
     }
 
@@ -158,15 +158,18 @@ impl Engine {
             None => None,
         };
         let key = ctx.idempotency_key.as_deref().zip(stored.as_ref());
-        if work.finish(key).await? == Finished::Replay {
-            tx.rollback().await.context("rolling back a replay")?;
-            return self
-                .first_outcome(ctx)
-                .await?
-                .context("an idempotency key was taken but holds no outcome");
-        }
+        let queued = match work.finish(key).await? {
+            Finished::Written(ids) => ids,
+            Finished::Replay => {
+                tx.rollback().await.context("rolling back a replay")?;
+                return self
+                    .first_outcome(ctx)
+                    .await?
+                    .context("an idempotency key was taken but holds no outcome");
+            }
+        };
         tx.commit().await.context("committing")?;
-        self.wake_outbox();
+        self.wake_outbox(&queued);
         record_metrics(&outcome);
         Ok(outcome)
     }
@@ -262,8 +265,9 @@ impl Engine {
         if let Some(to) = reply_to {
             work.send(ephemeral(to, refusal));
         }
-        work.finish(None).await?;
-        self.wake_outbox();
+        if let Finished::Written(queued) = work.finish(None).await? {
+            self.wake_outbox(&queued);
+        }
         crate::metrics::count("refusals_total", &[("reason", refusal.reason.as_str())]);
         Ok(())
     }
@@ -271,8 +275,8 @@ impl Engine {
     /// Queues one message on its own (a reply that records nothing, such as a request's details).
     pub async fn send(&self, intent: &Intent) -> anyhow::Result<()> {
         let mut conn = self.pool.acquire().await?;
-        outbox::enqueue(&mut conn, intent).await?;
-        self.wake_outbox();
+        let id = outbox::enqueue(&mut conn, intent).await?;
+        self.wake_outbox(&[id]);
         Ok(())
     }
 }

@@ -139,11 +139,11 @@ impl Scheduler {
             return Ok(None);
         }
         let value = serde_json::to_value(&digest)?;
-        let mut recipients = 0;
+        let mut queued = Vec::new();
         for intent in self.destinations(team, schedule, &value) {
-            outbox::enqueue(&mut tx, &intent).await?;
-            recipients += 1;
+            queued.push(outbox::enqueue(&mut tx, &intent).await?);
         }
+        let recipients = queued.len();
         let e = NewEntry {
             identity: Some("system".into()),
             details: json!({
@@ -155,7 +155,7 @@ impl Scheduler {
         };
         audit::append(&mut tx, &e).await?;
         tx.commit().await?;
-        self.engine.wake_outbox();
+        self.engine.wake_outbox(&queued);
         Ok(Some(digest))
     }
 

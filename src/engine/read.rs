@@ -106,7 +106,9 @@ impl Engine {
         let mut work = Work::new(conn);
         self.refuse(&mut work, ctx, Action::RequestViewed, subject, refusal.clone())
             .await?;
-        work.finish(None).await?;
+        if let super::work::Finished::Written(queued) = work.finish(None).await? {
+            self.wake_outbox(&queued);
+        }
         Ok(Err(refusal))
     }
 

@@ -30,7 +30,8 @@ impl Engine {
             }
         }
         if queued > 0 {
-            self.wake_outbox();
+            // Many small transactions: one search of the queue finds them all.
+            self.wake_outbox(&[]);
         }
         Ok(queued)
     }

@@ -140,8 +140,11 @@ impl Engine {
                     });
                 }
             }
-            work.finish(None).await?;
+            let queued = work.finish(None).await?;
             tx.commit().await?;
+            if let super::work::Finished::Written(ids) = queued {
+                self.wake_outbox(&ids);
+            }
         }
         Ok(expired)
     }

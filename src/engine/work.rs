@@ -22,8 +22,8 @@ pub(super) struct Work<'c> {
 /// How a unit of work ended.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Finished {
-    /// Everything was written; the caller commits.
-    Written,
+    /// Everything was written (these are the ids of the queued messages); the caller commits.
+    Written(Vec<i64>),
     /// The idempotency key was already used by a committed change: the caller rolls back.
     Replay,
 }
@@ -70,8 +70,8 @@ impl<'c> Work<'c> {
             key,
         };
         Ok(match effects::write(self.conn, &effects).await? {
-            true => Finished::Written,
-            false => Finished::Replay,
+            Some(ids) => Finished::Written(ids),
+            None => Finished::Replay,
         })
     }
 }

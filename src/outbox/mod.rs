@@ -2,8 +2,11 @@
 //! the change that caused it, and a worker delivers it with retries, backoff and dead-lettering.
 //! A confirmation is never lost because a platform was slow or down.
 
+mod claim;
+mod doorbell;
 mod worker;
 
+pub use doorbell::Doorbell;
 pub use worker::{Deliverer, DeliveryError, Job, OutboxConfig, Worker};
 
 use anyhow::Context;
@@ -187,14 +190,15 @@ impl Intent {
     }
 }
 
-/// Queues an intent in the caller's transaction.
-pub async fn enqueue(conn: &mut PgConnection, intent: &Intent) -> anyhow::Result<()> {
+/// Queues an intent in the caller's transaction; returns its id (for [`Doorbell::ring`]).
+pub async fn enqueue(conn: &mut PgConnection, intent: &Intent) -> anyhow::Result<i64> {
     let effects = crate::store::effects::Effects {
         messages: std::slice::from_ref(intent),
         ..Default::default()
     };
-    crate::store::effects::write(conn, &effects)
+    let ids = crate::store::effects::write(conn, &effects)
         .await
         .context("queueing an outgoing message")?;
-    Ok(())
+    ids.and_then(|ids| ids.first().copied())
+        .context("the queued message has no id")
 }

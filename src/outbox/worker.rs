@@ -1,15 +1,15 @@
 //! The delivery worker: claims due messages (per request, in order), delivers them, and retries
 //! with backoff, honouring rate limits, until delivered or dead-lettered (audited).
 
-use super::Intent;
+use super::claim::{self, Claimed};
+use super::{Doorbell, Intent};
 use crate::audit::{self, Action, AuditOutcome, NewEntry};
 use crate::clock::Clock;
 use anyhow::Context;
 use serde_json::json;
-use sqlx::{PgPool, Row};
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::Notify;
+use sqlx::PgPool;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Why a delivery failed, as far as retrying is concerned.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -73,6 +73,9 @@ pub struct OutboxConfig {
     pub batch: i64,
     /// Rounds in flight at once in one process.
     pub parallel: usize,
+    /// How often the queue is searched for messages nobody rang for (queued by another
+    /// replica, or left behind by a crash); messages rung for are claimed by id at once.
+    pub search_every: Duration,
 }
 
 impl Default for OutboxConfig {
@@ -85,6 +88,7 @@ impl Default for OutboxConfig {
             poll: Duration::from_millis(200),
             batch: 64,
             parallel: 4,
+            search_every: Duration::from_secs(1),
         }
     }
 }
@@ -95,7 +99,12 @@ pub struct Worker<D: Deliverer> {
     deliverer: Arc<D>,
     config: OutboxConfig,
     clock: Arc<dyn Clock>,
-    wake: Arc<Notify>,
+    bell: Arc<Doorbell>,
+    last_search: Mutex<Option<Instant>>,
+    /// Rung-for messages that were not first in line (an older message of their request was
+    /// in flight), and when they were first tried: rung again after the next deliveries, and
+    /// left to the search once `search_every` has passed.
+    waiting: Mutex<Vec<(i64, Instant)>>,
 }
 
 impl<D: Deliverer> Worker<D> {
@@ -106,13 +115,15 @@ impl<D: Deliverer> Worker<D> {
             deliverer,
             config,
             clock,
-            wake: Arc::new(Notify::new()),
+            bell: Arc::new(Doorbell::new()),
+            last_search: Mutex::new(None),
+            waiting: Mutex::new(Vec::new()),
         }
     }
 
-    /// A handle that wakes the worker at once (after a commit that queued messages).
-    pub fn waker(&self) -> Arc<Notify> {
-        self.wake.clone()
+    /// The bell a committing process rings with the ids of the messages it queued.
+    pub fn waker(&self) -> Arc<Doorbell> {
+        self.bell.clone()
     }
 
     /// Runs until `stop` turns true, finishing the rounds in hand first. Several rounds run at
@@ -132,7 +143,7 @@ impl<D: Deliverer> Worker<D> {
             if *stop.borrow() {
                 return;
             }
-            let worked = match self.round().await {
+            let worked = match self.next_round().await {
                 Ok(n) => n > 0,
                 Err(e) => {
                     tracing::warn!(error = %format!("{e:#}"), "outbox round failed; will retry");
@@ -144,19 +155,71 @@ impl<D: Deliverer> Worker<D> {
             }
             tokio::select! {
                 _ = stop.changed() => {}
-                _ = self.wake.notified() => {}
+                _ = self.bell.rung() => {}
                 _ = tokio::time::sleep(self.config.poll) => {}
             }
         }
     }
 
-    /// Claims and delivers one batch; returns how many messages it handled. Deliveries are
-    /// recorded in one statement: one commit a round rather than one a message.
+    /// Claims and delivers the oldest due messages, searching the whole queue; returns how many
+    /// it handled.
     pub async fn round(&self) -> anyhow::Result<usize> {
-        let jobs = self.claim().await?;
-        let n = jobs.len();
-        if n == 0 {
+        let claimed = claim::oldest(&self.pool, self.config.batch, self.config.lease).await?;
+        self.deliver(claimed).await
+    }
+
+    /// The messages rung for, claimed by id; or a search of the queue when one was asked for
+    /// or is due.
+    async fn next_round(&self) -> anyhow::Result<usize> {
+        let (mut ids, asked) = self.bell.take();
+        let search = asked || {
+            let mut last = self.last_search.lock().expect("never poisoned");
+            let due = last.is_none_or(|t| t.elapsed() >= self.config.search_every);
+            if due {
+                *last = Some(Instant::now());
+            }
+            due
+        };
+        if search {
+            if !ids.is_empty() {
+                self.bell.ring(&ids); // for another round to claim by id meanwhile
+            }
+            return self.round().await;
+        }
+        if ids.is_empty() {
             return Ok(0);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let batch = usize::try_from(self.config.batch).unwrap_or(64).max(1);
+        if ids.len() > batch {
+            self.bell.ring(&ids.split_off(batch));
+        }
+        let claimed = claim::by_id(&self.pool, &ids, self.config.lease).await?;
+        let taken: std::collections::HashSet<i64> = claimed
+            .jobs
+            .iter()
+            .flat_map(|j| std::iter::once(j.id).chain(j.absorbed.iter().copied()))
+            .chain(claimed.unreadable.iter().map(|(id, _)| *id))
+            .collect();
+        let now = Instant::now();
+        self.waiting
+            .lock()
+            .expect("never poisoned")
+            .extend(ids.into_iter().filter(|id| !taken.contains(id)).map(|id| (id, now)));
+        self.deliver(claimed).await
+    }
+
+    /// Delivers claimed jobs and records the deliveries in one statement: one commit a round
+    /// rather than one a message. Then rings again for messages that waited behind them.
+    async fn deliver(&self, claimed: Claimed) -> anyhow::Result<usize> {
+        for (id, error) in &claimed.unreadable {
+            self.dead_letter(*id, None, error, 0).await?;
+        }
+        let jobs = claimed.jobs;
+        let n = jobs.len() + claimed.unreadable.len();
+        if jobs.is_empty() {
+            return Ok(n);
         }
         let results = self.deliverer.deliver_all(&jobs).await;
         let mut delivered = Vec::new();
@@ -179,56 +242,21 @@ impl<D: Deliverer> Worker<D> {
                 .execute(&self.pool)
                 .await
                 .context("recording deliveries")?;
+            self.ring_waiting(&delivered);
         }
         Ok(n)
     }
 
-    /// Claims due messages, at most one per request (the oldest), and leases them, in one
-    /// statement. Webhooks keep their own order beside the chat messages, so a receiver that is
-    /// down never holds back a confirmation in chat. Each claimed card update comes with the
-    /// later card updates of its request that are already committed: a card is rendered from
-    /// the request's current state after this claim, so delivering it brings the card up to
-    /// date for them too, and no other worker can claim them while it is undelivered.
-    async fn claim(&self) -> anyhow::Result<Vec<Job>> {
-        let rows = sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, \
-                    next_attempt_at = now() + make_interval(secs => $2) \
-             WHERE id IN ( \
-               SELECT o.id FROM outbox o \
-               WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_attempt_at <= now() \
-                 AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.ref = o.ref AND e.id < o.id \
-                                 AND e.delivered_at IS NULL AND e.dead_at IS NULL \
-                                 AND (e.intent->>'kind' = 'webhook') = (o.intent->>'kind' = 'webhook')) \
-               ORDER BY o.id LIMIT $1 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, intent, attempts, \
-               CASE WHEN intent->>'kind' = 'update_cards' THEN ARRAY( \
-                 SELECT l.id FROM outbox l WHERE l.ref = outbox.ref AND l.id > outbox.id \
-                   AND l.delivered_at IS NULL AND l.dead_at IS NULL \
-                   AND l.intent->>'kind' = 'update_cards' ORDER BY l.id) END AS absorbed",
-        )
-        .bind(self.config.batch)
-        .bind(self.config.lease.as_secs_f64())
-        .fetch_all(&self.pool)
-        .await
-        .context("claiming outgoing messages")?;
-        let mut jobs = Vec::with_capacity(rows.len());
-        for r in rows {
-            let id: i64 = r.try_get("id")?;
-            match serde_json::from_value::<Intent>(r.try_get("intent")?) {
-                Ok(intent) => jobs.push(Job {
-                    id,
-                    intent,
-                    attempt: r.try_get("attempts")?,
-                    absorbed: r.try_get::<Option<Vec<i64>>, _>("absorbed")?.unwrap_or_default(),
-                }),
-                Err(e) => {
-                    self.dead_letter(id, None, &format!("unreadable intent: {e}"), 0)
-                        .await?
-                }
-            }
+    /// Rings again for the messages waiting behind others, now that some were delivered.
+    fn ring_waiting(&self, delivered: &[i64]) {
+        let again: Vec<i64> = {
+            let mut waiting = self.waiting.lock().expect("never poisoned");
+            waiting.retain(|(id, since)| !delivered.contains(id) && since.elapsed() < self.config.search_every);
+            waiting.iter().map(|(id, _)| *id).collect()
+        };
+        if !again.is_empty() {
+            self.bell.ring(&again);
         }
-        jobs.sort_by_key(|j| j.id);
-        Ok(jobs)
     }
 
     /// Records a failed delivery: a retry later, or a dead letter.
@@ -261,6 +289,11 @@ impl<D: Deliverer> Worker<D> {
         .bind(error)
         .execute(&self.pool)
         .await?;
+        let (bell, id) = (self.bell.clone(), job.id);
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            bell.ring(&[id]);
+        });
         Ok(())
     }
 

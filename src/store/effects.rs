@@ -68,12 +68,13 @@ impl EntryColumns {
     }
 }
 
-/// Writes `effects` in the caller's transaction. Returns `false` when the idempotency key was
-/// already used by a committed action: the caller must then roll back everything it wrote (a
-/// concurrent first use makes this statement wait until that action commits or rolls back).
+/// Writes `effects` in the caller's transaction and returns the ids of the queued messages, or
+/// `None` when the idempotency key was already used by a committed action: the caller must then
+/// roll back everything it wrote (a concurrent first use makes this statement wait until that
+/// action commits or rolls back).
 /// A final state is only written over `pending`; anything else is an error, and the primary
 /// key of `decisions` makes a second final state impossible even if a bug got past the row lock.
-pub async fn write(conn: &mut PgConnection, effects: &Effects<'_>) -> anyhow::Result<bool> {
+pub async fn write(conn: &mut PgConnection, effects: &Effects<'_>) -> anyhow::Result<Option<Vec<i64>>> {
     let c = EntryColumns::of(effects.entries);
     let mut refs = Vec::with_capacity(effects.messages.len());
     let mut intents = Vec::with_capacity(effects.messages.len());
@@ -87,7 +88,7 @@ pub async fn write(conn: &mut PgConnection, effects: &Effects<'_>) -> anyhow::Re
         None => (None, None, None),
     };
     let d = effects.decision;
-    let (claimed, decided): (i64, i64) = sqlx::query_as(
+    let (claimed, decided, message_ids): (i64, i64, Vec<i64>) = sqlx::query_as(
         "WITH cast_vote AS ( \
            INSERT INTO votes (request_id, version, voter, identity, kind, roles, reason, at) \
            SELECT $17, $18, $19, $20, $21, $22, $23, $24 WHERE $17::int8 IS NOT NULL), \
@@ -104,11 +105,12 @@ pub async fn write(conn: &mut PgConnection, effects: &Effects<'_>) -> anyhow::Re
                                 $6::int4[], $7::text[], $8::text[], $9::text[], $10::text[], \
                                 $11::jsonb[], $12::text[])), \
          messages AS ( \
-           INSERT INTO outbox (ref, intent) SELECT * FROM UNNEST($13::text[], $14::jsonb[])), \
+           INSERT INTO outbox (ref, intent) SELECT * FROM UNNEST($13::text[], $14::jsonb[]) RETURNING id), \
          claimed AS ( \
            INSERT INTO idempotency_keys (key, outcome) SELECT $15::text, $16::jsonb WHERE $15::text IS NOT NULL \
            ON CONFLICT (key) DO NOTHING RETURNING key) \
-         SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM decided)",
+         SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM decided), \
+                ARRAY(SELECT id FROM messages ORDER BY id)",
     )
     .bind(&c.at)
     .bind(&c.actor)
@@ -148,5 +150,5 @@ pub async fn write(conn: &mut PgConnection, effects: &Effects<'_>) -> anyhow::Re
     if let Some(d) = d {
         anyhow::ensure!(decided == 1, "request {} was no longer pending", d.request_id);
     }
-    Ok(key.is_none() || claimed == 1)
+    Ok((key.is_none() || claimed == 1).then_some(message_ids))
 }
