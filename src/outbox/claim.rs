@@ -22,7 +22,9 @@ macro_rules! claim_where {
             "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2) \
              WHERE id IN ( \
                SELECT o.id FROM outbox o \
-               WHERE ", $candidates, " AND o.delivered_at IS NULL AND o.dead_at IS NULL \
+               WHERE ",
+            $candidates,
+            " AND o.delivered_at IS NULL AND o.dead_at IS NULL \
                  AND o.next_attempt_at <= now() \
                  AND (o.ref IS NULL OR o.id = ( \
                    SELECT e.id FROM outbox e WHERE e.ref = o.ref \

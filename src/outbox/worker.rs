@@ -184,7 +184,13 @@ impl<D: Deliverer> Worker<D> {
             if !ids.is_empty() {
                 self.bell.ring(&ids); // for another round to claim by id meanwhile
             }
-            return self.round().await;
+            let n = self.round().await?;
+            if n > 0 {
+                // A backlog nobody rang for (queued before this process started, or by
+                // another replica): keep searching until it is gone.
+                *self.last_search.lock().expect("never poisoned") = None;
+            }
+            return Ok(n);
         }
         if ids.is_empty() {
             return Ok(0);
