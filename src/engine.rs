@@ -19,7 +19,7 @@ use crate::approval::RefusalReason;
 use crate::audit::{Action, AuditOutcome, NewEntry};
 use crate::clock::Clock;
 use crate::identity::{Actor, Identity};
-use crate::outbox::{self, ChatPlace, Doorbell, Intent};
+use crate::outbox::{self, ChatPlace, Doorbell, Intent, Queued};
 use crate::policy::PolicySet;
 use crate::store::idempotency;
 use anyhow::Context as _;
@@ -109,11 +109,11 @@ impl Engine {
         self
     }
 
-    /// Tells the outbox worker that messages `ids` were committed (with no ids: that messages
+    /// Tells the outbox worker that these messages were committed (with none: that messages
     /// may be waiting).
-    pub fn wake_outbox(&self, ids: &[i64]) {
+    pub fn wake_outbox(&self, queued: &[Queued]) {
         if let Some(w) = &self.outbox_waker {
-            w.ring(ids);
+            w.ring(queued);
         }
     }
 
@@ -276,7 +276,10 @@ impl Engine {
     pub async fn send(&self, intent: &Intent) -> anyhow::Result<()> {
         let mut conn = self.pool.acquire().await?;
         let id = outbox::enqueue(&mut conn, intent).await?;
-        self.wake_outbox(&[id]);
+        self.wake_outbox(&[Queued {
+            id,
+            r#ref: intent.r#ref().map(str::to_owned),
+        }]);
         Ok(())
     }
 }

@@ -2,7 +2,9 @@
 //! order per request; a backlog nobody rang for is found by searching, and drained at once.
 
 use countersign::clock::{Clock, SystemClock};
-use countersign::outbox::{self, ChatUser, Deliverer, DeliveryError, Intent, Job, OutboxConfig, Platform, Worker};
+use countersign::outbox::{
+    self, ChatUser, Deliverer, DeliveryError, Intent, Job, OutboxConfig, Platform, Queued, Worker,
+};
 use sqlx::PgPool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,9 +39,12 @@ fn confirm(r#ref: &str) -> Intent {
     }
 }
 
-async fn queue(pool: &PgPool, intent: &Intent) -> i64 {
+async fn queue(pool: &PgPool, intent: &Intent) -> Queued {
     let mut conn = pool.acquire().await.unwrap();
-    outbox::enqueue(&mut conn, intent).await.unwrap()
+    Queued {
+        id: outbox::enqueue(&mut conn, intent).await.unwrap(),
+        r#ref: intent.r#ref().map(str::to_owned),
+    }
 }
 
 /// Searches only when asked or once a minute: anything delivered sooner was rung for, or
@@ -97,15 +102,15 @@ async fn a_message_rung_for_behind_one_in_flight_follows_it_without_a_search(poo
     let (bell, _stop) = start(&pool, recorder.clone());
     tokio::time::sleep(Duration::from_millis(100)).await; // the first search has found nothing
     let update = queue(&pool, &Intent::UpdateCards { r#ref: "INV-1".into() }).await;
-    bell.ring(&[update]);
+    bell.ring(&[update.clone()]);
     tokio::time::sleep(Duration::from_millis(100)).await; // the update is in flight
     let confirmation = queue(&pool, &confirm("INV-1")).await;
     let other = queue(&pool, &confirm("INV-2")).await;
-    bell.ring(&[confirmation, other]);
+    bell.ring(&[confirmation.clone(), other.clone()]);
     let delivered = until_delivered(&recorder, 3).await;
     assert_eq!(
         delivered,
-        vec![other, update, confirmation],
+        vec![other.id, update.id, confirmation.id],
         "INV-2 does not wait for INV-1; INV-1's confirmation waits for its card update"
     );
 }

@@ -141,7 +141,8 @@ impl Scheduler {
         let value = serde_json::to_value(&digest)?;
         let mut queued = Vec::new();
         for intent in self.destinations(team, schedule, &value) {
-            queued.push(outbox::enqueue(&mut tx, &intent).await?);
+            let id = outbox::enqueue(&mut tx, &intent).await?;
+            queued.push(outbox::Queued { id, r#ref: None });
         }
         let recipients = queued.len();
         let e = NewEntry {

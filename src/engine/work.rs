@@ -2,7 +2,7 @@
 //! use case queues on the way, written at the end in one statement with its idempotency key.
 
 use crate::audit::NewEntry;
-use crate::outbox::Intent;
+use crate::outbox::{Intent, Queued};
 use crate::store::effects::{self, Effects};
 use crate::store::requests::{Decision, VoteRow};
 use serde_json::Value;
@@ -22,8 +22,8 @@ pub(super) struct Work<'c> {
 /// How a unit of work ended.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Finished {
-    /// Everything was written (these are the ids of the queued messages); the caller commits.
-    Written(Vec<i64>),
+    /// Everything was written (these are the queued messages); the caller commits.
+    Written(Vec<Queued>),
     /// The idempotency key was already used by a committed change: the caller rolls back.
     Replay,
 }
@@ -70,7 +70,15 @@ impl<'c> Work<'c> {
             key,
         };
         Ok(match effects::write(self.conn, &effects).await? {
-            Some(ids) => Finished::Written(ids),
+            Some(ids) => Finished::Written(
+                ids.into_iter()
+                    .zip(&self.messages)
+                    .map(|(id, m)| Queued {
+                        id,
+                        r#ref: m.r#ref().map(str::to_owned),
+                    })
+                    .collect(),
+            ),
             None => Finished::Replay,
         })
     }

@@ -6,16 +6,26 @@
 use std::sync::Mutex;
 use tokio::sync::Notify;
 
-/// Ids of freshly committed messages, and a bell that wakes the worker.
+/// Freshly committed messages, and a bell that wakes the worker.
 #[derive(Debug, Default)]
 pub struct Doorbell {
     state: Mutex<Rung>,
     notify: Notify,
 }
 
+/// One committed message: its id, and the request it concerns (messages of one request are
+/// delivered in order).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queued {
+    /// Outbox id.
+    pub id: i64,
+    /// The request's ref, if the message concerns one.
+    pub r#ref: Option<String>,
+}
+
 #[derive(Debug, Default)]
 struct Rung {
-    ids: Vec<i64>,
+    queued: Vec<Queued>,
     search: bool,
 }
 
@@ -25,22 +35,35 @@ impl Doorbell {
         Self::default()
     }
 
-    /// Messages `ids` were committed. With no ids, something may be waiting that only a search
+    /// These messages were committed. With none, something may be waiting that only a search
     /// of the queue finds.
-    pub fn ring(&self, ids: &[i64]) {
+    pub fn ring(&self, queued: &[Queued]) {
         {
             let mut rung = self.state.lock().expect("the doorbell lock is never poisoned");
-            rung.ids.extend_from_slice(ids);
-            rung.search |= ids.is_empty();
+            rung.queued.extend_from_slice(queued);
+            rung.search |= queued.is_empty();
         }
         self.notify.notify_one();
     }
 
-    /// The ids rung since the last take, and whether a search was asked for.
-    pub(super) fn take(&self) -> (Vec<i64>, bool) {
+    /// The messages rung for since the last take (oldest first, each once), and whether a
+    /// search was asked for.
+    pub(super) fn take(&self) -> (Vec<Queued>, bool) {
         let mut rung = self.state.lock().expect("the doorbell lock is never poisoned");
-        let ids = std::mem::take(&mut rung.ids);
-        (ids, std::mem::take(&mut rung.search))
+        let mut queued = std::mem::take(&mut rung.queued);
+        queued.sort_unstable_by_key(|q| q.id);
+        queued.dedup_by_key(|q| q.id);
+        (queued, std::mem::take(&mut rung.search))
+    }
+
+    /// Whether messages were rung for and not taken yet.
+    pub(super) fn pending(&self) -> bool {
+        !self
+            .state
+            .lock()
+            .expect("the doorbell lock is never poisoned")
+            .queued
+            .is_empty()
     }
 
     /// Waits for the next ring.
@@ -53,12 +76,16 @@ impl Doorbell {
 mod tests {
     use super::*;
 
+    fn q(id: i64) -> Queued {
+        Queued { id, r#ref: None }
+    }
+
     #[test]
-    fn ids_are_taken_once_and_a_bare_ring_asks_for_a_search() {
+    fn messages_are_taken_once_in_id_order_and_a_bare_ring_asks_for_a_search() {
         let bell = Doorbell::new();
-        bell.ring(&[3, 4]);
-        bell.ring(&[7]);
-        assert_eq!(bell.take(), (vec![3, 4, 7], false));
+        bell.ring(&[q(7), q(3)]);
+        bell.ring(&[q(4), q(7)]);
+        assert_eq!(bell.take(), (vec![q(3), q(4), q(7)], false));
         assert_eq!(bell.take(), (vec![], false));
         bell.ring(&[]);
         assert_eq!(bell.take(), (vec![], true));

@@ -4,9 +4,10 @@
 
 mod claim;
 mod doorbell;
+mod holding;
 mod worker;
 
-pub use doorbell::Doorbell;
+pub use doorbell::{Doorbell, Queued};
 pub use worker::{Deliverer, DeliveryError, Job, OutboxConfig, Worker};
 
 use anyhow::Context;

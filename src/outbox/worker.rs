@@ -2,7 +2,8 @@
 //! with backoff, honouring rate limits, until delivered or dead-lettered (audited).
 
 use super::claim::{self, Claimed};
-use super::{Doorbell, Intent};
+use super::holding::Holding;
+use super::{Doorbell, Intent, Queued};
 use crate::audit::{self, Action, AuditOutcome, NewEntry};
 use crate::clock::Clock;
 use anyhow::Context;
@@ -76,6 +77,8 @@ pub struct OutboxConfig {
     /// How often the queue is searched for messages nobody rang for (queued by another
     /// replica, or left behind by a crash); messages rung for are claimed by id at once.
     pub search_every: Duration,
+    /// How long a round waits after a ring for more messages to claim with it.
+    pub gather: Duration,
 }
 
 impl Default for OutboxConfig {
@@ -89,6 +92,7 @@ impl Default for OutboxConfig {
             batch: 64,
             parallel: 4,
             search_every: Duration::from_secs(1),
+            gather: Duration::from_millis(5),
         }
     }
 }
@@ -101,10 +105,7 @@ pub struct Worker<D: Deliverer> {
     clock: Arc<dyn Clock>,
     bell: Arc<Doorbell>,
     last_search: Mutex<Option<Instant>>,
-    /// Rung-for messages that were not first in line (an older message of their request was
-    /// in flight), and when they were first tried: rung again after the next deliveries, and
-    /// left to the search once `search_every` has passed.
-    waiting: Mutex<Vec<(i64, Instant)>>,
+    holding: Holding,
 }
 
 impl<D: Deliverer> Worker<D> {
@@ -117,7 +118,7 @@ impl<D: Deliverer> Worker<D> {
             clock,
             bell: Arc::new(Doorbell::new()),
             last_search: Mutex::new(None),
-            waiting: Mutex::new(Vec::new()),
+            holding: Holding::default(),
         }
     }
 
@@ -165,67 +166,75 @@ impl<D: Deliverer> Worker<D> {
     /// it handled.
     pub async fn round(&self) -> anyhow::Result<usize> {
         let claimed = claim::oldest(&self.pool, self.config.batch, self.config.lease).await?;
-        self.deliver(claimed).await
+        Ok(self.deliver(claimed).await?.0)
     }
 
     /// The messages rung for, claimed by id; or a search of the queue when one was asked for
     /// or is due.
     async fn next_round(&self) -> anyhow::Result<usize> {
-        let (mut ids, asked) = self.bell.take();
-        let search = asked || {
-            let mut last = self.last_search.lock().expect("never poisoned");
-            let due = last.is_none_or(|t| t.elapsed() >= self.config.search_every);
-            if due {
-                *last = Some(Instant::now());
-            }
-            due
-        };
-        if search {
-            if !ids.is_empty() {
-                self.bell.ring(&ids); // for another round to claim by id meanwhile
-            }
+        if self.search_due() {
             let n = self.round().await?;
             if n > 0 {
                 // A backlog nobody rang for (queued before this process started, or by
                 // another replica): keep searching until it is gone.
                 *self.last_search.lock().expect("never poisoned") = None;
             }
-            return Ok(n);
+            // Messages rung for meanwhile are claimed by the next round, without waiting.
+            return Ok(n + usize::from(self.bell.pending()));
         }
-        if ids.is_empty() {
+        // Under load a ring is followed by others at once: one round claims them together.
+        tokio::time::sleep(self.config.gather).await;
+        let (mut rung, asked) = self.bell.take();
+        if asked {
+            *self.last_search.lock().expect("never poisoned") = None;
+        }
+        let batch = usize::try_from(self.config.batch).unwrap_or(64).max(1);
+        if rung.len() > batch {
+            self.bell.ring(&rung.split_off(batch));
+        }
+        let admitted = self.holding.admit(rung);
+        if admitted.is_empty() {
             return Ok(0);
         }
-        ids.sort_unstable();
-        ids.dedup();
-        let batch = usize::try_from(self.config.batch).unwrap_or(64).max(1);
-        if ids.len() > batch {
-            self.bell.ring(&ids.split_off(batch));
+        let result = self.claim_and_deliver(&admitted).await;
+        let delivered = result.as_ref().map(|(_, d)| d.as_slice()).unwrap_or_default();
+        let next = self.holding.settled(&admitted, delivered);
+        if !next.is_empty() {
+            self.bell.ring(&next);
         }
+        Ok(result?.0)
+    }
+
+    /// Whether this round searches the queue: when asked to, or once every `search_every`.
+    fn search_due(&self) -> bool {
+        let mut last = self.last_search.lock().expect("never poisoned");
+        let due = last.is_none_or(|t| t.elapsed() >= self.config.search_every);
+        if due {
+            *last = Some(Instant::now());
+        }
+        due
+    }
+
+    /// Claims `admitted` by id and delivers what it could claim. A message it could not claim
+    /// was delivered already (folded into a card update), or waits behind a message another
+    /// process has in flight: the next search finds it.
+    async fn claim_and_deliver(&self, admitted: &[Queued]) -> anyhow::Result<(usize, Vec<i64>)> {
+        let ids: Vec<i64> = admitted.iter().map(|q| q.id).collect();
         let claimed = claim::by_id(&self.pool, &ids, self.config.lease).await?;
-        let taken: std::collections::HashSet<i64> = claimed
-            .jobs
-            .iter()
-            .flat_map(|j| std::iter::once(j.id).chain(j.absorbed.iter().copied()))
-            .chain(claimed.unreadable.iter().map(|(id, _)| *id))
-            .collect();
-        let now = Instant::now();
-        self.waiting
-            .lock()
-            .expect("never poisoned")
-            .extend(ids.into_iter().filter(|id| !taken.contains(id)).map(|id| (id, now)));
         self.deliver(claimed).await
     }
 
     /// Delivers claimed jobs and records the deliveries in one statement: one commit a round
-    /// rather than one a message. Then rings again for messages that waited behind them.
-    async fn deliver(&self, claimed: Claimed) -> anyhow::Result<usize> {
+    /// rather than one a message. Returns how many jobs it handled and which messages it
+    /// delivered.
+    async fn deliver(&self, claimed: Claimed) -> anyhow::Result<(usize, Vec<i64>)> {
         for (id, error) in &claimed.unreadable {
             self.dead_letter(*id, None, error, 0).await?;
         }
         let jobs = claimed.jobs;
         let n = jobs.len() + claimed.unreadable.len();
         if jobs.is_empty() {
-            return Ok(n);
+            return Ok((n, Vec::new()));
         }
         let results = self.deliverer.deliver_all(&jobs).await;
         let mut delivered = Vec::new();
@@ -248,21 +257,8 @@ impl<D: Deliverer> Worker<D> {
                 .execute(&self.pool)
                 .await
                 .context("recording deliveries")?;
-            self.ring_waiting(&delivered);
         }
-        Ok(n)
-    }
-
-    /// Rings again for the messages waiting behind others, now that some were delivered.
-    fn ring_waiting(&self, delivered: &[i64]) {
-        let again: Vec<i64> = {
-            let mut waiting = self.waiting.lock().expect("never poisoned");
-            waiting.retain(|(id, since)| !delivered.contains(id) && since.elapsed() < self.config.search_every);
-            waiting.iter().map(|(id, _)| *id).collect()
-        };
-        if !again.is_empty() {
-            self.bell.ring(&again);
-        }
+        Ok((n, delivered))
     }
 
     /// Records a failed delivery: a retry later, or a dead letter.
@@ -295,10 +291,14 @@ impl<D: Deliverer> Worker<D> {
         .bind(error)
         .execute(&self.pool)
         .await?;
-        let (bell, id) = (self.bell.clone(), job.id);
+        let bell = self.bell.clone();
+        let again = Queued {
+            id: job.id,
+            r#ref: job.intent.r#ref().map(str::to_owned),
+        };
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            bell.ring(&[id]);
+            bell.ring(&[again]);
         });
         Ok(())
     }
