@@ -102,7 +102,7 @@ async fn a_message_rung_for_behind_one_in_flight_follows_it_without_a_search(poo
     let (bell, _stop) = start(&pool, recorder.clone());
     tokio::time::sleep(Duration::from_millis(100)).await; // the first search has found nothing
     let update = queue(&pool, &Intent::UpdateCards { r#ref: "INV-1".into() }).await;
-    bell.ring(&[update.clone()]);
+    bell.ring(std::slice::from_ref(&update));
     tokio::time::sleep(Duration::from_millis(100)).await; // the update is in flight
     let confirmation = queue(&pool, &confirm("INV-1")).await;
     let other = queue(&pool, &confirm("INV-2")).await;

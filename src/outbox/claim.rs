@@ -47,11 +47,13 @@ pub(super) struct Claimed {
     pub unreadable: Vec<(i64, String)>,
 }
 
-/// Claims the oldest due messages (at most `batch`), searching the whole queue.
-pub(super) async fn oldest(pool: &PgPool, batch: i64, lease: Duration) -> anyhow::Result<Claimed> {
-    let rows = sqlx::query(claim_where!("true"))
+/// Claims the oldest due messages (at most `batch`) queued at least `settled` ago, searching
+/// the whole queue. Younger messages are left to the process that rang for them.
+pub(super) async fn oldest(pool: &PgPool, batch: i64, lease: Duration, settled: Duration) -> anyhow::Result<Claimed> {
+    let rows = sqlx::query(claim_where!("o.created_at <= now() - make_interval(secs => $3)"))
         .bind(batch)
         .bind(lease.as_secs_f64())
+        .bind(settled.as_secs_f64())
         .fetch_all(pool)
         .await
         .context("claiming outgoing messages")?;

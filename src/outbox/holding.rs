@@ -37,6 +37,12 @@ impl Holding {
         now
     }
 
+    /// Puts the requests of messages claimed by a search in flight.
+    pub fn started(&self, claimed: &[Queued]) {
+        let mut s = self.state.lock().expect("never poisoned");
+        s.in_flight.extend(claimed.iter().filter_map(|q| q.r#ref.clone()));
+    }
+
     /// The requests of `admitted` are no longer in flight; returns the messages that were held
     /// behind them, except those already `delivered` (with a card update they were folded into).
     pub fn settled(&self, admitted: &[Queued], delivered: &[i64]) -> Vec<Queued> {

@@ -90,7 +90,7 @@ impl Default for OutboxConfig {
             lease: Duration::from_secs(60),
             poll: Duration::from_millis(200),
             batch: 64,
-            parallel: 4,
+            parallel: 8,
             search_every: Duration::from_secs(1),
             gather: Duration::from_millis(5),
         }
@@ -165,16 +165,37 @@ impl<D: Deliverer> Worker<D> {
     /// Claims and delivers the oldest due messages, searching the whole queue; returns how many
     /// it handled.
     pub async fn round(&self) -> anyhow::Result<usize> {
-        let claimed = claim::oldest(&self.pool, self.config.batch, self.config.lease).await?;
-        Ok(self.deliver(claimed).await?.0)
+        self.search(Duration::ZERO).await
+    }
+
+    /// A search round over messages queued at least `settled` ago.
+    async fn search(&self, settled: Duration) -> anyhow::Result<usize> {
+        let claimed = claim::oldest(&self.pool, self.config.batch, self.config.lease, settled).await?;
+        let flights: Vec<Queued> = claimed
+            .jobs
+            .iter()
+            .map(|j| Queued {
+                id: j.id,
+                r#ref: j.intent.r#ref().map(str::to_owned),
+            })
+            .collect();
+        self.holding.started(&flights);
+        self.fly(&flights, self.deliver(claimed).await)
     }
 
     /// The messages rung for, claimed by id; or a search of the queue when one was asked for
     /// or is due.
     async fn next_round(&self) -> anyhow::Result<usize> {
-        if self.search_due() {
-            let n = self.round().await?;
-            if n > 0 {
+        if let Some(urgent) = self.search_due() {
+            // A periodic search leaves alone the messages rung for in the last moment: they are
+            // on their way already. At start, on request and through a backlog it takes all.
+            let settled = if urgent {
+                Duration::ZERO
+            } else {
+                self.config.gather * 20
+            };
+            let n = self.search(settled).await?;
+            if n >= usize::try_from(self.config.batch).unwrap_or(64) {
                 // A backlog nobody rang for (queued before this process started, or by
                 // another replica): keep searching until it is gone.
                 *self.last_search.lock().expect("never poisoned") = None;
@@ -197,19 +218,29 @@ impl<D: Deliverer> Worker<D> {
             return Ok(0);
         }
         let result = self.claim_and_deliver(&admitted).await;
+        self.fly(&admitted, result)
+    }
+
+    /// Ends the flights of a round: rings for the messages held behind them.
+    fn fly(&self, flights: &[Queued], result: anyhow::Result<(usize, Vec<i64>)>) -> anyhow::Result<usize> {
         let delivered = result.as_ref().map(|(_, d)| d.as_slice()).unwrap_or_default();
-        let next = self.holding.settled(&admitted, delivered);
+        let next = self.holding.settled(flights, delivered);
         if !next.is_empty() {
             self.bell.ring(&next);
         }
         Ok(result?.0)
     }
 
-    /// Whether this round searches the queue: when asked to, or once every `search_every`.
-    fn search_due(&self) -> bool {
+    /// Whether this round searches the queue: `Some(true)` when asked to (or at start, or
+    /// through a backlog), `Some(false)` once every `search_every`.
+    fn search_due(&self) -> Option<bool> {
         let mut last = self.last_search.lock().expect("never poisoned");
-        let due = last.is_none_or(|t| t.elapsed() >= self.config.search_every);
-        if due {
+        let due = match *last {
+            None => Some(true),
+            Some(t) if t.elapsed() >= self.config.search_every => Some(false),
+            Some(_) => None,
+        };
+        if due.is_some() {
             *last = Some(Instant::now());
         }
         due
