@@ -79,7 +79,20 @@ pub async fn verify(pool: &PgPool, mut progress: impl FnMut(u64, u64)) -> anyhow
     let mut prev = GENESIS.to_string();
     let mut expected = 1i64;
     let mut linker = Linker::default();
-    let mut rows = sqlx::query(CHAIN).fetch(pool);
+    // Walk the seals in order through their index, joining each entry by id, so rows stream
+    // from the first one on. Left to itself the planner hashes both tables and sorts the
+    // result, which returns nothing until all of it is done and, on a small machine, takes the
+    // cores the hashing here needs.
+    let mut tx = pool.begin().await.context("starting the chain walk")?;
+    sqlx::query(
+        "SELECT set_config('max_parallel_workers_per_gather', '0', true), \
+                set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), \
+                set_config('enable_sort', 'off', true), set_config('jit', 'off', true)",
+    )
+    .execute(&mut *tx)
+    .await
+    .context("starting the chain walk")?;
+    let mut rows = chain(&mut tx);
     while let Some(row) = rows.try_next().await.context("reading the chain")? {
         let s = Sealed::from_row(&row).context("decoding the chain")?;
         let problem = if s.seq != expected {
@@ -107,6 +120,7 @@ pub async fn verify(pool: &PgPool, mut progress: impl FnMut(u64, u64)) -> anyhow
         prev = s.hash;
     }
     drop(rows);
+    tx.commit().await.context("ending the chain walk")?;
     report.sealed_through = (report.checked > 0).then(|| (expected - 1, prev));
     progress(report.checked, total);
     let (unsealed, stray) = unsealed_counts(pool).await?;
@@ -115,6 +129,13 @@ pub async fn verify(pool: &PgPool, mut progress: impl FnMut(u64, u64)) -> anyhow
         report.first_bad = Some((expected, Problem::UnsealedOldEntries { count: stray }));
     }
     Ok(report)
+}
+
+/// Every seal in chain order, streamed.
+fn chain<'c>(
+    conn: &'c mut sqlx::PgConnection,
+) -> futures_util::stream::BoxStream<'c, Result<sqlx::postgres::PgRow, sqlx::Error>> {
+    sqlx::query(CHAIN).fetch(conn)
 }
 
 /// One seal and the entry it seals (`None` when the entry is gone).
