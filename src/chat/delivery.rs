@@ -54,12 +54,12 @@ impl ChatDeliverer {
             .ok_or_else(|| DeliveryError::Permanent("Discord is not configured (DISCORD_BOT_TOKEN)".into()))
     }
 
-    async fn view(&self, round: &Round, r#ref: &str) -> Result<RequestView, DeliveryError> {
-        let view = match &round.views {
-            Some(views) => views.get(r#ref).cloned(),
-            None => self.engine.current_view(r#ref).await.map_err(transient)?,
-        };
-        view.ok_or_else(|| DeliveryError::Permanent(format!("no request {ref}")))
+    fn view(&self, round: &Round, r#ref: &str) -> Result<RequestView, DeliveryError> {
+        round
+            .views
+            .get(r#ref)
+            .cloned()
+            .ok_or_else(|| DeliveryError::Permanent(format!("no request {ref}")))
     }
 
     /// Reads what a round of jobs needs in two statements, rather than several per job.
@@ -83,10 +83,7 @@ impl ChatDeliverer {
             false => self.engine.current_views(&refs).await?,
         };
         let copies = chat_messages::copies_of(self.engine.pool(), &updated).await?;
-        Ok(Round {
-            views: Some(views),
-            copies: Some(copies),
-        })
+        Ok(Round { views, copies })
     }
 
     /// Posts the card in a channel (or a user's DM), under an optional line of text, and
@@ -100,7 +97,7 @@ impl ChatDeliverer {
         to: Target<'_>,
         preface: Option<&str>,
     ) -> Result<(), DeliveryError> {
-        let card = render::card(&self.view(round, r#ref).await?);
+        let card = render::card(&self.view(round, r#ref)?);
         let (channel, message_id) = match platform {
             Platform::Slack => {
                 let mut blocks = Vec::new();
@@ -136,16 +133,11 @@ impl ChatDeliverer {
     }
 
     async fn update_cards(&self, round: &Round, r#ref: &str) -> Result<(), DeliveryError> {
-        let copies = match &round.copies {
-            Some(copies) => copies.get(r#ref).cloned().unwrap_or_default(),
-            None => chat_messages::copies(self.engine.pool(), r#ref)
-                .await
-                .map_err(transient)?,
-        };
+        let copies = round.copies.get(r#ref).map(Vec::as_slice).unwrap_or_default();
         if copies.is_empty() {
             return Ok(());
         }
-        let card = render::card(&self.view(round, r#ref).await?);
+        let card = render::card(&self.view(round, r#ref)?);
         for copy in copies {
             if copy.platform == Platform::Slack.to_string() {
                 self.slack()?
@@ -190,7 +182,7 @@ impl ChatDeliverer {
     }
 
     async fn confirm(&self, round: &Round, r#ref: &str, to: &ChatUser) -> Result<(), DeliveryError> {
-        let view = self.view(round, r#ref).await?;
+        let view = self.view(round, r#ref)?;
         let Some(text) = render::confirmation(&view) else {
             return Ok(());
         };
@@ -247,12 +239,11 @@ impl ChatDeliverer {
     }
 }
 
-/// What one round of deliveries read at its start (`None`: read per job). Cards are still
-/// rendered from state read after their messages were claimed.
-#[derive(Default)]
+/// What one round of deliveries read at its start. Cards are still rendered from state read
+/// after their messages were claimed.
 struct Round {
-    views: Option<HashMap<String, RequestView>>,
-    copies: Option<HashMap<String, Vec<CardCopy>>>,
+    views: HashMap<String, RequestView>,
+    copies: HashMap<String, Vec<CardCopy>>,
 }
 
 /// Where a card goes: a channel, or a user's direct messages.
@@ -272,15 +263,21 @@ impl Target<'_> {
 
 impl Deliverer for ChatDeliverer {
     async fn deliver(&self, job: &Job) -> Result<(), DeliveryError> {
-        self.deliver_in(&Round::default(), job).await
+        let mut results = self.deliver_all(std::slice::from_ref(job)).await;
+        results.pop().expect("one result per job")
     }
 
     async fn deliver_all(&self, jobs: &[Job]) -> Vec<Result<(), DeliveryError>> {
-        let round = self.prefetch(jobs).await.unwrap_or_else(|e| {
-            tracing::warn!(error = %format!("{e:#}"), "could not read a round's requests at once; reading each");
-            Round::default()
-        });
-        futures_util::future::join_all(jobs.iter().map(|job| self.deliver_in(&round, job))).await
+        match self.prefetch(jobs).await {
+            Ok(round) => futures_util::future::join_all(jobs.iter().map(|job| self.deliver_in(&round, job))).await,
+            // Nothing can be rendered without the database: every job is retried later.
+            Err(e) => {
+                let why = format!("{e:#}");
+                jobs.iter()
+                    .map(|_| Err(DeliveryError::Transient(why.clone())))
+                    .collect()
+            }
+        }
     }
 }
 
@@ -304,7 +301,7 @@ impl ChatDeliverer {
                 .await
             }
             Intent::Remind { r#ref, to } => {
-                let view = self.view(round, r#ref).await?;
+                let view = self.view(round, r#ref)?;
                 if view.status.is_final() {
                     return Ok(()); // decided since the reminder was queued
                 }

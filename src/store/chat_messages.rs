@@ -34,17 +34,6 @@ pub async fn record(db: impl PgExecutor<'_>, r#ref: &str, copy: &CardCopy) -> an
     Ok(())
 }
 
-/// Every posted copy of a request's card, oldest first.
-pub async fn copies(db: impl PgExecutor<'_>, r#ref: &str) -> anyhow::Result<Vec<CardCopy>> {
-    sqlx::query_as::<_, CardCopy>(
-        "SELECT platform, workspace, channel, message_id FROM chat_messages WHERE ref = $1 ORDER BY id",
-    )
-    .bind(r#ref)
-    .fetch_all(db)
-    .await
-    .context("reading posted cards")
-}
-
 /// Every posted copy of each of these requests' cards, oldest first, by ref.
 pub async fn copies_of(db: impl PgExecutor<'_>, refs: &[String]) -> anyhow::Result<HashMap<String, Vec<CardCopy>>> {
     let mut by_ref: HashMap<String, Vec<CardCopy>> = HashMap::new();
