@@ -19,13 +19,21 @@ macro_rules! votes_json {
     };
 }
 
+/// The columns of a version that [`decode_version`] reads.
+macro_rules! version_columns {
+    () => {
+        "v.fields, v.rule, v.groups, v.policy_hash, v.created_by, v.created_at AS version_created_at"
+    };
+}
+
 /// Every column of a snapshot; the query adds its own condition and order.
 macro_rules! snapshot_select {
     () => {
         concat!(
             "SELECT r.id, r.ref, r.workflow, r.requester, r.requester_identity, r.status, r.version, \
-             r.created_at, r.expires_at, r.decided_at, r.origin, \
-             v.fields, v.rule, v.groups, v.policy_hash, v.created_by, v.created_at AS version_created_at, ",
+             r.created_at, r.expires_at, r.decided_at, r.origin, ",
+            version_columns!(),
+            ", ",
             votes_json!(),
             ", (SELECT d.reason FROM decisions d WHERE d.request_id = r.id AND r.status = 'cancelled') \
              AS cancel_reason \
@@ -52,6 +60,19 @@ fn decode_votes(r: &PgRow) -> anyhow::Result<Vec<VoteRow>> {
     Ok(votes)
 }
 
+/// Version `version` of a request from the columns both reads name alike.
+fn decode_version(r: &PgRow, version: i32) -> anyhow::Result<VersionRow> {
+    Ok(VersionRow {
+        version,
+        fields: r.try_get("fields")?,
+        rule: r.try_get("rule")?,
+        groups: r.try_get("groups")?,
+        policy_hash: r.try_get("policy_hash")?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("version_created_at")?,
+    })
+}
+
 fn decode(r: &PgRow) -> anyhow::Result<Snapshot> {
     let row = RequestRow {
         id: r.try_get("id")?,
@@ -66,18 +87,9 @@ fn decode(r: &PgRow) -> anyhow::Result<Snapshot> {
         decided_at: r.try_get("decided_at")?,
         origin: r.try_get("origin")?,
     };
-    let version = VersionRow {
-        version: row.version,
-        fields: r.try_get("fields")?,
-        rule: r.try_get("rule")?,
-        groups: r.try_get("groups")?,
-        policy_hash: r.try_get("policy_hash")?,
-        created_by: r.try_get("created_by")?,
-        created_at: r.try_get("version_created_at")?,
-    };
     Ok(Snapshot {
+        version: decode_version(r, row.version)?,
         row,
-        version,
         votes: decode_votes(r)?,
         cancel_reason: r.try_get("cancel_reason")?,
     })
@@ -91,7 +103,9 @@ pub async fn version_with_votes(
     version: i32,
 ) -> anyhow::Result<(VersionRow, Vec<VoteRow>)> {
     let r = sqlx::query(concat!(
-        "SELECT v.version, v.fields, v.rule, v.groups, v.policy_hash, v.created_by, v.created_at, ",
+        "SELECT ",
+        version_columns!(),
+        ", ",
         votes_json!(),
         " FROM request_versions v WHERE v.request_id = $1 AND v.version = $2"
     ))
@@ -100,16 +114,7 @@ pub async fn version_with_votes(
     .fetch_one(db)
     .await
     .context("reading a request version and its votes")?;
-    let v = VersionRow {
-        version: r.try_get("version")?,
-        fields: r.try_get("fields")?,
-        rule: r.try_get("rule")?,
-        groups: r.try_get("groups")?,
-        policy_hash: r.try_get("policy_hash")?,
-        created_by: r.try_get("created_by")?,
-        created_at: r.try_get("created_at")?,
-    };
-    Ok((v, decode_votes(&r)?))
+    Ok((decode_version(&r, version)?, decode_votes(&r)?))
 }
 
 /// The requests with these refs (unknown refs are left out), without locking them.
