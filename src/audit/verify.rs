@@ -92,7 +92,7 @@ pub async fn verify(pool: &PgPool, mut progress: impl FnMut(u64, u64)) -> anyhow
     .execute(&mut *tx)
     .await
     .context("starting the chain walk")?;
-    let mut rows = chain(&mut tx);
+    let mut rows = sqlx::query(CHAIN).fetch(&mut *tx);
     while let Some(row) = rows.try_next().await.context("reading the chain")? {
         let s = Sealed::from_row(&row).context("decoding the chain")?;
         let problem = if s.seq != expected {
@@ -129,13 +129,6 @@ pub async fn verify(pool: &PgPool, mut progress: impl FnMut(u64, u64)) -> anyhow
         report.first_bad = Some((expected, Problem::UnsealedOldEntries { count: stray }));
     }
     Ok(report)
-}
-
-/// Every seal in chain order, streamed.
-fn chain<'c>(
-    conn: &'c mut sqlx::PgConnection,
-) -> futures_util::stream::BoxStream<'c, Result<sqlx::postgres::PgRow, sqlx::Error>> {
-    sqlx::query(CHAIN).fetch(conn)
 }
 
 /// One seal and the entry it seals (`None` when the entry is gone).
