@@ -265,10 +265,17 @@ impl Engine {
         if let Some(to) = reply_to {
             work.send(ephemeral(to, refusal));
         }
+        self.finish_alone(work).await?;
+        crate::metrics::count("refusals_total", &[("reason", refusal.reason.as_str())]);
+        Ok(())
+    }
+
+    /// Ends a unit of work on a connection outside any transaction (its closing statement
+    /// commits on its own), and rings for the messages it queued.
+    async fn finish_alone(&self, work: Work<'_>) -> anyhow::Result<()> {
         if let Finished::Written(queued) = work.finish(None).await? {
             self.wake_outbox(&queued);
         }
-        crate::metrics::count("refusals_total", &[("reason", refusal.reason.as_str())]);
         Ok(())
     }
 
@@ -276,10 +283,7 @@ impl Engine {
     pub async fn send(&self, intent: &Intent) -> anyhow::Result<()> {
         let mut conn = self.pool.acquire().await?;
         let id = outbox::enqueue(&mut conn, intent).await?;
-        self.wake_outbox(&[Queued {
-            id,
-            r#ref: intent.r#ref().map(str::to_owned),
-        }]);
+        self.wake_outbox(&[Queued::of(id, intent)]);
         Ok(())
     }
 }

@@ -142,7 +142,7 @@ impl Scheduler {
         let mut queued = Vec::new();
         for intent in self.destinations(team, schedule, &value) {
             let id = outbox::enqueue(&mut tx, &intent).await?;
-            queued.push(outbox::Queued { id, r#ref: None });
+            queued.push(outbox::Queued::of(id, &intent));
         }
         let recipients = queued.len();
         let e = NewEntry {

@@ -106,9 +106,7 @@ impl Engine {
         let mut work = Work::new(conn);
         self.refuse(&mut work, ctx, Action::RequestViewed, subject, refusal.clone())
             .await?;
-        if let super::work::Finished::Written(queued) = work.finish(None).await? {
-            self.wake_outbox(&queued);
-        }
+        self.finish_alone(work).await?;
         Ok(Err(refusal))
     }
 

@@ -73,10 +73,7 @@ impl<'c> Work<'c> {
             Some(ids) => Finished::Written(
                 ids.into_iter()
                     .zip(&self.messages)
-                    .map(|(id, m)| Queued {
-                        id,
-                        r#ref: m.r#ref().map(str::to_owned),
-                    })
+                    .map(|(id, m)| Queued::of(id, m))
                     .collect(),
             ),
             None => Finished::Replay,

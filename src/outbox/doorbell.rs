@@ -23,6 +23,16 @@ pub struct Queued {
     pub r#ref: Option<String>,
 }
 
+impl Queued {
+    /// Message `id`, which says `intent`.
+    pub fn of(id: i64, intent: &super::Intent) -> Self {
+        Queued {
+            id,
+            r#ref: intent.r#ref().map(str::to_owned),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Rung {
     queued: Vec<Queued>,

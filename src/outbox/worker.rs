@@ -171,14 +171,7 @@ impl<D: Deliverer> Worker<D> {
     /// A search round over messages queued at least `settled` ago.
     async fn search(&self, settled: Duration) -> anyhow::Result<usize> {
         let claimed = claim::oldest(&self.pool, self.config.batch, self.config.lease, settled).await?;
-        let flights: Vec<Queued> = claimed
-            .jobs
-            .iter()
-            .map(|j| Queued {
-                id: j.id,
-                r#ref: j.intent.r#ref().map(str::to_owned),
-            })
-            .collect();
+        let flights: Vec<Queued> = claimed.jobs.iter().map(|j| Queued::of(j.id, &j.intent)).collect();
         self.holding.started(&flights);
         self.fly(&flights, self.deliver(claimed).await)
     }
@@ -195,10 +188,10 @@ impl<D: Deliverer> Worker<D> {
                 self.config.gather * 20
             };
             let n = self.search(settled).await?;
-            if n >= usize::try_from(self.config.batch).unwrap_or(64) {
+            if n >= self.batch() {
                 // A backlog nobody rang for (queued before this process started, or by
                 // another replica): keep searching until it is gone.
-                *self.last_search.lock().expect("never poisoned") = None;
+                self.search_next();
             }
             // Messages rung for meanwhile are claimed by the next round, without waiting.
             return Ok(n + usize::from(self.bell.pending()));
@@ -207,18 +200,33 @@ impl<D: Deliverer> Worker<D> {
         tokio::time::sleep(self.config.gather).await;
         let (mut rung, asked) = self.bell.take();
         if asked {
-            *self.last_search.lock().expect("never poisoned") = None;
+            self.search_next();
         }
-        let batch = usize::try_from(self.config.batch).unwrap_or(64).max(1);
-        if rung.len() > batch {
-            self.bell.ring(&rung.split_off(batch));
+        if rung.len() > self.batch() {
+            self.bell.ring(&rung.split_off(self.batch()));
         }
         let admitted = self.holding.admit(rung);
         if admitted.is_empty() {
             return Ok(0);
         }
-        let result = self.claim_and_deliver(&admitted).await;
+        // A message it cannot claim was delivered already (folded into a card update), or waits
+        // behind a message another process has in flight: the next search finds it.
+        let ids: Vec<i64> = admitted.iter().map(|q| q.id).collect();
+        let result = match claim::by_id(&self.pool, &ids, self.config.lease).await {
+            Ok(claimed) => self.deliver(claimed).await,
+            Err(e) => Err(e),
+        };
         self.fly(&admitted, result)
+    }
+
+    /// Messages claimed per round.
+    fn batch(&self) -> usize {
+        usize::try_from(self.config.batch).unwrap_or(64).max(1)
+    }
+
+    /// Makes the next round search the whole queue.
+    fn search_next(&self) {
+        *self.last_search.lock().expect("never poisoned") = None;
     }
 
     /// Ends the flights of a round: rings for the messages held behind them.
@@ -244,15 +252,6 @@ impl<D: Deliverer> Worker<D> {
             *last = Some(Instant::now());
         }
         due
-    }
-
-    /// Claims `admitted` by id and delivers what it could claim. A message it could not claim
-    /// was delivered already (folded into a card update), or waits behind a message another
-    /// process has in flight: the next search finds it.
-    async fn claim_and_deliver(&self, admitted: &[Queued]) -> anyhow::Result<(usize, Vec<i64>)> {
-        let ids: Vec<i64> = admitted.iter().map(|q| q.id).collect();
-        let claimed = claim::by_id(&self.pool, &ids, self.config.lease).await?;
-        self.deliver(claimed).await
     }
 
     /// Delivers claimed jobs and records the deliveries in one statement: one commit a round
@@ -323,10 +322,7 @@ impl<D: Deliverer> Worker<D> {
         .execute(&self.pool)
         .await?;
         let bell = self.bell.clone();
-        let again = Queued {
-            id: job.id,
-            r#ref: job.intent.r#ref().map(str::to_owned),
-        };
+        let again = Queued::of(job.id, &job.intent);
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             bell.ring(&[again]);
