@@ -35,6 +35,13 @@ pub fn load_policy(dir: &Path) -> anyhow::Result<PolicySet> {
 
 /// `countersign check`: prints every problem; returns whether commands/ is valid.
 pub fn check(dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<bool> {
+    // No directory at all is a mistake in how check was called, not a verdict on a policy.
+    anyhow::ensure!(
+        dir.is_dir(),
+        "there is no commands directory at {}: run countersign where commands/ is, or name it with \
+         --commands DIR (or COUNTERSIGN_COMMANDS)",
+        dir.display()
+    );
     match PolicySet::load(dir) {
         Ok(p) => {
             let services = match p.directory.services.len() {
@@ -129,7 +136,29 @@ pub async fn demo(settings: &Settings, out: &mut dyn Write) -> anyhow::Result<bo
     )?;
     let ok = demo::tell(&engine, out).await?;
     pool.close().await;
+    writeln!(out, "\n{}", try_it_yourself(url.expose()))?;
     Ok(ok)
+}
+
+/// How to go on from the demo: the exact command that opens a console on the demo's data. A
+/// password in the configured URL is never printed: it is shown as `PASSWORD`.
+pub fn try_it_yourself(configured_url: &str) -> String {
+    let shown = match url::Url::parse(configured_url) {
+        Ok(mut u) => {
+            u.set_path(&format!("/{DEMO_DATABASE}"));
+            if u.password().is_some() {
+                let _ = u.set_password(Some("PASSWORD"));
+            }
+            u.to_string()
+        }
+        Err(_) => format!("postgres://HOST/{DEMO_DATABASE}"),
+    };
+    format!(
+        "Try it yourself on the demo's data, as anyone in commands/people.toml (alice, bob, carol, dave, ...):\n  \
+         scripts/countersign --database-url {shown} console --as carol\n\
+         Type `help` at the prompt; `list` shows what Carol may see. With countersign on your PATH \
+         (`cargo install --path .`), the same command works without `scripts/`."
+    )
 }
 
 /// `countersign console --as PERSON`.

@@ -12,7 +12,9 @@ mod vote;
 mod work;
 
 pub use notify::chat_user;
-pub use outcome::{FieldProblem, FieldView, GroupView, Outcome, PersonRef, Refusal, RequestView};
+pub use outcome::{
+    AmendmentView, FieldChange, FieldProblem, FieldView, GroupView, Outcome, PersonRef, Refusal, RequestView,
+};
 pub use read::{HistoryEntry, ListFilter, Page, AUDITOR_ROLE};
 
 use crate::approval::RefusalReason;

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use countersign::audit::{ExportFilter, ExportFormat};
 use countersign::cli;
 use countersign::config::{DatabaseUrl, Settings};
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -174,10 +175,11 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Check => cli::check(&settings.commands, &mut out, &mut std::io::stderr()),
         Command::Explain { workflow, format } => {
             let policy = cli::load_policy(&settings.commands)?;
-            print!(
+            write!(
+                out,
                 "{}",
                 cli::explain(&policy, workflow.as_deref(), matches!(format, ExplainFormat::Markdown))?
-            );
+            )?;
             Ok(true)
         }
         Command::Demo => cli::demo(&settings, &mut out).await,
@@ -218,6 +220,22 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     }
 }
 
+/// Whether an error is a write to a pipe whose reader has gone, whichever writer reported it.
+fn closed_pipe(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(BrokenPipe))
+            || cause
+                .downcast_ref::<csv::Error>()
+                .is_some_and(|c| matches!(c.kind(), csv::ErrorKind::Io(io) if io.kind() == BrokenPipe))
+    })
+}
+
 fn main() -> ExitCode {
     countersign::config::init_logging();
     let cli = Cli::parse();
@@ -231,6 +249,9 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
+        // `countersign audit export | head`: the reader has all it wanted; a closed pipe is a
+        // normal end, not an error.
+        Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

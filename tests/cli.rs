@@ -323,3 +323,71 @@ fn token_issue_mints_a_token_the_api_accepts_and_refuses_what_it_would_not() {
         assert!(err.contains(expected), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn check_names_an_unterminated_string_as_such() {
+    let dir = broken(
+        "invoice.toml",
+        &invoice_with("title = \"Invoice payment\"", "title = \"Invoice payment"),
+    );
+    let (_, _, message) = problem_in(&check_fails(dir.path()), "invoice.toml");
+    assert!(message.starts_with("unterminated string"), "{message}");
+}
+
+#[test]
+fn check_suggests_the_money_limit_that_was_written_quoted() {
+    let dir = broken("invoice.toml", &invoice_with("max = \"250000.00\"", "max = 250000.50"));
+    let (_, _, message) = problem_in(&check_fails(dir.path()), "invoice.toml");
+    assert!(message.contains(r#"max = "250000.50""#), "{message}");
+    assert!(!message.contains("0.01"), "{message}");
+}
+
+#[test]
+fn a_missing_people_file_is_one_problem_not_one_per_workflow() {
+    let files: Vec<(String, String)> = ["invoice.toml", "prod-access.toml", "purchase-order.toml"]
+        .iter()
+        .map(|n| {
+            (
+                n.to_string(),
+                std::fs::read_to_string(example_commands().join(n)).unwrap(),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+    let dir = commands_dir(&refs);
+    let err = check_fails(dir.path());
+    let problems: Vec<&str> = err.lines().filter(|l| l.contains(".toml:")).collect();
+    assert_eq!(problems.len(), 1, "{err}");
+    assert!(problems[0].contains("people.toml is missing"), "{err}");
+}
+
+#[test]
+fn check_without_a_commands_directory_is_an_error_not_a_verdict() {
+    let empty = common::tempdir::TempDir::new();
+    let missing = empty.path().join("commands");
+    let out = countersign(&["check", "--commands", missing.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no commands directory") && err.contains("--commands"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_reader_that_stops_early_is_a_normal_end() {
+    let dir = example_commands();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_countersign"))
+        .args(["explain", "--commands", dir.to_str().unwrap()])
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end at once, as `| head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("Broken pipe"), "{err}");
+}

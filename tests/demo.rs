@@ -7,9 +7,11 @@ use sqlx::PgPool;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+/// One test, because every run of the demo recreates the same database.
 #[test]
-fn the_demo_tells_the_whole_story_and_can_be_run_again() {
+fn the_demo_tells_the_whole_story_can_be_run_again_and_ends_with_a_console_on_its_data() {
     let url = std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a Postgres server");
+    let mut last = String::new();
     for run in 1..=2 {
         let out = Command::new(env!("CARGO_BIN_EXE_countersign"))
             .arg("demo")
@@ -27,7 +29,8 @@ fn the_demo_tells_the_whole_story_and_can_be_run_again() {
             "Request INV-1 opened.",
             "Refused: You cannot approve your own request INV-1.",
             "Refused: You cannot vote on INV-1: that needs the role finance-approver or finance-director, and you hold analyst.",
-            "Still needed: 1 of 1 finance-approver, 0 of 1 finance-director.",
+            "Still needed: 1 finance-director.",
+            "finance-director: waiting for Dave Director",
             "Your approval completed INV-1: it is approved.",
             "-> to Alice Analyst (direct message): Your request INV-1 (Invoice payment) was approved by Carol Approver and Dave Director",
             "request.approved v1 done",
@@ -35,7 +38,42 @@ fn the_demo_tells_the_whole_story_and_can_be_run_again() {
         ] {
             assert!(text.contains(expected), "run {run}: missing {expected:?} in\n{text}");
         }
+        last = text.into_owned();
     }
+    let line = last
+        .lines()
+        .find(|l| l.trim_start().starts_with("scripts/countersign "))
+        .unwrap_or_else(|| panic!("no console command at the end of\n{last}"));
+    // The command as printed, run as the binary the script would run, with no DATABASE_URL set.
+    let args: Vec<&str> = line.split_whitespace().skip(1).collect();
+    assert!(args.contains(&"console"), "{line}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_countersign"))
+        .args(&args)
+        .env_remove("DATABASE_URL")
+        .env("COUNTERSIGN_COMMANDS", example_commands())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"list all\n").unwrap();
+    let console = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&console.stdout);
+    assert!(console.status.success(), "{}", String::from_utf8_lossy(&console.stderr));
+    assert!(
+        said.contains("INV-1  Invoice payment  12,500.00 EUR · ACME GmbH · ops"),
+        "{said}"
+    );
+}
+
+#[test]
+fn the_demo_never_prints_a_password_of_the_database_url() {
+    let shown = countersign::cli::try_it_yourself("postgres://bot:hunter2@db.internal:5432/postgres");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(
+        shown.contains("postgres://bot:PASSWORD@db.internal:5432/countersign_demo"),
+        "{shown}"
+    );
 }
 
 #[sqlx::test]
@@ -59,10 +97,10 @@ async fn the_console_reads_commands_from_standard_input(pool: PgPool) {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("Request INV-1 opened."), "{text}");
-    assert!(text.contains("| amount: 99.50 EUR"), "{text}");
+    assert!(text.contains("| Amount: 99.50 EUR"), "{text}");
     assert!(text.contains("You are Alice Analyst (alice)"), "{text}");
     assert!(
-        text.contains("INV-1  Invoice payment 99.50 EUR  by Alice Analyst"),
+        text.contains("INV-1  Invoice payment  99.50 EUR · Pens & Co  by Alice Analyst"),
         "{text}"
     );
 

@@ -71,13 +71,19 @@ async fn the_invoice_story_in_discord(pool: PgPool) {
     assert_eq!(ack["type"], 6, "a counted vote just acknowledges; the cards show it");
     let edits = d.fake.wait_for("PATCH", "/api/v10/channels/", 4, WAIT).await;
     for e in &edits {
+        assert!(e.body.to_string().contains("still needed 1 finance-director"), "{e:?}");
         assert!(
             e.body
                 .to_string()
-                .contains("1 of 1 finance-approver, 0 of 1 finance-director"),
+                .contains("finance-director: waiting for Dave Director"),
             "{e:?}"
         );
     }
+    let channel_copy = edits
+        .iter()
+        .find(|e| e.path.contains(&format!("/channels/{CHANNEL}/")))
+        .unwrap();
+    insta::assert_json_snapshot!("discord_card_after_carol", channel_copy.body);
 
     d.send(&d.press("dave", &ids[0])).await;
     d.fake.wait_for("PATCH", "/api/v10/channels/", 8, WAIT).await;
@@ -93,6 +99,7 @@ async fn the_invoice_story_in_discord(pool: PgPool) {
     d.drained().await;
     let last = d.fake.calls_to("PATCH", "/api/v10/channels/").last().unwrap().clone();
     assert!(buttons(&last).is_empty(), "a decided card has no buttons");
+    insta::assert_json_snapshot!("discord_card_when_approved", last.body);
     assert_eq!(d.bot.status("INV-1").await, "approved");
     d.bot.assert_chain_holds().await;
     d.stop().await;
@@ -286,7 +293,7 @@ async fn an_unknown_discord_user_is_refused_and_audited(pool: PgPool) {
 #[sqlx::test]
 async fn every_conformance_interaction_is_handled(pool: PgPool) {
     let d = DiscordBot::start(pool).await;
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/discord");
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance/discord");
     let mut n = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();

@@ -1,7 +1,7 @@
 //! Owns the self-test of the Discord test doubles: raw HTTP against `common/fake_discord.rs`
 //! (routes, wire shapes, scripted failures, auth), and `common/discord_sign.rs` against the
-//! signature vectors in the conformance corpus's discord/signatures.json (beside the checkout,
-//! in `../shared/conformance/`).
+//! signature vectors in the conformance corpus's discord/signatures.json (in the project,
+//! in `tests/fixtures/conformance/`).
 
 #[path = "common/discord_sign.rs"]
 mod discord_sign;
@@ -13,9 +13,9 @@ use fake_discord::{FakeDiscord, Scripted, APPLICATION_ID, BOT_TOKEN};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// The Discord part of the conformance corpus, which lives beside the checkout.
+/// The Discord part of the conformance corpus, kept in the project under tests/fixtures.
 fn conformance() -> String {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance/discord").to_owned()
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/conformance/discord").to_owned()
 }
 
 /// A client of the fake that sends `Authorization: Bot <BOT_TOKEN>` (or `auth` if given).

@@ -1,7 +1,7 @@
 //! Owns the self-test of the Slack test doubles: a real slack-morphism client against
 //! `common/fake_slack.rs`, its scripted failures, and `common/slack_sign.rs` against the
-//! signature vectors in the conformance corpus's slack/signatures.json (beside the checkout, in
-//! `../shared/conformance/`).
+//! signature vectors in the conformance corpus's slack/signatures.json (in the project, in
+//! `tests/fixtures/conformance/`).
 
 #[path = "common/fake_slack.rs"]
 mod fake_slack;
@@ -280,7 +280,7 @@ async fn wait_for_panics_on_timeout() {
 fn signature_vectors() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/conformance/slack/signatures.json"
+        "/tests/fixtures/conformance/slack/signatures.json"
     );
     let raw = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let vectors: Vec<Value> = serde_json::from_str(&raw).unwrap();

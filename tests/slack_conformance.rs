@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use std::path::PathBuf;
 
 fn corpus() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/slack")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance/slack")
 }
 
 /// (file, route, content type, body as sent)

@@ -63,13 +63,24 @@ async fn the_invoice_story_in_slack(pool: PgPool) {
     s.press("carol", "approve", "INV-1@1").await;
     let updates = s.fake.wait_for("chat.update", 4, WAIT).await;
     for u in &updates {
+        assert!(u.body.to_string().contains("still needed 1 finance-director"), "{u:?}");
         assert!(
             u.body
                 .to_string()
-                .contains("1 of 1 finance-approver, 0 of 1 finance-director"),
+                .contains("finance-director: waiting for Dave Director"),
             "{u:?}"
         );
     }
+    let channel_copy = updates.iter().find(|u| u.body["channel"] == CHANNEL).unwrap();
+    insta::assert_json_snapshot!("card_after_carol", channel_copy.body["blocks"]);
+    assert!(
+        channel_copy.body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("INV-1 · 12,500.00 EUR · ACME GmbH · from Alice Analyst"),
+        "the notification carries the amount, the vendor and the requester: {}",
+        channel_copy.body["text"]
+    );
 
     // Dave approves: approved everywhere, and Alice is told privately.
     s.press("dave", "approve", "INV-1@1").await;
@@ -90,6 +101,62 @@ async fn the_invoice_story_in_slack(pool: PgPool) {
     let lines = s.bot.audit_lines().await;
     assert!(lines.contains(&"vote.approve refused:self_approval INV-1".to_string()));
     s.bot.assert_chain_holds().await;
+    s.stop().await;
+}
+
+/// The action ids of the buttons among some blocks.
+fn button_ids(blocks: &Value) -> Vec<String> {
+    blocks
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .filter_map(|e| e["action_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[sqlx::test]
+async fn an_amended_card_says_what_changed_and_the_requester_gets_no_vote_buttons(pool: PgPool) {
+    let s = SlackBot::start(pool).await;
+    let opened = s
+        .command("alice", r#"new invoice amount=12500.00 vendor="ACME GmbH""#)
+        .await;
+    assert_eq!(
+        button_ids(&opened["blocks"]),
+        ["details"],
+        "the requester's own copy has no Approve or Reject: {opened}"
+    );
+    assert_eq!(
+        opened["blocks"][0]["text"]["text"], "Request INV-1 opened.",
+        "a one-line answer is plain text, not a code block"
+    );
+    s.fake.wait_for("chat.postMessage", 4, WAIT).await;
+    s.press("carol", "approve", "INV-1@1").await;
+    s.fake.wait_for("chat.update", 4, WAIT).await;
+
+    let amended = s.command("alice", "amend INV-1 amount=9500.00").await;
+    assert!(
+        amended["text"].as_str().unwrap().contains("version 2 is current"),
+        "{amended}"
+    );
+    s.fake.wait_for("chat.update", 8, WAIT).await;
+    s.drained().await;
+    let card = s
+        .fake
+        .calls_to("chat.update")
+        .into_iter()
+        .rfind(|c| c.body["channel"] == CHANNEL)
+        .unwrap()
+        .body["blocks"]
+        .clone();
+    let shown = card.to_string();
+    assert!(
+        shown.contains("Amended from version 1: Amount 12,500.00 EUR → 9,500.00 EUR; 1 earlier vote voided; rule moved from large to standard"),
+        "{shown}"
+    );
+    insta::assert_json_snapshot!("card_when_amended", card);
+    assert_eq!(button_ids(&card), ["approve", "reject", "details"]);
     s.stop().await;
 }
 

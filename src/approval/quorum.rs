@@ -49,13 +49,40 @@ impl Progress {
         self.groups.iter().all(GroupProgress::is_met)
     }
 
-    /// "1 of 1 finance-approver, 0 of 1 finance-director".
+    /// What the unmet groups still lack: "1 finance-director" (see [`missing_phrase`]).
+    pub fn missing(&self) -> String {
+        missing_phrase(
+            self.groups
+                .iter()
+                .map(|g| (g.needed, g.filled_by.len(), g.role.as_str())),
+        )
+    }
+
+    /// "1 of 1 finance-approver, 0 of 1 finance-director": how many of each group's slots are
+    /// filled (the audit entry's `progress`).
     pub fn summary(&self) -> String {
         self.groups
             .iter()
             .map(|g| format!("{} of {} {}", g.filled_by.len(), g.needed, g.role))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// What a quorum still lacks, from each group's `(needed, filled, role)`: "1 finance-director",
+/// "1 finance-approver and 2 security-approver", or "nothing" when every group is met. People
+/// read "still needed" as what is missing, never as a count of what is done.
+pub fn missing_phrase<'a>(groups: impl Iterator<Item = (u32, usize, &'a str)>) -> String {
+    let parts: Vec<String> = groups
+        .filter_map(|(needed, filled, role)| {
+            let missing = (needed as usize).saturating_sub(filled);
+            (missing > 0).then(|| format!("{missing} {role}"))
+        })
+        .collect();
+    match parts.as_slice() {
+        [] => "nothing".to_string(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::discord::{components as discord_ui, DiscordApi};
 use super::render::{self, Card};
-use super::slack::blocks::{card_blocks, card_fallback, escape};
+use super::slack::blocks::{card_blocks, escape};
 use super::slack::SlackApi;
 use crate::api::webhook::WebhookSender;
 use crate::engine::{Engine, RequestView};
@@ -97,7 +97,7 @@ impl ChatDeliverer {
         to: Target<'_>,
         preface: Option<&str>,
     ) -> Result<(), DeliveryError> {
-        let card = render::card(&self.view(round, r#ref)?);
+        let card = render::card(&self.view(round, r#ref)?, self.engine.clock().now());
         let (channel, message_id) = match platform {
             Platform::Slack => {
                 let mut blocks = Vec::new();
@@ -105,7 +105,7 @@ impl ChatDeliverer {
                     blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": escape(p) } }));
                 }
                 blocks.extend(card_blocks(&card));
-                let text = preface.map(str::to_owned).unwrap_or_else(|| card_fallback(&card));
+                let text = preface.map(str::to_owned).unwrap_or_else(|| card.notification());
                 let posted = self.slack()?.post_message(to.id(), &text, &blocks).await?;
                 (posted.channel, posted.ts)
             }
@@ -137,14 +137,14 @@ impl ChatDeliverer {
         if copies.is_empty() {
             return Ok(());
         }
-        let card = render::card(&self.view(round, r#ref)?);
+        let card = render::card(&self.view(round, r#ref)?, self.engine.clock().now());
         for copy in copies {
             if copy.platform == Platform::Slack.to_string() {
                 self.slack()?
                     .update(
                         &copy.channel,
                         &copy.message_id,
-                        &card_fallback(&card),
+                        &card.notification(),
                         &card_blocks(&card),
                     )
                     .await?;
@@ -186,7 +186,8 @@ impl ChatDeliverer {
         let Some(text) = render::confirmation(&view) else {
             return Ok(());
         };
-        self.direct(to, &text, Some(&render::card(&view))).await
+        let card = render::card(&view, self.engine.clock().now()).for_requester();
+        self.direct(to, &text, Some(&card)).await
     }
 
     async fn ephemeral(&self, place: &ChatPlace, user: &str, text: &str) -> Result<(), DeliveryError> {
@@ -306,7 +307,7 @@ impl ChatDeliverer {
                     return Ok(()); // decided since the reminder was queued
                 }
                 let text = format!(
-                    "Reminder: {} ({}) from {} is still waiting for your approval; it needs {}.",
+                    "Reminder: {} ({}) from {} is still waiting for your approval; still needed: {}.",
                     view.r#ref,
                     view.workflow_title,
                     view.requester.name,

@@ -89,11 +89,17 @@ pub async fn dispatch(engine: &Engine, ctx: &Context, cmd: Command) -> anyhow::R
         Command::Amend { r#ref, fields } => engine.amend(ctx, &normalise(&r#ref), &fields).await?,
         Command::Show { r#ref } => {
             return Ok(vec![match engine.show(ctx, &normalise(&r#ref)).await? {
-                Ok(v) => Message {
-                    to: Audience::Caller,
-                    text: String::new(),
-                    card: Some(render::card(&v)),
-                },
+                Ok(v) => {
+                    let card = render::card(&v, engine.clock().now());
+                    Message {
+                        to: Audience::Caller,
+                        text: String::new(),
+                        card: Some(match v.requester.id == ctx.actor.person.as_str() {
+                            true => card.for_requester(),
+                            false => card,
+                        }),
+                    }
+                }
                 Err(refusal) => Message::caller(render::refusal(&refusal)),
             }]);
         }
@@ -115,10 +121,25 @@ pub async fn dispatch(engine: &Engine, ctx: &Context, cmd: Command) -> anyhow::R
 /// The messages an outcome produces: the caller's answer, new cards for approvers, and the
 /// requester's confirmation when the request reached a final state.
 pub fn messages(engine: &Engine, outcome: &Outcome) -> Vec<Message> {
-    let with_card = |to, text: String, v: &RequestView| Message {
-        to,
-        text,
-        card: Some(render::card(v)),
+    let now = engine.clock().now();
+    // Only the requester opens, amends or cancels; a voter is never the requester.
+    let caller_is_requester = matches!(
+        outcome,
+        Outcome::Opened { .. } | Outcome::Amended { .. } | Outcome::Cancelled { .. }
+    );
+    let with_card = |to: Audience, text: String, v: &RequestView| {
+        let card = render::card(v, now);
+        // The requester's own copies carry no buttons they may not use.
+        let theirs = match &to {
+            Audience::Requester(_) => true,
+            Audience::Caller => caller_is_requester,
+            Audience::Approvers(_) => false,
+        };
+        Message {
+            to,
+            text,
+            card: Some(if theirs { card.for_requester() } else { card }),
+        }
     };
     match outcome {
         Outcome::Refused { refusal } => vec![Message::caller(render::refusal(refusal))],

@@ -3,7 +3,8 @@
 
 use crate::approval::Status;
 use crate::audit::StoredEntry;
-use crate::engine::{Refusal, RequestView};
+use crate::engine::{GroupView, Refusal, RequestView};
+use chrono::{DateTime, Utc};
 use std::fmt::Write as _;
 
 /// How a button should look.
@@ -37,40 +38,134 @@ pub struct Card {
     pub title: String,
     /// The request's state.
     pub status: Status,
-    /// "Pending: needs 1 of 1 finance-approver, 0 of 1 finance-director".
+    /// "Pending: still needed 1 finance-director".
     pub status_line: String,
     /// "Alice Analyst".
     pub requester: String,
     /// The version shown (votes from this card are bound to it).
     pub version: i32,
+    /// "Asked 2026-01-05 09:00 UTC · expires in 72 h".
+    pub timing: String,
+    /// What the latest amendment changed, when there was one.
+    pub amendment: Option<String>,
     /// Field labels and formatted values.
     pub facts: Vec<(String, String)>,
     /// The rule that applies.
     pub rule: String,
-    /// Who decided what: "Approved by Carol Approver (finance-approver)".
+    /// One line per approval group: "finance-approver ✓ Carol Approver",
+    /// "finance-director: waiting for Dave Director".
+    pub groups: Vec<String>,
+    /// How it ended, when a person ended it: "Rejected by Dave Director: ...".
     pub decisions: Vec<String>,
     /// Buttons (only while pending).
     pub actions: Vec<CardAction>,
 }
 
-/// Builds the card of a request.
-pub fn card(v: &RequestView) -> Card {
+/// Names as a list a person reads, joined by `conj`: "A", "A or B", "A, B or C".
+fn listed(names: &[&str], conj: &str) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} {conj} {last}", init.join(", ")),
+    }
+}
+
+/// A time on a card, in UTC to the minute.
+pub fn when(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// "in 71 h", "in 25 min", "now": how long until `at`, rounded down.
+fn until(now: DateTime<Utc>, at: DateTime<Utc>) -> String {
+    let left = at - now;
+    match (left.num_hours(), left.num_minutes()) {
+        (_, m) if m <= 0 => "now".to_string(),
+        (0, m) => format!("in {m} min"),
+        (h, _) => format!("in {h} h"),
+    }
+}
+
+/// One group's line: who filled it and, while pending, who it waits for.
+fn group_line(g: &GroupView, pending: bool) -> String {
+    let filled: Vec<&str> = g.filled_by.iter().map(|p| p.name.as_str()).collect();
+    let mut line = g.role.clone();
+    if !filled.is_empty() {
+        let _ = write!(line, " ✓ {}", filled.join(", "));
+    }
+    let missing = g.missing();
+    if missing == 0 {
+        return line;
+    }
+    let sep = if filled.is_empty() { ":" } else { " ·" };
+    if !pending {
+        let _ = write!(line, "{sep} {} of {}", g.filled_by.len(), g.needed);
+        return line;
+    }
+    let waiting: Vec<&str> = g.waiting_for.iter().map(|p| p.name.as_str()).collect();
+    let more = if filled.is_empty() && missing == 1 {
+        String::new()
+    } else if filled.is_empty() {
+        format!(" {missing} needed,")
+    } else {
+        format!(" {missing} more,")
+    };
+    let who = match waiting.len() {
+        0 => "nobody else holds this role: ask the workflow's owner".to_string(),
+        n if n < missing => format!(
+            "only {} can still approve: ask the workflow's owner",
+            listed(&waiting, "and")
+        ),
+        n if n == missing => format!("waiting for {}", listed(&waiting, "and")),
+        _ if missing == 1 => format!("waiting for {}", listed(&waiting, "or")),
+        _ => format!("waiting for {missing} of {}", listed(&waiting, "and")),
+    };
+    let _ = write!(line, "{sep}{more} {who}");
+    line
+}
+
+/// "Amended from version 1: amount 12,500.00 EUR → 9,500.00 EUR; 1 earlier vote voided; rule
+/// moved from large to standard".
+fn amendment_line(v: &RequestView) -> Option<String> {
+    let a = v.amended.as_ref()?;
+    let mut parts: Vec<String> = a
+        .changes
+        .iter()
+        .map(|c| match (&c.before, &c.after) {
+            (Some(b), Some(n)) => format!("{} {b} → {n}", c.label),
+            (None, Some(n)) => format!("{} set to {n}", c.label),
+            (Some(b), None) => format!("{} cleared (was {b})", c.label),
+            (None, None) => c.label.clone(),
+        })
+        .collect();
+    match a.votes_voided {
+        0 => {}
+        1 => parts.push("1 earlier vote voided".to_string()),
+        n => parts.push(format!("{n} earlier votes voided")),
+    }
+    if a.previous_rule != v.rule {
+        parts.push(format!("rule moved from {} to {}", a.previous_rule, v.rule));
+    }
+    Some(format!("Amended from version {}: {}", a.from_version, parts.join("; ")))
+}
+
+/// Builds the card of a request as it stands at `now` (which the expiry countdown is
+/// counted from).
+pub fn card(v: &RequestView, now: DateTime<Utc>) -> Card {
     let status_line = match v.status {
-        Status::Pending => format!("Pending: needs {}", v.needed_summary()),
+        Status::Pending => format!("Pending: still needed {}", v.needed_summary()),
         Status::Approved => "Approved".to_string(),
         Status::Rejected => "Rejected".to_string(),
         Status::Cancelled => "Cancelled by the requester".to_string(),
         Status::Expired => "Expired without a decision".to_string(),
     };
-    let mut decisions: Vec<String> = v
-        .groups
-        .iter()
-        .flat_map(|g| {
-            g.filled_by
-                .iter()
-                .map(move |p| format!("Approved by {} ({})", p.name, g.role))
-        })
-        .collect();
+    let timing = match (v.status, v.decided_at) {
+        (Status::Pending, _) | (_, None) => {
+            format!("Asked {} · expires {}", when(v.created_at), until(now, v.expires_at))
+        }
+        (_, Some(at)) => format!("Asked {} · decided {}", when(v.created_at), when(at)),
+    };
+    let pending = v.status == Status::Pending;
+    let mut decisions = Vec::new();
     if let Some((who, reason)) = &v.rejected_by {
         decisions.push(format!("Rejected by {}: {}", who.name, reason));
     }
@@ -105,26 +200,51 @@ pub fn card(v: &RequestView) -> Card {
         status_line,
         requester: v.requester.name.clone(),
         version: v.version,
+        timing,
+        amendment: amendment_line(v),
         facts: v.fields.iter().map(|f| (f.label.clone(), f.value.clone())).collect(),
         rule: v.rule.clone(),
+        groups: v.groups.iter().map(|g| group_line(g, pending)).collect(),
         decisions,
         actions,
     }
 }
 
 impl Card {
+    /// The requester's own copy: no Approve or Reject buttons, which they may not use.
+    pub fn for_requester(mut self) -> Card {
+        self.actions.retain(|a| a.style == ButtonStyle::Plain);
+        self
+    }
+
+    /// What a notification shows (a phone's lock screen, a client without blocks): the ref,
+    /// the first facts (the amount and the main field), the requester and the state.
+    pub fn notification(&self) -> String {
+        let facts: Vec<&str> = self.facts.iter().take(2).map(|(_, v)| v.as_str()).collect();
+        let mut s = self.r#ref.clone();
+        for f in facts {
+            let _ = write!(s, " · {f}");
+        }
+        let _ = write!(s, " · from {} — {}", self.requester, self.status_line);
+        s
+    }
+
     /// The card as text, for the console and as the notification fallback of chat platforms.
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "+-- {} (version {})", self.title, self.version);
         let _ = writeln!(s, "| {}", self.status_line);
         let _ = writeln!(s, "| Requested by {}", self.requester);
+        let _ = writeln!(s, "| {}", self.timing);
+        if let Some(a) = &self.amendment {
+            let _ = writeln!(s, "| {a}");
+        }
         for (label, value) in &self.facts {
             let _ = writeln!(s, "| {label}: {value}");
         }
         let _ = writeln!(s, "| Rule: {}", self.rule);
-        for d in &self.decisions {
-            let _ = writeln!(s, "| {d}");
+        for line in self.groups.iter().chain(&self.decisions) {
+            let _ = writeln!(s, "| {line}");
         }
         if !self.actions.is_empty() {
             let buttons: Vec<String> = self
@@ -180,13 +300,16 @@ pub fn list(views: &[RequestView]) -> String {
         .iter()
         .map(|v| {
             let status = match v.status {
-                Status::Pending => format!("pending, needs {}", v.needed_summary()),
+                Status::Pending => format!("pending, still needed {}", v.needed_summary()),
                 other => other.to_string(),
             };
-            let first = v.fields.first().map(|f| format!(" {}", f.value)).unwrap_or_default();
+            let facts: Vec<&str> = v.fields.iter().take(3).map(|f| f.value.as_str()).collect();
             format!(
-                "{}  {}{}  by {}  ({status})",
-                v.r#ref, v.workflow_title, first, v.requester.name
+                "{}  {}  {}  by {}  ({status})",
+                v.r#ref,
+                v.workflow_title,
+                facts.join(" · "),
+                v.requester.name
             )
         })
         .collect::<Vec<_>>()

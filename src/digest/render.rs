@@ -34,7 +34,7 @@ pub fn sections(d: &Digest) -> Vec<(String, Vec<String>)> {
         .map(|p| {
             let flag = if p.overdue { " (past its reminder time)" } else { "" };
             format!(
-                "{} by {}, {} h old, needs {}{flag}",
+                "{} by {}, {} h old, still needed {}{flag}",
                 p.r#ref, p.requester, p.age_hours, p.needs
             )
         })

@@ -1,11 +1,11 @@
 //! Loading a request from its rows into the domain model and into the view cards show.
 
-use super::outcome::{FieldView, GroupView, PersonRef, RequestView};
+use super::outcome::{AmendmentView, FieldChange, FieldView, GroupView, PersonRef, RequestView};
 use super::work::Work;
 use super::{Engine, Subject};
 use crate::approval::{Approval, Request, VoteKind};
 use crate::audit::{Action, AuditOutcome, NewEntry};
-use crate::policy::{ApprovalGroup, PersonId, Role, Workflow};
+use crate::policy::{ApprovalGroup, Fields, PersonId, Role, Workflow};
 use crate::store::requests::{self as rows, Decision, RequestRow, StoredGroup, VersionRow, VoteRow};
 use crate::store::snapshot::{self, Snapshot};
 use anyhow::Context as _;
@@ -151,6 +151,7 @@ impl Engine {
     pub(super) fn view(&self, l: &Loaded, cancel_reason: Option<String>) -> RequestView {
         let wf = self.policy.workflow(&l.row.workflow);
         let progress = l.domain.progress();
+        let pending = l.domain.status == crate::approval::Status::Pending;
         let groups = progress
             .groups
             .iter()
@@ -158,6 +159,10 @@ impl Engine {
                 role: g.role.to_string(),
                 needed: g.needed,
                 filled_by: g.filled_by.iter().map(|p| self.person_ref(p.as_str())).collect(),
+                waiting_for: match pending && !g.is_met() {
+                    true => self.can_still_fill(l, &g.role),
+                    false => Vec::new(),
+                },
             })
             .collect();
         let rejected_by = l
@@ -180,7 +185,28 @@ impl Engine {
             created_at: l.row.created_at,
             expires_at: l.row.expires_at,
             decided_at: l.row.decided_at,
+            amended: l.version.previous.as_ref().map(|p| AmendmentView {
+                from_version: l.row.version - 1,
+                changes: changes(wf, &p.fields, &l.version.fields.0),
+                votes_voided: p.votes,
+                previous_rule: p.rule.clone(),
+            }),
         }
+    }
+
+    /// The people who could fill a slot of `role` now: they hold it, did not ask, and have not
+    /// voted on this version.
+    fn can_still_fill(&self, l: &Loaded, role: &Role) -> Vec<PersonRef> {
+        self.policy
+            .directory
+            .holders(role)
+            .into_iter()
+            .filter(|p| p.id != l.domain.requester && !l.domain.voters.contains(&p.id))
+            .map(|p| PersonRef {
+                id: p.id.to_string(),
+                name: p.name.clone(),
+            })
+            .collect()
     }
 
     /// A person's or service's id and display name (the id alone if they left the directory).
@@ -212,30 +238,52 @@ fn loaded(row: RequestRow, version: VersionRow, votes: Vec<VoteRow>) -> anyhow::
     })
 }
 
-/// Field values in the workflow's order, then any the workflow no longer declares.
-fn field_views(wf: Option<&Workflow>, v: &VersionRow) -> Vec<FieldView> {
-    let mut out = Vec::new();
-    if let Some(wf) = wf {
-        for spec in &wf.fields {
-            if let Some(value) = v.fields.0.get(&spec.name) {
-                out.push(FieldView {
-                    name: spec.name.clone(),
-                    label: spec.label.clone().unwrap_or_else(|| spec.name.clone()),
-                    value: value.to_string(),
-                });
-            }
-        }
-    }
-    for (name, value) in &v.fields.0 {
-        if !out.iter().any(|f| &f.name == name) {
-            out.push(FieldView {
-                name: name.clone(),
-                label: name.clone(),
-                value: value.to_string(),
-            });
+/// Field names with their labels: the workflow's fields in its order, then any other name in
+/// `present` (fields the workflow no longer declares).
+fn labelled<'a>(wf: Option<&'a Workflow>, present: impl Iterator<Item = &'a String>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = wf
+        .map(|wf| {
+            wf.fields
+                .iter()
+                .map(|spec| {
+                    (
+                        spec.name.clone(),
+                        spec.label.clone().unwrap_or_else(|| spec.name.clone()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for name in present {
+        if !out.iter().any(|(n, _)| n == name) {
+            out.push((name.clone(), name.clone()));
         }
     }
     out
+}
+
+/// Field values in the workflow's order, then any the workflow no longer declares.
+fn field_views(wf: Option<&Workflow>, v: &VersionRow) -> Vec<FieldView> {
+    labelled(wf, v.fields.0.keys())
+        .into_iter()
+        .filter_map(|(name, label)| {
+            let value = v.fields.0.get(&name)?.to_string();
+            Some(FieldView { name, label, value })
+        })
+        .collect()
+}
+
+/// The fields whose values differ between two versions.
+fn changes(wf: Option<&Workflow>, before: &Fields, after: &Fields) -> Vec<FieldChange> {
+    labelled(wf, before.keys().chain(after.keys()))
+        .into_iter()
+        .filter(|(name, _)| before.get(name) != after.get(name))
+        .map(|(name, label)| FieldChange {
+            label,
+            before: before.get(&name).map(ToString::to_string),
+            after: after.get(&name).map(ToString::to_string),
+        })
+        .collect()
 }
 
 /// When a request opened at `at` under `wf` expires.

@@ -7,7 +7,7 @@ use super::{Context, Engine, Subject};
 use crate::approval::{Ref, RefusalReason};
 use crate::audit::{Action, AuditOutcome};
 use crate::policy::{FieldError, Fields, Workflow};
-use crate::store::requests::{self as rows, VersionRow};
+use crate::store::requests::{self as rows, PreviousVersion, VersionRow};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 use sqlx::types::Json;
@@ -170,7 +170,13 @@ impl Engine {
             .amend(&ctx.actor.person, rule.approvals.clone())
             .map_err(|r| anyhow::anyhow!("amend refused after its checks passed: {r}"))?;
         let previous = l.version.version;
+        let replaced = PreviousVersion {
+            fields: l.version.fields.0.clone(),
+            rule: l.version.rule.clone(),
+            votes: l.votes.len() as i64,
+        };
         l.version = version_row(wf, &fields, i32::try_from(new_version)?, ctx, self.clock.now());
+        l.version.previous = Some(replaced);
         rows::insert_version(work, l.row.id, &l.version).await?;
         rows::set_version(work, l.row.id, l.version.version).await?;
         l.row.version = l.version.version;
@@ -198,6 +204,7 @@ fn version_row(wf: &Workflow, fields: &Fields, version: i32, ctx: &Context, now:
         policy_hash: wf.policy_hash.clone(),
         created_by: ctx.actor.person.to_string(),
         created_at: now,
+        previous: None,
     }
 }
 

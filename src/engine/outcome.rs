@@ -34,6 +34,41 @@ pub struct GroupView {
     pub needed: u32,
     /// Who filled its slots.
     pub filled_by: Vec<PersonRef>,
+    /// While the request is pending and the group is not met: the people who can still fill a
+    /// slot (they hold the role, did not ask, and have not voted on this version).
+    #[serde(default)]
+    pub waiting_for: Vec<PersonRef>,
+}
+
+impl GroupView {
+    /// Slots still open.
+    pub fn missing(&self) -> usize {
+        (self.needed as usize).saturating_sub(self.filled_by.len())
+    }
+}
+
+/// One field whose value an amendment changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// Label to show.
+    pub label: String,
+    /// The value before (none when the field was not set).
+    pub before: Option<String>,
+    /// The value now (none when the amendment cleared it).
+    pub after: Option<String>,
+}
+
+/// What the latest amendment changed, so approvers see why they are asked again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmendmentView {
+    /// The version it replaced.
+    pub from_version: i32,
+    /// The fields whose values changed, in the workflow's order.
+    pub changes: Vec<FieldChange>,
+    /// How many votes on the replaced version were voided.
+    pub votes_voided: i64,
+    /// The rule of the replaced version (differs from the current one when the change moved it).
+    pub previous_rule: String,
 }
 
 /// Everything a card shows about a request.
@@ -67,16 +102,30 @@ pub struct RequestView {
     pub expires_at: DateTime<Utc>,
     /// When it reached its final state.
     pub decided_at: Option<DateTime<Utc>>,
+    /// What the latest amendment changed (from version 2 on).
+    #[serde(default)]
+    pub amended: Option<AmendmentView>,
 }
 
 impl RequestView {
-    /// "1 of 1 finance-approver, 0 of 1 finance-director".
+    /// What the quorum still lacks: "1 finance-director" ("nothing" once every group is met).
     pub fn needed_summary(&self) -> String {
-        self.groups
-            .iter()
-            .map(|g| format!("{} of {} {}", g.filled_by.len(), g.needed, g.role))
-            .collect::<Vec<_>>()
-            .join(", ")
+        crate::approval::quorum::missing_phrase(
+            self.groups
+                .iter()
+                .map(|g| (g.needed, g.filled_by.len(), g.role.as_str())),
+        )
+    }
+
+    /// Everyone who can still fill a missing slot, each once, in group order.
+    pub fn waiting_for(&self) -> Vec<&PersonRef> {
+        let mut out: Vec<&PersonRef> = Vec::new();
+        for p in self.groups.iter().flat_map(|g| &g.waiting_for) {
+            if !out.iter().any(|q| q.id == p.id) {
+                out.push(p);
+            }
+        }
+        out
     }
 
     /// Everyone whose approval counted, in group order.

@@ -204,8 +204,8 @@ impl Engine {
             },
             RefusalReason::AlreadyVoted => format!("You already voted on {r} (version {}).", l.row.version),
             RefusalReason::GroupFull => format!(
-                "Your approval is not needed on {r}: every group you can fill is already met ({}).",
-                l.domain.progress().summary()
+                "Your approval is not needed on {r}: every group you can fill is already met; still needed: {}.",
+                l.domain.progress().missing()
             ),
             RefusalReason::ReasonRequired => format!("A reject needs a reason: reject {r} <reason>."),
             RefusalReason::InvalidInput => format!(

@@ -155,9 +155,16 @@ fn money_limit(cx: &mut FileCx<'_>, t: &Table<'_>, key: &str, currency: &Currenc
         Kind::Str(s) => s.clone(),
         Kind::Int(i) => i.to_string(),
         Kind::Float => {
+            // Suggest the very number they wrote, quoted: the fix is one pair of quotes.
+            let written = span
+                .clone()
+                .and_then(|r| cx.text.get(r))
+                .map(str::trim)
+                .filter(|w| !w.is_empty())
+                .unwrap_or("12.50");
             cx.at(
                 &span,
-                format!("write money as a string so it stays exact, e.g. {key} = \"0.01\""),
+                format!("write money as a string so it stays exact: {key} = \"{written}\""),
             );
             return Err(());
         }

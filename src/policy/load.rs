@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::policy::check::{CheckError, FileCx};
-use crate::policy::model::{Directory, PolicySet};
+use crate::policy::model::PolicySet;
 use crate::policy::people::read_directory;
 use crate::policy::raw::{parse_document, Span};
 use crate::policy::workflow_file::{read_workflow, stem_of};
@@ -56,32 +56,31 @@ impl PolicySet {
         let mut errors = Vec::new();
         let files = toml_files(dir).map_err(|e| vec![e])?;
         let people_path = dir.join(PEOPLE_FILE);
+        // Workflows are checked against the directory: without a readable people.toml every
+        // role, team and person they name would be reported again, so stop at its problems.
         let directory = match read_text(&people_path) {
             Err(_) if !people_path.exists() => {
-                errors.push(file_error(
+                return Err(vec![file_error(
                     &people_path,
-                    "people.toml is missing: the directory of people, roles and teams is required".to_owned(),
-                ));
-                empty_directory()
+                    "people.toml is missing: the directory of people, roles and teams is required \
+                     (the workflows were not checked, as they refer to it)"
+                        .to_owned(),
+                )]);
             }
-            Err(e) => {
-                errors.push(e);
-                empty_directory()
-            }
+            Err(e) => return Err(vec![e]),
             Ok((text, hash)) => {
                 let mut cx = FileCx::new(&people_path, &text);
-                let directory = match parse_document(&text) {
-                    Ok(root) => read_directory(&mut cx, &root, hash),
+                match parse_document(&text) {
+                    Ok(root) => {
+                        let directory = read_directory(&mut cx, &root, hash);
+                        errors.append(&mut cx.errors);
+                        directory
+                    }
                     Err((span, message)) => {
                         cx.at(&span, message);
-                        Directory {
-                            hash,
-                            ..empty_directory()
-                        }
+                        return Err(cx.errors);
                     }
-                };
-                errors.append(&mut cx.errors);
-                directory
+                }
             }
         };
 
@@ -118,15 +117,6 @@ impl PolicySet {
             errors.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
             Err(errors)
         }
-    }
-}
-
-fn empty_directory() -> Directory {
-    Directory {
-        people: BTreeMap::new(),
-        services: BTreeMap::new(),
-        teams: BTreeMap::new(),
-        hash: String::new(),
     }
 }
 

@@ -77,8 +77,19 @@ pub(crate) fn parse_document(text: &str) -> Result<Node, (Span, String)> {
         // The toml crate's messages may span lines ("invalid table header\nexpected `.`");
         // a check error is one line.
         let lines: Vec<&str> = e.message().lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-        (e.span(), lines.join("; "))
+        (e.span(), plain_toml_message(&lines.join("; ")))
     })
+}
+
+/// The toml crate names a string that runs to the end of its line "invalid basic string" (or
+/// "invalid literal string"); people call it an unterminated string and look for the quote.
+fn plain_toml_message(message: &str) -> String {
+    for (crate_says, kind) in [("invalid basic string", "\""), ("invalid literal string", "'")] {
+        if message.starts_with(crate_says) {
+            return format!("unterminated string: the value has no closing {kind} on its line");
+        }
+    }
+    message.to_owned()
 }
 
 impl<'de> Deserialize<'de> for Node {

@@ -69,6 +69,20 @@ pub struct VersionRow {
     pub created_by: String,
     /// When.
     pub created_at: DateTime<Utc>,
+    /// The version this one replaced, when it was an amendment.
+    #[sqlx(skip)]
+    pub previous: Option<PreviousVersion>,
+}
+
+/// What an amended version replaced: its values, its rule, and how many votes it had.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PreviousVersion {
+    /// Typed field values of the replaced version.
+    pub fields: Fields,
+    /// Its rule.
+    pub rule: String,
+    /// Votes cast on it (voided by the amendment).
+    pub votes: i64,
 }
 
 /// A row of `votes`.

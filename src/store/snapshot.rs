@@ -2,7 +2,7 @@
 //! version and, once cancelled, the requester's reason. Cards, listings and the API read many
 //! requests at once this way instead of three or four statements each.
 
-use super::requests::{RequestRow, VersionRow, VoteRow};
+use super::requests::{PreviousVersion, RequestRow, VersionRow, VoteRow};
 use crate::approval::Status;
 use anyhow::Context;
 use sqlx::postgres::PgRow;
@@ -22,7 +22,10 @@ macro_rules! votes_json {
 /// The columns of a version that [`decode_version`] reads.
 macro_rules! version_columns {
     () => {
-        "v.fields, v.rule, v.groups, v.policy_hash, v.created_by, v.created_at AS version_created_at"
+        "v.fields, v.rule, v.groups, v.policy_hash, v.created_by, v.created_at AS version_created_at, \
+         (SELECT jsonb_build_object('fields', p.fields, 'rule', p.rule, 'votes', \
+         (SELECT count(*) FROM votes x WHERE x.request_id = p.request_id AND x.version = p.version)) \
+         FROM request_versions p WHERE p.request_id = v.request_id AND p.version = v.version - 1) AS previous"
     };
 }
 
@@ -70,6 +73,9 @@ fn decode_version(r: &PgRow, version: i32) -> anyhow::Result<VersionRow> {
         policy_hash: r.try_get("policy_hash")?,
         created_by: r.try_get("created_by")?,
         created_at: r.try_get("version_created_at")?,
+        previous: r
+            .try_get::<Option<Json<PreviousVersion>>, _>("previous")?
+            .map(|Json(p)| p),
     })
 }
 

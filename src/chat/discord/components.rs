@@ -33,12 +33,23 @@ pub fn card_embed(card: &Card) -> Value {
         .take(23)
         .map(|(k, v)| json!({ "name": clip(k, 256), "value": clip(if v.is_empty() { "-" } else { v }, 1024), "inline": true }))
         .collect();
+    if !card.groups.is_empty() {
+        fields.push(json!({ "name": "Approvals", "value": clip(&card.groups.join("\n"), 1024), "inline": false }));
+    }
     if !card.decisions.is_empty() {
         fields.push(json!({ "name": "Decisions", "value": clip(&card.decisions.join("\n"), 1024), "inline": false }));
     }
+    let mut description = format!(
+        "**{}**\nRequested by {} · version {}\n{}",
+        card.status_line, card.requester, card.version, card.timing
+    );
+    if let Some(a) = &card.amendment {
+        description.push_str("\n\n");
+        description.push_str(a);
+    }
     json!({
         "title": clip(&card.title, 256),
-        "description": clip(&format!("**{}**\nRequested by {} · version {}", card.status_line, card.requester, card.version), 4096),
+        "description": clip(&description, 4096),
         "color": color,
         "fields": fields,
         "footer": { "text": clip(&format!("Rule {}", card.rule), 2048) },
@@ -72,10 +83,12 @@ pub fn card_buttons(card: &Card) -> Vec<Value> {
     vec![json!({ "type": 1, "components": buttons })]
 }
 
-/// A message carrying the card; mentions are never parsed from request text.
+/// A message carrying the card under `content`, or under the card's notification line (what a
+/// phone shows); mentions are never parsed from request text.
 pub fn card_message(card: &Card, content: Option<&str>) -> Value {
+    let content = content.map_or_else(|| card.notification(), str::to_owned);
     json!({
-        "content": content.map(|c| clip(c, 2000)).unwrap_or_default(),
+        "content": clip(&content, 2000),
         "embeds": [card_embed(card)],
         "components": card_buttons(card),
         "allowed_mentions": { "parse": [] },

@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn a_gateway_interaction_reads_like_the_http_one() {
-        let dir = format!("{}/../shared/conformance/discord", env!("CARGO_MANIFEST_DIR"));
+        let dir = format!("{}/tests/fixtures/conformance/discord", env!("CARGO_MANIFEST_DIR"));
         let mut kinds = std::collections::BTreeSet::new();
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();

@@ -90,9 +90,9 @@ mod tests {
     fn every_conformance_vector_is_judged_right_with_the_clock_pinned() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/conformance/discord/signatures.json"
+            "/tests/fixtures/conformance/discord/signatures.json"
         );
-        let text = std::fs::read_to_string(path).expect("the conformance corpus sits beside the project");
+        let text = std::fs::read_to_string(path).expect("the conformance corpus is in tests/fixtures/conformance");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let vectors: Vec<Vector> = serde_json::from_value(v.get("vectors").cloned().unwrap_or(v)).unwrap();
         assert_eq!(vectors.len(), 12);

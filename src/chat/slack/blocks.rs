@@ -33,7 +33,11 @@ pub fn card_blocks(card: &Card) -> Vec<Value> {
             "*{}*\nRequested by *{}* · version {}",
             escape(&card.status_line), escape(&card.requester), card.version
         )) }),
+        json!({ "type": "context", "elements": [mrkdwn(&escape(&card.timing))] }),
     ];
+    if let Some(a) = &card.amendment {
+        blocks.push(json!({ "type": "section", "text": mrkdwn(&format!(":pencil2: {}", escape(a))) }));
+    }
     for chunk in card.facts.chunks(10) {
         let fields: Vec<Value> = chunk
             .iter()
@@ -42,8 +46,13 @@ pub fn card_blocks(card: &Card) -> Vec<Value> {
         blocks.push(json!({ "type": "section", "fields": fields }));
     }
     blocks.push(json!({ "type": "context", "elements": [mrkdwn(&format!("Rule `{}`", escape(&card.rule)))] }));
-    if !card.decisions.is_empty() {
-        let lines: Vec<String> = card.decisions.iter().map(|d| format!("• {}", escape(d))).collect();
+    if !card.groups.is_empty() || !card.decisions.is_empty() {
+        let lines: Vec<String> = card
+            .groups
+            .iter()
+            .chain(&card.decisions)
+            .map(|d| format!("• {}", escape(d)))
+            .collect();
         blocks.push(json!({ "type": "section", "text": mrkdwn(&lines.join("\n")) }));
     }
     if !card.actions.is_empty() {
@@ -70,11 +79,6 @@ pub fn card_blocks(card: &Card) -> Vec<Value> {
         blocks.push(json!({ "type": "actions", "block_id": "countersign_actions", "elements": buttons }));
     }
     blocks
-}
-
-/// A one-line text for notifications and clients that cannot show blocks.
-pub fn card_fallback(card: &Card) -> String {
-    format!("{}: {}", card.title, card.status_line)
 }
 
 /// Where a modal's result should go, kept in `private_metadata`.

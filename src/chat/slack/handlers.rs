@@ -140,10 +140,11 @@ pub(super) fn caller_reply(messages: &[Message]) -> SlackReply {
     for m in messages.iter().filter(|m| m.to == Audience::Caller) {
         if !m.text.is_empty() {
             texts.push(m.text.clone());
-            all_blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": format!("```{}```", blocks::escape(&m.text)) } }));
+            all_blocks
+                .push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": blocks::escape(&m.text) } }));
         }
         if let Some(card) = &m.card {
-            texts.push(blocks::card_fallback(card));
+            texts.push(card.notification());
             all_blocks.extend(blocks::card_blocks(card));
         }
     }

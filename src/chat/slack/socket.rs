@@ -134,7 +134,7 @@ mod tests {
     fn a_socket_mode_button_press_reads_like_the_http_payload() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/conformance/slack/block_actions_1.json"
+            "/tests/fixtures/conformance/slack/block_actions_1.json"
         );
         let raw: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let event: SlackInteractionEvent = serde_json::from_value(raw.clone()).unwrap();

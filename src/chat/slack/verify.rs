@@ -76,9 +76,9 @@ mod tests {
     fn vectors() -> Vec<Vector> {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/conformance/slack/signatures.json"
+            "/tests/fixtures/conformance/slack/signatures.json"
         );
-        let text = std::fs::read_to_string(path).expect("the conformance corpus sits beside the project");
+        let text = std::fs::read_to_string(path).expect("the conformance corpus is in tests/fixtures/conformance");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let list = v.get("vectors").cloned().unwrap_or(v);
         serde_json::from_value(list).unwrap()

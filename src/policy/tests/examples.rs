@@ -104,7 +104,7 @@ fn the_invoice_explanation_states_rules_in_plain_language() {
     for expected in [
         "Invoice payment (invoice)",
         "Owner: team finance-ops (Dave Director, Carol Approver)",
-        "- amount: money in EUR, required, from 0.01 EUR to 250,000.00 EUR",
+        "- amount \"Amount\": money in EUR, required, from 0.01 EUR to 250,000.00 EUR",
         "Rule `large` applies when amount is at least 10,000.00 EUR. It needs 1 approval from \
          finance-approver (Carol Approver, Heidi Approver) and 1 approval from finance-director \
          (Dave Director), each from a different person. The requester can never approve their \
