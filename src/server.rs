@@ -164,7 +164,9 @@ pub async fn start(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let accepting = Arc::new(AtomicBool::new(true));
     let slack_api = match &settings.slack {
-        Some(s) => Some(SlackApi::new(&s.api_url, &s.bot_token)?),
+        // Each call ends well within the delivery deadline, so a round is never cut short by
+        // one slow answer.
+        Some(s) => Some(SlackApi::new(&s.api_url, &s.bot_token)?.with_timeout(settings.outbox.deadline / 3)),
         None => None,
     };
     let discord_api = match &settings.discord {

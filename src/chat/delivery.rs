@@ -7,7 +7,7 @@ use super::slack::blocks::{card_blocks, escape};
 use super::slack::SlackApi;
 use crate::api::webhook::WebhookSender;
 use crate::engine::{Engine, RequestView};
-use crate::outbox::{ChatPlace, ChatUser, Deliverer, DeliveryError, Intent, Job, Platform};
+use crate::outbox::{ChatPlace, ChatUser, Completions, Deliverer, DeliveryError, Intent, Job, Platform};
 use crate::store::chat_messages::{self, CardCopy};
 use serde_json::json;
 use std::collections::HashMap;
@@ -138,24 +138,33 @@ impl ChatDeliverer {
             return Ok(());
         }
         let card = render::card(&self.view(round, r#ref)?, self.engine.clock().now());
-        for copy in copies {
-            if copy.platform == Platform::Slack.to_string() {
-                self.slack()?
-                    .update(
-                        &copy.channel,
-                        &copy.message_id,
-                        &card.notification(),
-                        &card_blocks(&card),
-                    )
-                    .await?;
-            } else if copy.platform == Platform::Discord.to_string() {
-                let message = discord_ui::card_message(&card, None);
-                self.discord()?
-                    .edit_message(&copy.channel, &copy.message_id, &message)
-                    .await?;
-            }
+        // Every copy at once: one slow channel must not hold the others past the deadline.
+        let updates = copies.iter().map(|copy| self.update_copy(copy, &card));
+        futures_util::future::join_all(updates)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<()>, _>>()
+            .map(|_| ())
+    }
+
+    async fn update_copy(&self, copy: &CardCopy, card: &Card) -> Result<(), DeliveryError> {
+        if copy.platform == Platform::Slack.to_string() {
+            self.slack()?
+                .update(
+                    &copy.channel,
+                    &copy.message_id,
+                    &card.notification(),
+                    &card_blocks(card),
+                )
+                .await
+        } else if copy.platform == Platform::Discord.to_string() {
+            let message = discord_ui::card_message(card, None);
+            self.discord()?
+                .edit_message(&copy.channel, &copy.message_id, &message)
+                .await
+        } else {
+            Ok(())
         }
-        Ok(())
     }
 
     /// A private message to a person, with the card under it when there is one.
@@ -264,19 +273,25 @@ impl Target<'_> {
 
 impl Deliverer for ChatDeliverer {
     async fn deliver(&self, job: &Job) -> Result<(), DeliveryError> {
-        let mut results = self.deliver_all(std::slice::from_ref(job)).await;
-        results.pop().expect("one result per job")
+        let round = self.prefetch(std::slice::from_ref(job)).await.map_err(transient)?;
+        self.deliver_in(&round, job).await
     }
 
-    async fn deliver_all(&self, jobs: &[Job]) -> Vec<Result<(), DeliveryError>> {
+    async fn deliver_all(&self, jobs: &[Job], done: &Completions) {
         match self.prefetch(jobs).await {
-            Ok(round) => futures_util::future::join_all(jobs.iter().map(|job| self.deliver_in(&round, job))).await,
+            Ok(round) => {
+                let round = &round;
+                let each = jobs.iter().enumerate().map(|(i, job)| async move {
+                    done.done(i, self.deliver_in(round, job).await);
+                });
+                futures_util::future::join_all(each).await;
+            }
             // Nothing can be rendered without the database: every job is retried later.
             Err(e) => {
                 let why = format!("{e:#}");
-                jobs.iter()
-                    .map(|_| Err(DeliveryError::Transient(why.clone())))
-                    .collect()
+                for i in 0..jobs.len() {
+                    done.done(i, Err(DeliveryError::Transient(why.clone())));
+                }
             }
         }
     }

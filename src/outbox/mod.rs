@@ -8,7 +8,7 @@ mod holding;
 mod worker;
 
 pub use doorbell::{Doorbell, Queued};
-pub use worker::{Deliverer, DeliveryError, Job, OutboxConfig, Worker};
+pub use worker::{Completions, Deliverer, DeliveryError, Job, OutboxConfig, Worker};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};

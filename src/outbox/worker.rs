@@ -44,16 +44,37 @@ pub struct Job {
     pub absorbed: Vec<i64>,
 }
 
+/// Where a deliverer reports each job's result the moment it has it, so that the worker records
+/// a delivery while slower calls of the same round are still out: a slow answer must never
+/// leave a finished delivery unrecorded long enough to be claimed and sent again.
+#[derive(Clone, Debug)]
+pub struct Completions(tokio::sync::mpsc::UnboundedSender<(usize, Result<(), DeliveryError>)>);
+
+impl Completions {
+    /// Reports the result of `jobs[index]`.
+    pub fn done(&self, index: usize, result: Result<(), DeliveryError>) {
+        // The worker stops listening only once the round's deadline has passed; a result that
+        // arrives later is dropped and the message is retried like any unanswered one.
+        let _ = self.0.send((index, result));
+    }
+}
+
 /// Delivers intents to the platforms.
 #[allow(async_fn_in_trait)]
 pub trait Deliverer: Send + Sync + 'static {
     /// Delivers one job; called at most once at a time per request.
     fn deliver(&self, job: &Job) -> impl std::future::Future<Output = Result<(), DeliveryError>> + Send;
 
-    /// Delivers a round of jobs (of different requests) concurrently; one result per job, in
-    /// order. A deliverer may override it to read what the whole round needs at once.
-    fn deliver_all(&self, jobs: &[Job]) -> impl std::future::Future<Output = Vec<Result<(), DeliveryError>>> + Send {
-        futures_util::future::join_all(jobs.iter().map(|job| self.deliver(job)))
+    /// Delivers a round of jobs (of different requests) concurrently, reporting each job's
+    /// result to `done` as soon as it is known. A deliverer may override it to read what the
+    /// whole round needs at once.
+    fn deliver_all(&self, jobs: &[Job], done: &Completions) -> impl std::future::Future<Output = ()> + Send {
+        let each = jobs.iter().enumerate().map(move |(i, job)| async move {
+            done.done(i, self.deliver(job).await);
+        });
+        async move {
+            futures_util::future::join_all(each).await;
+        }
     }
 }
 
@@ -66,8 +87,14 @@ pub struct OutboxConfig {
     pub backoff_max: Duration,
     /// Attempts before a message is dead-lettered.
     pub max_attempts: i32,
-    /// How long a claimed message is reserved for one worker.
+    /// How long a claimed message is reserved for one worker. Always longer than `deadline`
+    /// (the worker lengthens it when it is not), so that no message is claimed again while the
+    /// call that delivers it may still be out.
     pub lease: Duration,
+    /// How long a round's platform calls may take in all; a job still out then is abandoned
+    /// (its call cancelled) and retried like a failed one. Each platform client also times out
+    /// its own calls well within it.
+    pub deadline: Duration,
     /// How often to look for due messages when not woken.
     pub poll: Duration,
     /// Messages claimed per round.
@@ -88,6 +115,7 @@ impl Default for OutboxConfig {
             backoff_max: Duration::from_secs(300),
             max_attempts: 10,
             lease: Duration::from_secs(60),
+            deadline: Duration::from_secs(30),
             poll: Duration::from_millis(200),
             batch: 64,
             parallel: 8,
@@ -110,7 +138,18 @@ pub struct Worker<D: Deliverer> {
 
 impl<D: Deliverer> Worker<D> {
     /// A worker over `pool`.
-    pub fn new(pool: PgPool, deliverer: Arc<D>, config: OutboxConfig, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(pool: PgPool, deliverer: Arc<D>, mut config: OutboxConfig, clock: Arc<dyn Clock>) -> Self {
+        // A lease shorter than the deadline would let a second worker claim a message whose
+        // first delivery is still under way: the cause of doubled posts.
+        let floor = config.deadline * 2;
+        if config.lease < floor {
+            tracing::warn!(
+                lease_secs = config.lease.as_secs_f64(),
+                deadline_secs = config.deadline.as_secs_f64(),
+                "the outbox lease must outlast the delivery deadline; using twice the deadline"
+            );
+            config.lease = floor;
+        }
         Worker {
             pool,
             deliverer,
@@ -254,9 +293,11 @@ impl<D: Deliverer> Worker<D> {
         due
     }
 
-    /// Delivers claimed jobs and records the deliveries in one statement: one commit a round
-    /// rather than one a message. Returns how many jobs it handled and which messages it
-    /// delivered.
+    /// Delivers claimed jobs, recording each delivery as it completes: whatever has completed
+    /// is recorded in one statement while the rest are still out, so a round under load still
+    /// commits about once, and a slow call holds back no finished delivery. A job still out at
+    /// the deadline is abandoned and retried. Returns how many jobs it handled and which
+    /// messages it delivered.
     async fn deliver(&self, claimed: Claimed) -> anyhow::Result<(usize, Vec<i64>)> {
         for (id, error) in &claimed.unreadable {
             self.dead_letter(*id, None, error, 0).await?;
@@ -266,9 +307,61 @@ impl<D: Deliverer> Worker<D> {
         if jobs.is_empty() {
             return Ok((n, Vec::new()));
         }
-        let results = self.deliverer.deliver_all(&jobs).await;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let calls = {
+            let done = Completions(tx);
+            let jobs = &jobs;
+            async move { self.deliverer.deliver_all(jobs, &done).await }
+        };
+        let deadline = tokio::time::sleep(self.config.deadline);
+        tokio::pin!(calls, deadline);
+        let (mut calls_done, mut settled) = (false, vec![false; jobs.len()]);
         let mut delivered = Vec::new();
-        for (job, result) in jobs.iter().zip(results) {
+        let mut batch = Vec::new();
+        loop {
+            tokio::select! {
+                biased;
+                got = rx.recv_many(&mut batch, jobs.len()) => {
+                    if got == 0 {
+                        break; // every sender is gone: the calls are over and all is reported
+                    }
+                    delivered.extend(self.record(&jobs, batch.drain(..), &mut settled).await?);
+                }
+                () = &mut calls, if !calls_done => calls_done = true,
+                () = &mut deadline => {
+                    // Results that came in before the deadline still count.
+                    while let Ok(r) = rx.try_recv() {
+                        batch.push(r);
+                    }
+                    delivered.extend(self.record(&jobs, batch.drain(..), &mut settled).await?);
+                    break;
+                }
+            }
+        }
+        for (job, _) in jobs.iter().zip(&settled).filter(|(_, s)| !**s) {
+            let why = format!(
+                "no answer within the delivery deadline ({} s); the call was abandoned",
+                self.config.deadline.as_secs()
+            );
+            self.settle(job, DeliveryError::Transient(why)).await?;
+        }
+        Ok((n, delivered))
+    }
+
+    /// Records the results that have come in: the deliveries in one statement, each failure
+    /// as a retry or a dead letter. Returns the messages it recorded as delivered.
+    async fn record(
+        &self,
+        jobs: &[Job],
+        results: impl Iterator<Item = (usize, Result<(), DeliveryError>)>,
+        settled: &mut [bool],
+    ) -> anyhow::Result<Vec<i64>> {
+        let mut delivered = Vec::new();
+        for (i, result) in results {
+            let Some(job) = jobs.get(i).filter(|_| !settled[i]) else {
+                continue;
+            };
+            settled[i] = true;
             match result {
                 Ok(()) => {
                     crate::metrics::count(
@@ -288,7 +381,7 @@ impl<D: Deliverer> Worker<D> {
                 .await
                 .context("recording deliveries")?;
         }
-        Ok((n, delivered))
+        Ok(delivered)
     }
 
     /// Records a failed delivery: a retry later, or a dead letter.

@@ -41,6 +41,11 @@ pub enum Scripted {
     ServerError,
     /// HTTP 200 with `{"ok":false,"error":...}`.
     ApiError(&'static str),
+    /// The normal answer (the call takes effect at once), sent only after this long: a slow
+    /// Slack.
+    Slow(Duration),
+    /// The call is accepted and takes effect, but no answer ever comes.
+    Hang,
 }
 
 /// What the fake remembers, behind one std mutex (never held across an await).
@@ -163,6 +168,17 @@ async fn handle(
         token,
     };
 
+    let (status, retry_after, reply, delay) = answer(&shared, &method, call);
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
+    respond(status, retry_after, reply)
+}
+
+/// Decides the answer and records the call, under the lock (never held across an await).
+fn answer(shared: &Shared, method: &str, call: Call) -> (StatusCode, Option<u64>, Value, Option<Duration>) {
+    let method = method.to_string();
+    let mut delay = None;
     let mut st = shared.state.lock().unwrap();
     let (status, retry_after, reply) = if !KNOWN_METHODS.contains(&method.as_str()) {
         (StatusCode::OK, None, api_error("unknown_method"))
@@ -170,6 +186,14 @@ async fn handle(
         (StatusCode::OK, None, api_error("invalid_auth"))
     } else {
         match st.scripts.get_mut(&method).and_then(VecDeque::pop_front) {
+            Some(Scripted::Slow(d)) => {
+                delay = Some(d);
+                (StatusCode::OK, None, serve(&mut st, &method, &call.body))
+            }
+            Some(Scripted::Hang) => {
+                delay = Some(Duration::from_secs(3600));
+                (StatusCode::OK, None, serve(&mut st, &method, &call.body))
+            }
             Some(Scripted::RateLimited { retry_after_secs }) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 Some(retry_after_secs),
@@ -182,7 +206,10 @@ async fn handle(
     };
     let ok = status == StatusCode::OK && reply["ok"] == Value::Bool(true);
     st.calls.push((call, ok));
-    drop(st);
+    (status, retry_after, reply, delay)
+}
+
+fn respond(status: StatusCode, retry_after: Option<u64>, reply: Value) -> Response {
 
     if status == StatusCode::INTERNAL_SERVER_ERROR {
         return (

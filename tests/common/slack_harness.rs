@@ -24,6 +24,15 @@ pub fn slack_user(person: &str) -> String {
     format!("U0{}", person.to_uppercase())
 }
 
+/// The outbox tuning of the tests: quick retries and polls.
+pub fn quick_outbox() -> OutboxConfig {
+    OutboxConfig {
+        backoff_base: Duration::from_millis(50),
+        poll: Duration::from_millis(20),
+        ..OutboxConfig::default()
+    }
+}
+
 /// The server, its database and the fake Slack.
 pub struct SlackBot {
     pub bot: Bot,
@@ -42,16 +51,22 @@ impl SlackBot {
 
     /// The same, with a given acknowledgement budget.
     pub async fn start_with(pool: PgPool, ack_budget: Duration) -> SlackBot {
-        SlackBot::start_bot(Bot::new(pool).await, ack_budget, ApiSettings::default()).await
+        SlackBot::start_bot(Bot::new(pool).await, ack_budget, ApiSettings::default(), quick_outbox()).await
+    }
+
+    /// The same, with a given outbox tuning.
+    pub async fn start_with_outbox(pool: PgPool, outbox: OutboxConfig) -> SlackBot {
+        let budget = Duration::from_millis(2500);
+        SlackBot::start_bot(Bot::new(pool).await, budget, ApiSettings::default(), outbox).await
     }
 
     /// Starts everything with a given commands/ directory and API keys.
     pub async fn start_with_api(pool: PgPool, commands: &std::path::Path, api: ApiSettings) -> SlackBot {
         let bot = Bot::with_commands(pool, commands).await;
-        SlackBot::start_bot(bot, Duration::from_millis(2500), api).await
+        SlackBot::start_bot(bot, Duration::from_millis(2500), api, quick_outbox()).await
     }
 
-    async fn start_bot(bot: Bot, ack_budget: Duration, api: ApiSettings) -> SlackBot {
+    async fn start_bot(bot: Bot, ack_budget: Duration, api: ApiSettings, outbox: OutboxConfig) -> SlackBot {
         let fake = FakeSlack::start().await;
         let settings = ServeSettings {
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -62,11 +77,7 @@ impl SlackBot {
                 api_url: fake.api_url(),
             }),
             discord: None,
-            outbox: OutboxConfig {
-                backoff_base: Duration::from_millis(50),
-                poll: Duration::from_millis(20),
-                ..OutboxConfig::default()
-            },
+            outbox,
             seal_every: Duration::from_millis(50),
             tick_every: Duration::from_secs(3600),
             ack_budget,

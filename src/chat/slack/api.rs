@@ -41,11 +41,17 @@ pub struct Posted {
     pub ts: String,
 }
 
+/// How long one Web API call may take before it is abandoned (Slack's own budget for a
+/// method is a few seconds). Without it, a call Slack accepts but never answers would hold a
+/// delivery loop forever.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The Web API, as Countersign uses it.
 #[derive(Clone)]
 pub struct SlackApi {
     client: Arc<SlackHyperClient>,
     token: SlackApiToken,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for SlackApi {
@@ -69,7 +75,14 @@ impl SlackApi {
         Ok(SlackApi {
             client: Arc::new(SlackClient::new(connector)),
             token: SlackApiToken::new(SlackApiTokenValue(bot_token.to_string())),
+            timeout: CALL_TIMEOUT,
         })
+    }
+
+    /// The same client with another per-call timeout (at most [`CALL_TIMEOUT`]).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout.min(CALL_TIMEOUT);
+        self
     }
 
     /// Posts a message (to a channel, or to a user id for a DM).
@@ -77,9 +90,7 @@ impl SlackApi {
         let req: SlackApiChatPostMessageRequest =
             model(json!({ "channel": channel, "text": text, "blocks": blocks, "unfurl_links": false }))?;
         let session = self.client.open_session(&self.token);
-        let res = timed("chat_post_message", session.chat_post_message(&req))
-            .await
-            .map_err(classify)?;
+        let res = self.call("chat_post_message", session.chat_post_message(&req)).await?;
         Ok(Posted {
             channel: res.channel.to_string(),
             ts: res.ts.to_string(),
@@ -91,9 +102,7 @@ impl SlackApi {
         let req: SlackApiChatUpdateRequest =
             model(json!({ "channel": channel, "ts": ts, "text": text, "blocks": blocks }))?;
         let session = self.client.open_session(&self.token);
-        timed("chat_update", session.chat_update(&req))
-            .await
-            .map_err(classify)?;
+        self.call("chat_update", session.chat_update(&req)).await?;
         Ok(())
     }
 
@@ -101,9 +110,8 @@ impl SlackApi {
     pub async fn post_ephemeral(&self, channel: &str, user: &str, text: &str) -> Result<(), DeliveryError> {
         let req: SlackApiChatPostEphemeralRequest = model(json!({ "channel": channel, "user": user, "text": text }))?;
         let session = self.client.open_session(&self.token);
-        timed("chat_post_ephemeral", session.chat_post_ephemeral(&req))
-            .await
-            .map_err(classify)?;
+        self.call("chat_post_ephemeral", session.chat_post_ephemeral(&req))
+            .await?;
         Ok(())
     }
 
@@ -111,21 +119,38 @@ impl SlackApi {
     pub async fn open_view(&self, trigger_id: &str, view: Value) -> Result<(), DeliveryError> {
         let req: SlackApiViewsOpenRequest = model(json!({ "trigger_id": trigger_id, "view": view }))?;
         let session = self.client.open_session(&self.token);
-        timed("views_open", session.views_open(&req)).await.map_err(classify)?;
+        self.call("views_open", session.views_open(&req)).await?;
         Ok(())
     }
 }
 
-/// Times a Web API call for the metrics.
-async fn timed<T>(method: &'static str, call: impl std::future::Future<Output = T>) -> T {
-    let started = std::time::Instant::now();
-    let out = call.await;
-    crate::metrics::time(
-        "platform_api_seconds",
-        &[("platform", "slack"), ("method", method)],
-        started.elapsed(),
-    );
-    out
+impl SlackApi {
+    /// Runs one Web API call within the timeout, timed for the metrics, its failure sorted. A
+    /// call that times out may still have been carried out by Slack: it is retried as transient
+    /// (docs/slack.md says what that can double).
+    async fn call<T>(
+        &self,
+        method: &'static str,
+        call: impl std::future::Future<Output = Result<T, SlackClientError>>,
+    ) -> Result<T, DeliveryError> {
+        let started = std::time::Instant::now();
+        let out = tokio::time::timeout(self.timeout, call).await;
+        crate::metrics::time(
+            "platform_api_seconds",
+            &[("platform", "slack"), ("method", method)],
+            started.elapsed(),
+        );
+        match out {
+            Ok(answered) => answered.map_err(classify),
+            Err(_) => {
+                crate::metrics::count("platform_timeouts_total", &[("platform", "slack")]);
+                Err(DeliveryError::Transient(format!(
+                    "Slack did not answer {method} within {} s",
+                    self.timeout.as_secs_f64()
+                )))
+            }
+        }
+    }
 }
 
 /// Builds a slack-morphism request from its wire JSON; a mismatch is our bug, not a retry.
