@@ -2,6 +2,7 @@
 //! Each change is one transaction that locks the request row and writes its audit entry
 //! beside it; an inbound action's idempotency key makes a replay return the first outcome.
 
+mod flood;
 mod load;
 mod notify;
 mod open;
@@ -92,6 +93,7 @@ pub struct Engine {
     policy: Arc<PolicySet>,
     clock: Arc<dyn Clock>,
     outbox_waker: Option<Arc<Doorbell>>,
+    flood: Arc<flood::RefusalFlood>,
 }
 
 impl Engine {
@@ -102,6 +104,7 @@ impl Engine {
             policy,
             clock,
             outbox_waker: None,
+            flood: Arc::default(),
         }
     }
 
@@ -251,19 +254,32 @@ impl Engine {
         refusal: &Refusal,
         reply_to: Option<&ReplyTo>,
     ) -> anyhow::Result<()> {
+        let now = self.clock.now();
+        let mut entries = Vec::new();
+        let mut write = true;
+        if refusal.reason == RefusalReason::Unauthenticated {
+            let identity = attempt.identity.to_string();
+            let (first, closed) = self.flood.admit(&identity, attempt.action, &refusal.message, now);
+            write = first;
+            entries.extend(closed.iter().map(|c| suppressed_entry(c, now)));
+        }
         let mut details = attempt.details.clone();
         details["message"] = json!(refusal.message);
-        let e = NewEntry {
-            actor: attempt.actor.clone(),
-            identity: Some(attempt.identity.to_string()),
-            r#ref: attempt.r#ref.map(str::to_owned),
-            correlation_id: attempt.correlation_id.clone(),
-            details,
-            ..NewEntry::new(self.clock.now(), attempt.action, AuditOutcome::Refused(refusal.reason))
-        };
+        if write {
+            entries.push(NewEntry {
+                actor: attempt.actor.clone(),
+                identity: Some(attempt.identity.to_string()),
+                r#ref: attempt.r#ref.map(str::to_owned),
+                correlation_id: attempt.correlation_id.clone(),
+                details,
+                ..NewEntry::new(now, attempt.action, AuditOutcome::Refused(refusal.reason))
+            });
+        }
         let mut conn = self.pool.acquire().await?;
         let mut work = Work::new(&mut conn);
-        work.audit(e);
+        for e in entries {
+            work.audit(e);
+        }
         if let Some(to) = reply_to {
             work.send(ephemeral(to, refusal));
         }
@@ -287,6 +303,54 @@ impl Engine {
         let id = outbox::enqueue(&mut conn, intent).await?;
         self.wake_outbox(&[Queued::of(id, intent)]);
         Ok(())
+    }
+}
+
+/// The entry that stands for a minute's unauthenticated attempts counted instead of written.
+fn suppressed_entry(c: &flood::Suppressed, now: chrono::DateTime<chrono::Utc>) -> NewEntry {
+    NewEntry {
+        identity: Some(c.identity.clone()),
+        details: json!({
+            "repeated": c.count,
+            "from": c.from,
+            "to": c.to,
+            "messages": c.messages,
+            "message": format!(
+                "{} more attempts like the one recorded before were refused in this minute; \
+                 counted, not recorded one by one",
+                c.count
+            ),
+        }),
+        ..NewEntry::new(now, c.action, AuditOutcome::Refused(RefusalReason::Unauthenticated))
+    }
+}
+
+impl Engine {
+    /// Writes the summaries of the minutes of unauthenticated refusals that have ended (the
+    /// server calls it periodically, so a flood that stops is still summed up).
+    pub async fn flush_refusal_counts(&self) -> anyhow::Result<usize> {
+        self.write_refusal_counts(self.clock.now()).await
+    }
+
+    /// Writes every count, the minutes still open included (at shutdown).
+    pub async fn flush_all_refusal_counts(&self) -> anyhow::Result<usize> {
+        self.write_refusal_counts(self.clock.now() + chrono::TimeDelta::minutes(1))
+            .await
+    }
+
+    async fn write_refusal_counts(&self, until: chrono::DateTime<chrono::Utc>) -> anyhow::Result<usize> {
+        let closed = self.flood.flush(until);
+        if closed.is_empty() {
+            return Ok(0);
+        }
+        let now = self.clock.now();
+        let mut conn = self.pool.acquire().await?;
+        let mut work = Work::new(&mut conn);
+        for c in &closed {
+            work.audit(suppressed_entry(c, now));
+        }
+        self.finish_alone(work).await?;
+        Ok(closed.len())
     }
 }
 

@@ -73,6 +73,19 @@ impl std::fmt::Debug for DiscordSettings {
     }
 }
 
+/// Writes the counts of the unauthenticated refusals that were not recorded one by one, once
+/// their minute is over, even when no further refusal comes to trigger it.
+fn spawn_refusal_counts(engine: Engine, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = engine.flush_refusal_counts().await {
+                tracing::warn!(error = %format!("{e:#}"), "could not record refusal counts; will retry");
+            }
+        }
+    })
+}
+
 /// Everything `serve` needs besides the engine.
 #[derive(Clone, Debug)]
 pub struct ServeSettings {
@@ -125,6 +138,7 @@ pub struct Running {
     accepting: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<()>>,
     http: JoinHandle<std::io::Result<()>>,
+    engine: Engine,
 }
 
 impl Running {
@@ -149,6 +163,10 @@ impl Running {
         for t in tasks {
             t.abort();
             let _ = t.await;
+        }
+        // A minute of counted refusals still open is recorded now rather than lost.
+        if let Err(e) = self.engine.flush_all_refusal_counts().await {
+            tracing::warn!(error = %format!("{e:#}"), "could not record the last refusal counts");
         }
     }
 }
@@ -186,6 +204,7 @@ pub async fn start(
     let mut tasks = vec![
         tokio::spawn(worker.run(stopped.clone())),
         audit::spawn_sealer(engine.pool().clone(), settings.seal_every),
+        spawn_refusal_counts(engine.clone(), settings.seal_every.max(Duration::from_secs(1))),
         crate::digest::scheduler::spawn(
             Scheduler::new(engine.clone(), settings.platforms()),
             settings.tick_every,
@@ -245,5 +264,6 @@ pub async fn start(
         accepting,
         tasks,
         http,
+        engine,
     })
 }

@@ -53,7 +53,12 @@ const REFUSALS: &[(&str, &str, &str, &str)] = &[
     ("grace", "reject INV-1 looks odd", "not_permitted", "you hold auditor"),
     ("carol", "reject INV-1", "reason_required", "needs a reason"),
     ("carol", "approve INV-1@2", "stale_version", "version 1 is current"),
-    ("frank", "show INV-1", "not_permitted", "not allowed to see INV-1"),
+    (
+        "frank",
+        "show INV-1",
+        "not_permitted",
+        "There is no request INV-1 that you may see",
+    ),
     ("bob", "cancel INV-1", "not_permitted", "Only the requester"),
     ("alice", "amend INV-1 amount=abc", "invalid_input", "amount"),
     ("alice", "amend INV-1 vendor=\"\"", "invalid_input", "vendor"),

@@ -451,7 +451,7 @@ async fn details_sends_the_audit_trail_privately(pool: PgPool) {
     assert!(refused.body["text"]
         .as_str()
         .unwrap()
-        .contains("not allowed to see INV-1"));
+        .contains("There is no request INV-1 that you may see"));
     s.stop().await;
 }
 

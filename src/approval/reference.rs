@@ -20,7 +20,12 @@ impl Ref {
 
     /// Parses `INV-42` (or `inv-42`). The message says what a ref looks like.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let bad = || format!("{text:?} is not a request ref; a ref looks like INV-42");
+        let bad = || {
+            format!(
+                "\"{}\" is not a request ref; a ref looks like INV-42",
+                crate::policy::input::quoted(text.trim())
+            )
+        };
         let (prefix, number) = text.trim().split_once('-').ok_or_else(bad)?;
         let prefix_ok = (1..=8).contains(&prefix.len()) && prefix.chars().all(|c| c.is_ascii_alphabetic());
         let number_ok = !number.is_empty() && number.len() <= 18 && number.chars().all(|c| c.is_ascii_digit());

@@ -123,6 +123,61 @@ impl NewEntry {
     }
 }
 
+/// The longest text an audit entry keeps in one column (a ref, an identity, a rule, ...).
+pub const MAX_COLUMN_CHARS: usize = 200;
+/// The longest string an entry's details keep (a message, a field value, a reason).
+pub const MAX_DETAIL_CHARS: usize = 2_000;
+/// The most items an array or object in an entry's details keeps.
+pub const MAX_DETAIL_ITEMS: usize = 100;
+
+/// `text` as stored: at most `max` characters (the cut marked with "…[cut: N chars]"), NUL
+/// shown as U+FFFD, since Postgres text cannot hold it.
+fn bounded_text(text: &str, max: usize) -> String {
+    let total = text.chars().count();
+    let mut out: String = text
+        .chars()
+        .take(max)
+        .map(|c| if c == '\0' { '\u{FFFD}' } else { c })
+        .collect();
+    if total > max {
+        out.push_str(&format!("…[cut: {total} chars]"));
+    }
+    out
+}
+
+fn bounded_details(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(bounded_text(s, MAX_DETAIL_CHARS)),
+        Value::Array(items) => Value::Array(items.iter().take(MAX_DETAIL_ITEMS).map(bounded_details).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .take(MAX_DETAIL_ITEMS)
+                .map(|(k, v)| (bounded_text(k, MAX_COLUMN_CHARS), bounded_details(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+impl NewEntry {
+    /// The entry as it is stored: every string bounded and free of NUL. Whatever a caller
+    /// sends (a 64 KB ref in a URL, a 1 MB workflow name), an entry stays a few kilobytes, so
+    /// nobody can grow the undeletable log faster than they can make entries.
+    pub fn bounded(&self) -> NewEntry {
+        let col = |s: &Option<String>| s.as_deref().map(|s| bounded_text(s, MAX_COLUMN_CHARS));
+        NewEntry {
+            actor: col(&self.actor),
+            identity: col(&self.identity),
+            r#ref: col(&self.r#ref),
+            rule: col(&self.rule),
+            policy_hash: col(&self.policy_hash),
+            correlation_id: col(&self.correlation_id),
+            details: bounded_details(&self.details),
+            ..self.clone()
+        }
+    }
+}
+
 /// Appends one entry in the caller's transaction (or on its own, given a plain connection).
 pub async fn append(conn: &mut PgConnection, e: &NewEntry) -> anyhow::Result<()> {
     let effects = crate::store::effects::Effects {

@@ -187,6 +187,17 @@ pub fn field_list(verb: &str, text: &str) -> Result<Vec<(String, String)>, Comma
     fields(verb, &split_words(text)?)
 }
 
+/// The ref and version an Approve or Reject button carries (`INV-1@2`). A button always names
+/// the version it showed; a value without one, or with one that is not a version (tampered, or
+/// out of range), gives version 0, which no request has: the vote is refused as stale, never
+/// counted on whatever version is current.
+pub fn button_vote_target(value: &str) -> (String, i32) {
+    match value.split_once('@') {
+        Some((r, v)) => (r.to_string(), v.parse::<i32>().ok().filter(|v| *v >= 1).unwrap_or(0)),
+        None => (value.to_string(), 0),
+    }
+}
+
 /// Splits `INV-1@2` into the ref and the version the voter saw.
 pub fn ref_and_version(word: &str) -> Result<(String, Option<i32>), CommandError> {
     match word.split_once('@') {
@@ -198,7 +209,10 @@ pub fn ref_and_version(word: &str) -> Result<(String, Option<i32>), CommandError
                 .ok()
                 .filter(|v| *v >= 1)
                 .ok_or_else(|| {
-                    CommandError::Usage(format!("{word:?}: after @ comes the version you saw, e.g. INV-42@2"))
+                    CommandError::Usage(format!(
+                        "\"{}\": after @ comes the version you saw, e.g. INV-42@2",
+                        crate::policy::input::quoted(word)
+                    ))
                 })?;
             Ok((r.to_string(), Some(v)))
         }

@@ -3,7 +3,7 @@
 use super::outcome::{AmendmentView, FieldChange, FieldView, GroupView, PersonRef, RequestView};
 use super::work::Work;
 use super::{Engine, Subject};
-use crate::approval::{Approval, Request, VoteKind};
+use crate::approval::{Approval, Ref, Request, VoteKind};
 use crate::audit::{Action, AuditOutcome, NewEntry};
 use crate::policy::{ApprovalGroup, Fields, PersonId, Role, Workflow};
 use crate::store::requests::{self as rows, Decision, RequestRow, StoredGroup, VersionRow, VoteRow};
@@ -96,7 +96,12 @@ fn domain(row: &RequestRow, version: &VersionRow, votes: &[VoteRow]) -> anyhow::
 impl Engine {
     /// Locks and loads a request; `None` when the ref is unknown.
     pub(super) async fn load_locked(&self, conn: &mut PgConnection, r#ref: &str) -> anyhow::Result<Option<Loaded>> {
-        let Some(row) = rows::lock(conn, r#ref).await? else {
+        // A malformed ref names no request: it is never looked up (a NUL or a 64 KB string
+        // would only make the database fail).
+        let Ok(r#ref) = Ref::parse(r#ref) else {
+            return Ok(None);
+        };
+        let Some(row) = rows::lock(conn, &r#ref.to_string()).await? else {
             return Ok(None);
         };
         self.load_rest(conn, row).await.map(Some)

@@ -66,7 +66,10 @@ impl Engine {
         };
         let Some(wf) = self.policy.workflow(workflow) else {
             let known = self.policy.workflows.keys().cloned().collect::<Vec<_>>().join(", ");
-            let msg = format!("There is no workflow {workflow:?}. Workflows: {known}.");
+            let msg = format!(
+                "There is no workflow \"{}\". Workflows: {known}.",
+                crate::policy::input::quoted(workflow)
+            );
             return refuse(work, Refusal::new(RefusalReason::InvalidInput, msg)).await;
         };
         if !ctx.actor.holds_any(&wf.access.request) {

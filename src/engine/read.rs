@@ -3,7 +3,7 @@
 use super::outcome::{Refusal, RequestView};
 use super::work::Work;
 use super::{Context, Engine, Subject};
-use crate::approval::{RefusalReason, Status};
+use crate::approval::{Ref, RefusalReason, Status};
 use crate::audit::{self, Action, AuditOutcome, NewEntry, StoredEntry};
 use crate::identity::Actor;
 use crate::policy::Workflow;
@@ -87,27 +87,55 @@ impl Engine {
         ctx: &Context,
         r#ref: &str,
     ) -> anyhow::Result<Result<rows::RequestRow, Refusal>> {
-        let row = rows::find(&mut *conn, r#ref).await?;
-        let refusal = match &row {
-            None => Refusal::new(RefusalReason::UnknownRef, format!("There is no request {ref}.")),
-            Some(row) if !may_view(&ctx.actor, self.policy.workflow(&row.workflow), &row.requester) => Refusal::new(
-                RefusalReason::NotPermitted,
-                format!(
-                    "You are not allowed to see {ref}: your roles do not include a viewer of {}.",
-                    row.workflow
-                ),
-            ),
-            Some(_) => return Ok(Ok(row.expect("matched Some"))),
+        let parsed = Ref::parse(r#ref);
+        let row = match &parsed {
+            Ok(r) => rows::find(&mut *conn, &r.to_string()).await?,
+            Err(_) => None,
         };
+        // Someone who may not see a request is told exactly what they would be told if it did
+        // not exist, so an answer never reveals a request in a workflow closed to them; the
+        // audit entry keeps the true reason (not_permitted).
+        let unseen = |r: &Ref| format!("There is no request {r} that you may see.");
+        let (audited, told) = match (&row, &parsed) {
+            (Some(row), _) if may_view(&ctx.actor, self.policy.workflow(&row.workflow), &row.requester) => {
+                return Ok(Ok(row.clone()));
+            }
+            (Some(row), Ok(r)) => {
+                let why = format!(
+                    "You are not allowed to see {r}: your roles do not include a viewer of {}.",
+                    row.workflow
+                );
+                (
+                    Refusal::new(RefusalReason::NotPermitted, why),
+                    Refusal::new(RefusalReason::UnknownRef, unseen(r)),
+                )
+            }
+            (_, Ok(r)) => {
+                let refusal = Refusal::new(RefusalReason::UnknownRef, unseen(r));
+                (refusal.clone(), refusal)
+            }
+            (_, Err(message)) => {
+                let refusal = Refusal::new(RefusalReason::UnknownRef, message.clone());
+                (refusal.clone(), refusal)
+            }
+        };
+        let known = parsed.ok().map(|r| r.to_string());
         let subject = Subject {
-            r#ref: Some(r#ref),
+            r#ref: known.as_deref(),
             ..Subject::default()
         };
         let mut work = Work::new(conn);
-        self.refuse(&mut work, ctx, Action::RequestViewed, subject, refusal.clone())
+        let quiet = Context {
+            reply_to: None,
+            ..ctx.clone()
+        };
+        self.refuse(&mut work, &quiet, Action::RequestViewed, subject, audited)
             .await?;
+        if let Some(to) = &ctx.reply_to {
+            work.send(super::ephemeral(to, &told));
+        }
         self.finish_alone(work).await?;
-        Ok(Err(refusal))
+        Ok(Err(told))
     }
 
     /// The current view of a request, without a permission check: for rendering cards that were

@@ -4,7 +4,7 @@ use super::load::Loaded;
 use super::outcome::{Outcome, Refusal};
 use super::work::Work;
 use super::{Context, Engine, Subject};
-use crate::approval::{RefusalReason, VoteEffect, VoteKind};
+use crate::approval::{Ref, RefusalReason, VoteEffect, VoteKind};
 use crate::audit::{Action, AuditOutcome};
 use crate::store::requests::{self as rows, VoteRow};
 use serde_json::json;
@@ -157,9 +157,15 @@ impl Engine {
         action: Action,
         r#ref: &str,
     ) -> anyhow::Result<Outcome> {
-        let refusal = Refusal::new(RefusalReason::UnknownRef, format!("There is no request {ref}."));
+        // A malformed ref is not audited as a ref: the entry names no request, and its message
+        // quotes a short excerpt of what was typed.
+        let (known, message) = match Ref::parse(r#ref) {
+            Ok(r) => (Some(r.to_string()), format!("There is no request {r}.")),
+            Err(message) => (None, message),
+        };
+        let refusal = Refusal::new(RefusalReason::UnknownRef, message);
         let subject = Subject {
-            r#ref: Some(r#ref),
+            r#ref: known.as_deref(),
             ..Subject::default()
         };
         self.refuse(work, ctx, action, subject, refusal).await

@@ -3,6 +3,7 @@
 
 use chrono::NaiveDate;
 
+use crate::policy::input::{control_char, quoted};
 use crate::policy::model::{FieldError, FieldKind, FieldSpec, Workflow, DEFAULT_TEXT_MAX_LENGTH};
 use crate::policy::value::{Fields, Money, Value};
 
@@ -17,7 +18,7 @@ fn err(field: &str, message: impl Into<String>) -> FieldError {
 fn parse_value(spec: &FieldSpec, text: &str) -> Result<Value, String> {
     match &spec.kind {
         FieldKind::Money { currency, min, max } => {
-            let m = Money::parse(text, currency).map_err(|e| format!("`{text}` {e}"))?;
+            let m = Money::parse(text, currency).map_err(|e| format!("`{}` {e}", quoted(text)))?;
             if let Some(lo) = min.as_ref().filter(|lo| m.minor() < lo.minor()) {
                 return Err(format!("{m} is below the minimum of {lo}"));
             }
@@ -35,7 +36,9 @@ fn parse_value(spec: &FieldSpec, text: &str) -> Result<Value, String> {
             Ok(Value::Text(text.to_owned()))
         }
         FieldKind::Integer { min, max } => {
-            let n: i64 = text.parse().map_err(|_| format!("`{text}` is not a whole number"))?;
+            let n: i64 = text
+                .parse()
+                .map_err(|_| format!("`{}` is not a whole number", quoted(text)))?;
             if let Some(lo) = min.filter(|lo| n < *lo) {
                 return Err(format!("{n} is below the minimum of {lo}"));
             }
@@ -49,14 +52,14 @@ fn parse_value(spec: &FieldSpec, text: &str) -> Result<Value, String> {
             let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
                 .ok()
                 .filter(|_| text.len() == 10)
-                .ok_or_else(|| format!("`{text}` is not a date; write YYYY-MM-DD, e.g. 2026-01-31"))?;
+                .ok_or_else(|| format!("`{}` is not a date; write YYYY-MM-DD, e.g. 2026-01-31", quoted(text)))?;
             Ok(Value::Date(date))
         }
         FieldKind::Choice { options } => options
             .iter()
             .find(|o| o.eq_ignore_ascii_case(text))
             .map(|o| Value::Choice(o.clone()))
-            .ok_or_else(|| format!("`{text}` is not one of: {}", options.join(", "))),
+            .ok_or_else(|| format!("`{}` is not one of: {}", quoted(text), options.join(", "))),
     }
 }
 
@@ -76,10 +79,17 @@ impl Workflow {
         let mut out = Vec::new();
         for (name, value) in raw {
             let key = name.trim();
+            if let Some(c) = control_char(key).or_else(|| control_char(value)) {
+                errors.push(err(
+                    &quoted(key),
+                    format!("contains a control character ({c}); type the value again without it"),
+                ));
+                continue;
+            }
             let Some(spec) = self.field(&key.to_ascii_lowercase()) else {
                 let known: Vec<&str> = self.fields.iter().map(|f| f.name.as_str()).collect();
                 errors.push(err(
-                    key,
+                    &quoted(key),
                     format!("unknown field; this workflow has: {}", known.join(", ")),
                 ));
                 continue;

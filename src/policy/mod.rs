@@ -12,6 +12,7 @@ pub mod expr;
 mod expr_parse;
 mod field_specs;
 mod fields;
+pub mod input;
 pub mod integration;
 mod load;
 pub mod model;

@@ -47,6 +47,7 @@ impl EntryColumns {
     fn of(entries: &[NewEntry]) -> Self {
         let mut c = EntryColumns::default();
         for e in entries {
+            let e = &e.bounded();
             let (outcome, reason) = match e.outcome {
                 AuditOutcome::Done => ("done", None),
                 AuditOutcome::Refused(r) => ("refused", Some(r.as_str())),

@@ -210,7 +210,6 @@ fn answer(shared: &Shared, method: &str, call: Call) -> (StatusCode, Option<u64>
 }
 
 fn respond(status: StatusCode, retry_after: Option<u64>, reply: Value) -> Response {
-
     if status == StatusCode::INTERNAL_SERVER_ERROR {
         return (
             status,

@@ -122,3 +122,19 @@ fn an_apostrophe_inside_a_word_is_not_a_quote() {
         }
     );
 }
+
+#[test]
+fn a_button_whose_version_is_not_a_version_votes_on_no_version() {
+    use crate::chat::command::button_vote_target;
+    assert_eq!(button_vote_target("INV-1@2"), ("INV-1".to_string(), 2));
+    for tampered in [
+        "INV-1@99999999999",
+        "INV-1@-1",
+        "INV-1@0",
+        "INV-1@two",
+        "INV-1@",
+        "INV-1",
+    ] {
+        assert_eq!(button_vote_target(tampered).1, 0, "{tampered}");
+    }
+}

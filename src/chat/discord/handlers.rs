@@ -260,7 +260,8 @@ async fn slash(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Val
 async fn button(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Value> {
     let custom = read::custom_id(i).unwrap_or_default();
     let (action, target) = custom.split_once(':').unwrap_or((custom.as_str(), ""));
-    let (r#ref, version) = command::ref_and_version(target).unwrap_or((target.to_string(), None));
+    let (r#ref, version) = command::button_vote_target(target);
+    let version = Some(version);
     let r#ref = Ref::parse(&r#ref).map(|r| r.to_string()).unwrap_or(r#ref);
     match action {
         "approve" => {
@@ -307,7 +308,8 @@ async fn modal(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Val
         return Ok(refused_or(&outcome, opened));
     }
     if let Some(target) = custom.strip_prefix(REJECT_MODAL) {
-        let (r#ref, version) = command::ref_and_version(target).unwrap_or((target.to_string(), None));
+        let (r#ref, version) = command::button_vote_target(target);
+        let version = Some(version);
         let reason = values.iter().find(|(k, _)| k == "reason").map(|(_, v)| v.as_str());
         let outcome = app.engine.vote(ctx, &r#ref, version, VoteKind::Reject, reason).await?;
         return Ok(refused_or(&outcome, format!("You rejected {ref}.")));

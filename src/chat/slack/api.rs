@@ -1,6 +1,7 @@
 //! The Slack Web API client (slack-morphism over hyper), with its failures sorted into what the
 //! outbox should retry, wait for, or give up on.
 
+use super::blocks::escape;
 use crate::outbox::DeliveryError;
 use anyhow::Context;
 use hyper_rustls::HttpsConnectorBuilder;
@@ -85,10 +86,12 @@ impl SlackApi {
         self
     }
 
-    /// Posts a message (to a channel, or to a user id for a DM).
+    /// Posts a message (to a channel, or to a user id for a DM). `text` is what notifications
+    /// show: it is plain text here, escaped so that nothing a person typed (a reject reason, a
+    /// vendor) becomes a mention, `<!channel>` or a link.
     pub async fn post_message(&self, channel: &str, text: &str, blocks: &[Value]) -> Result<Posted, DeliveryError> {
         let req: SlackApiChatPostMessageRequest =
-            model(json!({ "channel": channel, "text": text, "blocks": blocks, "unfurl_links": false }))?;
+            model(json!({ "channel": channel, "text": escape(text), "blocks": blocks, "unfurl_links": false }))?;
         let session = self.client.open_session(&self.token);
         let res = self.call("chat_post_message", session.chat_post_message(&req)).await?;
         Ok(Posted {
@@ -100,7 +103,7 @@ impl SlackApi {
     /// Replaces a posted message.
     pub async fn update(&self, channel: &str, ts: &str, text: &str, blocks: &[Value]) -> Result<(), DeliveryError> {
         let req: SlackApiChatUpdateRequest =
-            model(json!({ "channel": channel, "ts": ts, "text": text, "blocks": blocks }))?;
+            model(json!({ "channel": channel, "ts": ts, "text": escape(text), "blocks": blocks }))?;
         let session = self.client.open_session(&self.token);
         self.call("chat_update", session.chat_update(&req)).await?;
         Ok(())
@@ -108,7 +111,8 @@ impl SlackApi {
 
     /// A message only `user` sees, in `channel`.
     pub async fn post_ephemeral(&self, channel: &str, user: &str, text: &str) -> Result<(), DeliveryError> {
-        let req: SlackApiChatPostEphemeralRequest = model(json!({ "channel": channel, "user": user, "text": text }))?;
+        let req: SlackApiChatPostEphemeralRequest =
+            model(json!({ "channel": channel, "user": user, "text": escape(text) }))?;
         let session = self.client.open_session(&self.token);
         self.call("chat_post_ephemeral", session.chat_post_ephemeral(&req))
             .await?;

@@ -15,6 +15,11 @@ pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
+/// Undoes [`escape`] (for text that is escaped again on its way out).
+pub fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
 fn plain(text: &str, max: usize) -> Value {
     let t: String = text.chars().take(max).collect();
     json!({ "type": "plain_text", "text": t, "emoji": true })

@@ -126,7 +126,7 @@ impl IntoResponse for SlackReply {
 
 /// An ephemeral answer (slash commands).
 pub(super) fn ephemeral(text: &str, blocks: Option<Vec<Value>>) -> SlackReply {
-    let mut body = json!({ "response_type": "ephemeral", "text": text });
+    let mut body = json!({ "response_type": "ephemeral", "text": blocks::escape(text) });
     if let Some(b) = blocks {
         body["blocks"] = Value::Array(b);
     }
@@ -174,7 +174,8 @@ where
             let app = app.clone();
             tokio::spawn(async move {
                 let text = match task.await {
-                    Ok(SlackReply::Body(v)) => v.get("text").and_then(Value::as_str).map(str::to_owned),
+                    // The reply's text is escaped for Slack already; the outbox escapes again.
+                    Ok(SlackReply::Body(v)) => v.get("text").and_then(Value::as_str).map(blocks::unescape),
                     _ => None,
                 };
                 if let (Some(text), Some(to)) = (text, reply_to) {

@@ -125,10 +125,8 @@ async fn button(app: &SlackApp, payload: &Value, press: &ButtonPress, correlatio
         Err(_) => return Ok(()),
     };
     let value = press.value.clone().unwrap_or_default();
-    let (r#ref, version) = match value.split_once('@') {
-        Some((r, v)) => (r.to_string(), v.parse::<i32>().ok()),
-        None => (value.clone(), None),
-    };
+    let (r#ref, version) = crate::chat::command::button_vote_target(&value);
+    let version = Some(version);
     let r#ref = Ref::parse(&r#ref).map(|r| r.to_string()).unwrap_or(r#ref);
     let ctx = Context {
         idempotency_key: press.action_ts.as_ref().map(|ts| {

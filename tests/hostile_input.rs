@@ -1,0 +1,203 @@
+//! What an attacker can make us write: unauthenticated floods stay a few entries, every stored
+//! string is bounded, NUL bytes and oversized refs are refused as invalid input (never a 500),
+//! and a request one may not see is answered exactly like one that does not exist.
+
+mod common;
+
+use common::api_harness::ApiBot;
+use reqwest::Method;
+use serde_json::json;
+use sqlx::PgPool;
+
+async fn audit_rows(api: &ApiBot) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM audit_log")
+        .fetch_one(api.slack.bot.engine.pool())
+        .await
+        .unwrap()
+}
+
+/// The largest entry written, in bytes of its stored text.
+async fn largest_entry(api: &ApiBot) -> i32 {
+    sqlx::query_scalar(
+        "SELECT max(octet_length(coalesce(ref, '')) + octet_length(coalesce(identity, '')) \
+         + octet_length(details::text)) FROM audit_log",
+    )
+    .fetch_one(api.slack.bot.engine.pool())
+    .await
+    .unwrap()
+}
+
+#[sqlx::test]
+async fn an_unauthenticated_flood_writes_one_entry_and_one_count_each_minute(pool: PgPool) {
+    let api = ApiBot::start(pool, None).await;
+    let before = audit_rows(&api).await;
+    let huge = "A".repeat(16 * 1024);
+    for _ in 0..200 {
+        let res = api
+            .call(Method::GET, &format!("/api/v1/requests/{huge}"), None)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 401);
+    }
+    assert_eq!(
+        audit_rows(&api).await - before,
+        1,
+        "the first refusal is recorded, the rest counted"
+    );
+    assert!(largest_entry(&api).await < 8 * 1024, "no entry echoes the 16 KB ref");
+
+    // When the minute is over, the count is written as one entry.
+    api.slack.bot.clock.advance(chrono::TimeDelta::seconds(61));
+    api.slack.bot.engine.flush_refusal_counts().await.unwrap();
+    assert_eq!(audit_rows(&api).await - before, 2);
+    let repeated: i64 = sqlx::query_scalar(
+        "SELECT (details->>'repeated')::int8 FROM audit_log WHERE details ? 'repeated' AND reason = 'unauthenticated'",
+    )
+    .fetch_one(api.slack.bot.engine.pool())
+    .await
+    .unwrap();
+    assert_eq!(repeated, 199);
+    api.slack.bot.assert_chain_holds().await;
+}
+
+#[sqlx::test]
+async fn nul_bytes_and_oversized_values_are_invalid_input_and_audited(pool: PgPool) {
+    let api = ApiBot::start(pool, None).await;
+    let (status, body) = api.get("/api/v1/requests/INV%00", "erp").await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = api
+        .get(&format!("/api/v1/requests/INV-{}", "9".repeat(5000)), "erp")
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body.to_string().len() < 1000,
+        "the answer does not echo the ref: {body}"
+    );
+
+    let (status, body) = api
+        .open(
+            "erp",
+            &json!({ "workflow": "invoice", "fields": { "amount": "0.0\u{0000}", "vendor": "ACME" } }),
+            None,
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("NUL"), "{body}");
+    let (status, body) = api
+        .open(
+            "erp",
+            &json!({ "workflow": "invoice", "fields": { "amo\u{0000}unt": "10", "vendor": "ACME" } }),
+            None,
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = api
+        .open("erp", &json!({ "workflow": "x".repeat(1_000_000), "fields": {} }), None)
+        .await;
+    assert!(status == 400 || status == 422, "{status} {body}");
+    let (status, body) = api.get("/api/v1/requests?status=pending%00", "erp").await;
+    assert_eq!(status, 400, "{body}");
+
+    let refusals = api.refusals().await;
+    assert_eq!(refusals.len(), 6, "{refusals:?}");
+    assert!(refusals.iter().all(|r| r.starts_with("api:erp ")), "{refusals:?}");
+    assert!(
+        largest_entry(&api).await < 8 * 1024,
+        "a 1 MB workflow name is not echoed in full"
+    );
+    assert_eq!(api.slack.bot.count("requests").await, 0);
+    api.slack.bot.assert_chain_holds().await;
+}
+
+#[sqlx::test]
+async fn a_request_one_may_not_see_is_answered_like_one_that_does_not_exist(pool: PgPool) {
+    let api = ApiBot::start(pool, None).await;
+    let (status, _) = api
+        .open(
+            "erp",
+            &json!({ "workflow": "invoice", "fields": { "amount": "10.00", "vendor": "ACME" } }),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201);
+    // The deploy pipeline (an engineer) may not view invoices.
+    let (hidden, hidden_body) = api.get("/api/v1/requests/INV-1", "deploy-pipeline").await;
+    let (missing, missing_body) = api.get("/api/v1/requests/INV-2", "deploy-pipeline").await;
+    assert_eq!((hidden, missing), (404, 404));
+    assert_eq!(
+        hidden_body.to_string().replace("INV-1", "INV-?"),
+        missing_body.to_string().replace("INV-2", "INV-?"),
+        "the two answers differ only in the ref"
+    );
+    // Refs are case-insensitive, in the API as in chat.
+    let (status, body) = api.get("/api/v1/requests/inv-1", "erp").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ref"], "INV-1");
+    // The audit log keeps the truth.
+    let refusals = api.refusals().await;
+    assert!(
+        refusals.contains(&"api:deploy-pipeline request.viewed not_permitted".to_string()),
+        "{refusals:?}"
+    );
+    assert!(
+        refusals.contains(&"api:deploy-pipeline request.viewed unknown_ref".to_string()),
+        "{refusals:?}"
+    );
+}
+
+#[sqlx::test]
+async fn a_button_with_a_version_that_is_not_a_version_is_refused_as_stale(pool: PgPool) {
+    let api = ApiBot::start(pool, None).await;
+    let s = &api.slack;
+    s.command("alice", r#"new invoice amount=50.00 vendor=Pens"#).await;
+    for value in ["INV-1@99999999999", "INV-1@x", "INV-1"] {
+        s.press("carol", "approve", value).await;
+    }
+    s.drained().await;
+    assert_eq!(
+        s.bot.count("votes").await,
+        0,
+        "no tampered version counts as the current one"
+    );
+    assert_eq!(s.bot.status("INV-1").await, "pending");
+    let stale: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE reason = 'stale_version'")
+        .fetch_one(s.bot.engine.pool())
+        .await
+        .unwrap();
+    assert_eq!(stale, 3);
+}
+
+#[sqlx::test]
+async fn a_reject_reason_cannot_mention_anyone_in_the_notification(pool: PgPool) {
+    let api = ApiBot::start(pool, None).await;
+    let s = &api.slack;
+    s.command("alice", r#"new invoice amount=50.00 vendor="A & B <Pens>""#)
+        .await;
+    s.command(
+        "carol",
+        "reject INV-1 <!channel> ask <@U0BOB> at <https://evil.test|the bank>",
+    )
+    .await;
+    s.drained().await;
+    for call in s.fake.calls() {
+        let text = call.body["text"].as_str().unwrap_or_default();
+        for raw in ["<!channel>", "<@U0BOB>", "<https://evil.test", "<Pens>"] {
+            assert!(!text.contains(raw), "{}: {text}", call.method);
+        }
+    }
+    let told = s
+        .fake
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .find(|c| c.body["channel"] == common::slack_harness::slack_user("alice"))
+        .expect("alice is told");
+    assert!(
+        told.body["text"]
+            .as_str()
+            .unwrap()
+            .contains("&lt;!channel&gt; ask &lt;@U0BOB&gt;"),
+        "{}",
+        told.body["text"]
+    );
+}
