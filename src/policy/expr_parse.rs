@@ -11,6 +11,11 @@ use crate::policy::expr::{CmpOp, Expr, ExprError, Literal, Number, Operand};
 
 /// Deep nesting only comes from mistakes; the limit keeps recursion bounded.
 const MAX_DEPTH: usize = 64;
+/// The most `and`/`or` a condition may join: a flat chain is as deep a tree as nesting, and
+/// every pass over it (type check, evaluation, explanation) recurses through it.
+pub const MAX_TERMS: usize = 64;
+/// The longest condition, in bytes.
+pub const MAX_EXPR_BYTES: usize = 4_000;
 /// Digits beyond this cannot be exact in an i128 after scaling.
 const MAX_DIGITS: usize = 30;
 
@@ -311,7 +316,26 @@ impl Parser {
 
 /// Parses a `when` condition. Errors carry the byte offset of the offending token.
 pub fn parse_expr(src: &str) -> Result<Expr, ExprError> {
+    if src.len() > MAX_EXPR_BYTES {
+        return Err(ExprError::new(
+            0,
+            format!(
+                "the condition is {} bytes long; at most {MAX_EXPR_BYTES} are allowed: split the rule",
+                src.len()
+            ),
+        ));
+    }
     let toks = lex(src)?;
+    let joins = toks.iter().filter(|(t, _)| matches!(t, Tok::And | Tok::Or)).count();
+    if joins >= MAX_TERMS {
+        return Err(ExprError::new(
+            0,
+            format!(
+                "the condition joins {} terms with `and`/`or`; at most {MAX_TERMS} are allowed: split the rule",
+                joins + 1
+            ),
+        ));
+    }
     let mut p = Parser { toks, pos: 0, depth: 0 };
     if *p.peek() == Tok::End {
         return Err(ExprError::new(0, "the condition is empty"));

@@ -51,7 +51,7 @@ fn parse_value(spec: &FieldSpec, text: &str) -> Result<Value, String> {
             // chrono alone would also accept "2026-1-5"; the fixed width keeps one spelling.
             let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
                 .ok()
-                .filter(|_| text.len() == 10)
+                .filter(|_| is_plain_date(text))
                 .ok_or_else(|| format!("`{}` is not a date; write YYYY-MM-DD, e.g. 2026-01-31", quoted(text)))?;
             Ok(Value::Date(date))
         }
@@ -61,6 +61,21 @@ fn parse_value(spec: &FieldSpec, text: &str) -> Result<Value, String> {
             .map(|o| Value::Choice(o.clone()))
             .ok_or_else(|| format!("`{}` is not one of: {}", quoted(text), options.join(", "))),
     }
+}
+
+/// `YYYY-MM-DD` with four digits of a year from 0001: chrono alone also takes "2026-1-5",
+/// "-001-01-01" and "0000-01-01", which no invoice is dated.
+fn is_plain_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+        && &text[..4] != "0000"
 }
 
 /// A raw input, checked for the problems that do not depend on the other inputs.

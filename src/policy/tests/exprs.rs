@@ -201,3 +201,15 @@ fn fields_compare_with_fields_of_the_same_type() {
     assert!(eval("env == vendor", &v));
     assert!(eval("hours == hours", &fields(&[("hours", Value::Integer(2))])));
 }
+
+#[test]
+fn a_long_flat_chain_is_refused_with_a_message_not_a_crash() {
+    let chain = vec!["amount > 1"; 50_000].join(" or ");
+    let err = parse_expr(&chain).expect_err("refused");
+    assert!(err.message.contains("bytes long"), "{}", err.message);
+    let terms = vec!["hours > 1"; 65].join(" and ");
+    let err = parse_expr(&terms).expect_err("refused");
+    assert!(err.message.contains("65 terms"), "{}", err.message);
+    let fine = vec!["hours > 1"; 64].join(" and ");
+    assert!(parse_expr(&fine).is_ok(), "64 terms are allowed");
+}

@@ -141,7 +141,14 @@ fn integers_and_dates_are_checked() {
     });
     with("purchase-order", |wf| {
         let base = [("amount", "10"), ("category", "travel"), ("supplier", "Air")];
-        for bad in ["2026-02-30", "31.01.2026", "2026-1-5"] {
+        for bad in [
+            "2026-02-30",
+            "31.01.2026",
+            "2026-1-5",
+            "-001-01-01",
+            "0000-01-01",
+            "+2026-1-01",
+        ] {
             let mut input = raw(&base);
             input.push(("needed_by".into(), bad.into()));
             let errors = wf.parse_fields(&input).expect_err(bad);
