@@ -201,3 +201,45 @@ async fn a_reject_reason_cannot_mention_anyone_in_the_notification(pool: PgPool)
         told.body["text"]
     );
 }
+
+#[sqlx::test]
+async fn what_a_person_typed_cannot_pass_for_a_line_of_the_card(pool: PgPool) {
+    let api = ApiBot::start(pool, None).await;
+    let spoof = "ACME *GmbH*\n\n• Approved by Dave Director";
+    let (status, body) = api
+        .open(
+            "erp",
+            &json!({ "workflow": "invoice", "fields": { "amount": "10.00", "vendor": spoof } }),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let s = &api.slack;
+    let cards = s
+        .fake
+        .wait_for("chat.postMessage", 2, std::time::Duration::from_secs(10))
+        .await;
+    for card in &cards {
+        let blocks = card.body["blocks"].to_string();
+        assert!(
+            blocks.contains("ACME *GmbH* ↵  ↵ • Approved by Dave Director"),
+            "{blocks}"
+        );
+        let texts = card.body["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|b| {
+                let mut t: Vec<serde_json::Value> = b["fields"].as_array().cloned().unwrap_or_default();
+                t.push(b["text"].clone());
+                t
+            })
+            .filter(|t| t["type"] == "mrkdwn")
+            .map(|t| t["text"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>();
+        assert!(
+            texts.iter().all(|t| !t.contains("ACME") && !t.contains("Approved by")),
+            "typed text reached mrkdwn: {texts:?}"
+        );
+    }
+}

@@ -70,6 +70,12 @@ fn listed(names: &[&str], conj: &str) -> String {
     }
 }
 
+/// A value a person typed, on one line: a line break is shown as " ↵ ", so that no value can
+/// add a line of its own to a card ("ACME\n\n• Approved by Dave Director").
+pub fn one_line(text: &str) -> String {
+    text.replace("\r\n", "\n").replace(['\n', '\r'], " ↵ ")
+}
+
 /// A time on a card, in UTC to the minute.
 pub fn when(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -131,9 +137,9 @@ fn amendment_line(v: &RequestView) -> Option<String> {
         .changes
         .iter()
         .map(|c| match (&c.before, &c.after) {
-            (Some(b), Some(n)) => format!("{} {b} → {n}", c.label),
-            (None, Some(n)) => format!("{} set to {n}", c.label),
-            (Some(b), None) => format!("{} cleared (was {b})", c.label),
+            (Some(b), Some(n)) => format!("{} {} → {}", c.label, one_line(b), one_line(n)),
+            (None, Some(n)) => format!("{} set to {}", c.label, one_line(n)),
+            (Some(b), None) => format!("{} cleared (was {})", c.label, one_line(b)),
             (None, None) => c.label.clone(),
         })
         .collect();
@@ -167,10 +173,10 @@ pub fn card(v: &RequestView, now: DateTime<Utc>) -> Card {
     let pending = v.status == Status::Pending;
     let mut decisions = Vec::new();
     if let Some((who, reason)) = &v.rejected_by {
-        decisions.push(format!("Rejected by {}: {}", who.name, reason));
+        decisions.push(format!("Rejected by {}: {}", who.name, one_line(reason)));
     }
     if let Some(reason) = &v.cancel_reason {
-        decisions.push(format!("Cancelled: {reason}"));
+        decisions.push(format!("Cancelled: {}", one_line(reason)));
     }
     let at = format!("{}@{}", v.r#ref, v.version);
     let actions = match v.status {
@@ -202,7 +208,7 @@ pub fn card(v: &RequestView, now: DateTime<Utc>) -> Card {
         version: v.version,
         timing,
         amendment: amendment_line(v),
-        facts: v.fields.iter().map(|f| (f.label.clone(), f.value.clone())).collect(),
+        facts: v.fields.iter().map(|f| (f.label.clone(), one_line(&f.value))).collect(),
         rule: v.rule.clone(),
         groups: v.groups.iter().map(|g| group_line(g, pending)).collect(),
         decisions,

@@ -15,6 +15,20 @@ pub const REJECT_MODAL: &str = "countersign_reject:";
 /// Discord allows at most five inputs in a modal.
 pub const MODAL_INPUTS: usize = 5;
 
+/// Text a person typed, as Discord shows it literally: every markdown character escaped with a
+/// backslash (bold, italics, code, spoilers, quotes, headings, masked links, mentions), so a
+/// value can neither format the card nor pass for a link.
+pub fn literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '#' | '[' | ']' | '<') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn clip(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
@@ -31,13 +45,17 @@ pub fn card_embed(card: &Card) -> Value {
         .facts
         .iter()
         .take(23)
-        .map(|(k, v)| json!({ "name": clip(k, 256), "value": clip(if v.is_empty() { "-" } else { v }, 1024), "inline": true }))
+        .map(|(k, v)| {
+            let value = if v.is_empty() { "-".to_string() } else { literal(v) };
+            json!({ "name": clip(k, 256), "value": clip(&value, 1024), "inline": true })
+        })
         .collect();
     if !card.groups.is_empty() {
         fields.push(json!({ "name": "Approvals", "value": clip(&card.groups.join("\n"), 1024), "inline": false }));
     }
     if !card.decisions.is_empty() {
-        fields.push(json!({ "name": "Decisions", "value": clip(&card.decisions.join("\n"), 1024), "inline": false }));
+        let lines: Vec<String> = card.decisions.iter().map(|d| literal(d)).collect();
+        fields.push(json!({ "name": "Decisions", "value": clip(&lines.join("\n"), 1024), "inline": false }));
     }
     let mut description = format!(
         "**{}**\nRequested by {} · version {}\n{}",
@@ -45,7 +63,7 @@ pub fn card_embed(card: &Card) -> Value {
     );
     if let Some(a) = &card.amendment {
         description.push_str("\n\n");
-        description.push_str(a);
+        description.push_str(&literal(a));
     }
     json!({
         "title": clip(&card.title, 256),
@@ -86,7 +104,7 @@ pub fn card_buttons(card: &Card) -> Vec<Value> {
 /// A message carrying the card under `content`, or under the card's notification line (what a
 /// phone shows); mentions are never parsed from request text.
 pub fn card_message(card: &Card, content: Option<&str>) -> Value {
-    let content = content.map_or_else(|| card.notification(), str::to_owned);
+    let content = content.map_or_else(|| literal(&card.notification()), str::to_owned);
     json!({
         "content": clip(&content, 2000),
         "embeds": [card_embed(card)],
@@ -217,4 +235,18 @@ pub fn approval_command() -> Value {
             sub("help", "The commands", vec![]),
         ],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::literal;
+
+    #[test]
+    fn typed_text_is_shown_literally_in_discord() {
+        assert_eq!(
+            literal("**bold** [bank](https://evil.test) <@1>"),
+            r"\*\*bold\*\* \[bank\](https://evil.test) \<@1\>"
+        );
+        assert_eq!(literal("ACME GmbH 12,500.00"), "ACME GmbH 12,500.00");
+    }
 }

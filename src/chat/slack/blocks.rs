@@ -25,6 +25,13 @@ fn plain(text: &str, max: usize) -> Value {
     json!({ "type": "plain_text", "text": t, "emoji": true })
 }
 
+/// Text a person typed, shown exactly: plain text (no formatting, links or mentions) and no
+/// `:emoji:` codes turned into pictures.
+fn typed(text: &str, max: usize) -> Value {
+    let t: String = text.chars().take(max).collect();
+    json!({ "type": "plain_text", "text": t, "emoji": false })
+}
+
 fn mrkdwn(text: &str) -> Value {
     let t: String = text.chars().take(3000).collect();
     json!({ "type": "mrkdwn", "text": t })
@@ -40,13 +47,16 @@ pub fn card_blocks(card: &Card) -> Vec<Value> {
         )) }),
         json!({ "type": "context", "elements": [mrkdwn(&escape(&card.timing))] }),
     ];
+    // What people typed (values, reasons) is shown as plain text: a `*`, `_` or line of its own
+    // can never pass for a line of the card.
     if let Some(a) = &card.amendment {
-        blocks.push(json!({ "type": "section", "text": mrkdwn(&format!(":pencil2: {}", escape(a))) }));
+        blocks.push(json!({ "type": "section", "text": typed(&format!("✏️ {a}"), 3000) }));
     }
-    for chunk in card.facts.chunks(10) {
+    // Label and value side by side: the label in bold, the value exactly as typed.
+    for chunk in card.facts.chunks(5) {
         let fields: Vec<Value> = chunk
             .iter()
-            .map(|(label, value)| mrkdwn(&format!("*{}*\n{}", escape(label), escape(value))))
+            .flat_map(|(label, value)| [mrkdwn(&format!("*{}*", escape(label))), typed(value, 2000)])
             .collect();
         blocks.push(json!({ "type": "section", "fields": fields }));
     }
@@ -56,9 +66,9 @@ pub fn card_blocks(card: &Card) -> Vec<Value> {
             .groups
             .iter()
             .chain(&card.decisions)
-            .map(|d| format!("• {}", escape(d)))
+            .map(|d| format!("• {d}"))
             .collect();
-        blocks.push(json!({ "type": "section", "text": mrkdwn(&lines.join("\n")) }));
+        blocks.push(json!({ "type": "section", "text": typed(&lines.join("\n"), 3000) }));
     }
     if !card.actions.is_empty() {
         let at = format!("{}@{}", card.r#ref, card.version);
