@@ -21,6 +21,22 @@ async fn attempt(api: &ApiBot, token: Option<&str>) -> (u16, Option<String>, Val
     (status, www, res.json().await.unwrap())
 }
 
+/// An HS256 token with a header of our choosing, signed with the server's secret.
+fn hs256_with_header(header: &Value, claims: &Value) -> String {
+    use hmac::{Hmac, Mac};
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(signing_input.as_bytes());
+    format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
+}
+
 #[sqlx::test]
 async fn every_bad_token_is_refused_with_401_and_audited(pool: PgPool) {
     let api = ApiBot::start(pool, None).await;
@@ -76,6 +92,14 @@ async fn every_bad_token_is_refused_with_401_and_audited(pool: PgPool) {
             "issued in the future",
             Some(api.sign_hs256(&claims(json!({ "iat": now + 600 })), SECRET)),
             "not valid yet",
+        ),
+        (
+            "a critical extension this server does not know",
+            Some(hs256_with_header(
+                &json!({ "alg": "HS256", "typ": "JWT", "crit": ["x-step-up"], "x-step-up": true }),
+                &claims(json!({})),
+            )),
+            "`crit`",
         ),
         (
             "unknown subject",

@@ -243,3 +243,32 @@ async fn what_a_person_typed_cannot_pass_for_a_line_of_the_card(pool: PgPool) {
         );
     }
 }
+
+#[sqlx::test]
+async fn a_replayed_slash_command_without_a_trigger_id_opens_one_request(pool: PgPool) {
+    let api = ApiBot::start(pool, None).await;
+    let s = &api.slack;
+    let body = format!(
+        "team_id=T0001&channel_id={}&user_id={}&command=%2Fapproval&text=new+invoice+amount%3D50.00+vendor%3DPens",
+        common::slack_harness::CHANNEL,
+        common::slack_harness::slack_user("alice")
+    );
+    // The same signed request, sent again within the freshness window.
+    for _ in 0..3 {
+        let res = s
+            .post_signed(
+                "/slack/commands",
+                "application/x-www-form-urlencoded",
+                body.clone(),
+                &[],
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 200);
+        let answer: serde_json::Value = res.json().await.unwrap();
+        assert!(
+            answer["text"].as_str().unwrap().contains("Request INV-1 opened."),
+            "{answer}"
+        );
+    }
+    assert_eq!(s.bot.count("requests").await, 1);
+}

@@ -202,6 +202,14 @@ fn algorithm_of(token: &str) -> Result<String, AuthError> {
     };
     let bytes = URL_SAFE_NO_PAD.decode(head).map_err(|_| malformed())?;
     let header: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+    // RFC 7515 §4.1.11: a recipient that does not understand an extension listed in `crit`
+    // must refuse the token. Countersign understands none.
+    if header.get("crit").is_some() {
+        return Err(AuthError::Malformed(
+            "its header lists critical extensions (`crit`) this server does not understand; mint it without `crit`"
+                .into(),
+        ));
+    }
     header["alg"]
         .as_str()
         .map(str::to_owned)

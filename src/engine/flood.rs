@@ -30,7 +30,7 @@ pub struct Suppressed {
     /// How many were counted.
     pub count: u64,
     /// What they were told, each with how often (at most [`MAX_REASONS`] distinct messages,
-    /// quoted short; the rest under "(other messages)").
+    /// each cut at 200 characters; the rest under "(other messages)").
     pub messages: BTreeMap<String, u64>,
 }
 
@@ -84,7 +84,7 @@ impl RefusalFlood {
                 });
                 c.to = now;
                 c.count += 1;
-                let quoted = crate::policy::input::quoted(message);
+                let quoted = crate::policy::input::quoted_at(message, 200);
                 let key = if c.messages.len() < MAX_REASONS || c.messages.contains_key(&quoted) {
                     quoted
                 } else {

@@ -19,12 +19,17 @@ pub fn control_char(text: &str) -> Option<String> {
 /// `text` as a message quotes it: at most [`QUOTED_CHARS`] characters (then "…"), with control
 /// characters shown as `�`.
 pub fn quoted(text: &str) -> String {
+    quoted_at(text, QUOTED_CHARS)
+}
+
+/// `text` cut at `max` characters (then "…"), control characters shown as `�`.
+pub fn quoted_at(text: &str, max: usize) -> String {
     let mut out: String = text
         .chars()
-        .take(QUOTED_CHARS)
+        .take(max)
         .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
         .collect();
-    if text.chars().nth(QUOTED_CHARS).is_some() {
+    if text.chars().nth(max).is_some() {
         out.push('…');
     }
     out

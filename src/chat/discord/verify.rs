@@ -31,6 +31,14 @@ impl DiscordVerifier {
             let key: [u8; 32] = bytes
                 .try_into()
                 .map_err(|_| anyhow::anyhow!("DISCORD_PUBLIC_KEY must be 32 bytes (64 hex characters)"))?;
+            // A small-order point (the identity above all) verifies signatures anyone can make.
+            let weak = ed25519_dalek::VerifyingKey::from_bytes(&key).map_or(true, |k| k.is_weak());
+            anyhow::ensure!(
+                !weak,
+                "DISCORD_PUBLIC_KEY is not a usable Ed25519 public key (it is malformed or a weak, \
+                 small-order point that would accept forged signatures): copy the application's \
+                 public key from the Developer Portal"
+            );
             verifiers.push(
                 Verifier::try_new(key).map_err(|_| anyhow::anyhow!("DISCORD_PUBLIC_KEY is not a valid Ed25519 key"))?,
             );
@@ -84,6 +92,21 @@ mod tests {
         body: String,
         signature: String,
         valid: bool,
+    }
+
+    #[test]
+    fn a_weak_or_malformed_public_key_is_refused_at_start() {
+        let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
+        let identity = format!("01{}", "00".repeat(31));
+        let err = DiscordVerifier::new(&identity, clock.clone()).expect_err("the identity point is weak");
+        assert!(err.to_string().contains("weak"), "{err}");
+        let zero = "00".repeat(32);
+        assert!(
+            DiscordVerifier::new(&zero, clock.clone()).is_err(),
+            "a small-order point"
+        );
+        let not_on_curve = format!("02{}", "00".repeat(31));
+        assert!(DiscordVerifier::new(&not_on_curve, clock).is_err());
     }
 
     #[test]

@@ -71,7 +71,13 @@ async fn run(app: &SlackApp, cmd: SlashCommand, correlation: String) -> anyhow::
         Err(e) => return Ok(ephemeral(&e.to_string(), None)),
     };
     let ctx = Context {
-        idempotency_key: cmd.trigger_id.as_ref().map(|t| format!("slack:command:{t}")),
+        // Slack's trigger id when the command has one; otherwise the request's own signature
+        // (the correlation id is a digest of its timestamp and signature), which a replay of
+        // the same signed request repeats: either way a replay answers with the first outcome.
+        idempotency_key: Some(match &cmd.trigger_id {
+            Some(t) => format!("slack:command:{t}"),
+            None => format!("slack:command:{correlation}"),
+        }),
         correlation_id: Some(correlation),
         origin: place(workspace, cmd.channel_id.as_deref()),
         ..Context::new(who.clone())

@@ -129,13 +129,15 @@ async fn button(app: &SlackApp, payload: &Value, press: &ButtonPress, correlatio
     let version = Some(version);
     let r#ref = Ref::parse(&r#ref).map(|r| r.to_string()).unwrap_or(r#ref);
     let ctx = Context {
-        idempotency_key: press.action_ts.as_ref().map(|ts| {
-            format!(
+        // Without Slack's action_ts, the signed request itself (its correlation id) is the key.
+        idempotency_key: Some(match &press.action_ts {
+            Some(ts) => format!(
                 "slack:{}:{}:{}:{ts}",
                 who.workspace.as_deref().unwrap_or("-"),
                 who.user.as_deref().unwrap_or("-"),
                 press.action_id
-            )
+            ),
+            None => format!("slack:action:{correlation}"),
         }),
         correlation_id: Some(correlation.to_string()),
         reply_to: reply.clone(),
