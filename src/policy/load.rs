@@ -53,12 +53,11 @@ impl PolicySet {
     /// Reads people.toml and every other `*.toml` of `dir` (sorted by name) and checks them.
     /// Every problem found is returned, sorted by file, then line and column.
     pub fn load(dir: &Path) -> Result<PolicySet, Vec<CheckError>> {
-        let mut errors = Vec::new();
         let files = toml_files(dir).map_err(|e| vec![e])?;
         let people_path = dir.join(PEOPLE_FILE);
         // Workflows are checked against the directory: without a readable people.toml every
         // role, team and person they name would be reported again, so stop at its problems.
-        let directory = match read_text(&people_path) {
+        let people = match read_text(&people_path) {
             Err(_) if !people_path.exists() => {
                 return Err(vec![file_error(
                     &people_path,
@@ -68,18 +67,47 @@ impl PolicySet {
                 )]);
             }
             Err(e) => return Err(vec![e]),
-            Ok((text, hash)) => {
-                let mut cx = FileCx::new(&people_path, &text);
-                match parse_document(&text) {
-                    Ok(root) => {
-                        let directory = read_directory(&mut cx, &root, hash);
-                        errors.append(&mut cx.errors);
-                        directory
-                    }
-                    Err((span, message)) => {
-                        cx.at(&span, message);
-                        return Err(cx.errors);
-                    }
+            Ok(text) => text,
+        };
+        let mut errors = Vec::new();
+        let mut workflows = Vec::new();
+        for path in files.into_iter().filter(|p| p.file_name().is_some_and(|n| n != PEOPLE_FILE)) {
+            match read_text(&path) {
+                Ok((text, hash)) => workflows.push((path, text, hash)),
+                Err(e) => errors.push(e),
+            }
+        }
+        Self::check_texts((people_path, people.0, people.1), workflows, errors)
+    }
+
+    /// Checks policy files given as text: people.toml's, and each workflow file's with its
+    /// name (`invoice.toml`). The same checks as [`PolicySet::load`], without a directory.
+    pub fn from_texts(people: &str, workflows: &[(&str, &str)]) -> Result<PolicySet, Vec<CheckError>> {
+        let hash = |t: &str| hex::encode(Sha256::digest(t.as_bytes()));
+        let files = workflows
+            .iter()
+            .map(|(name, text)| (PathBuf::from(name), (*text).to_owned(), hash(text)))
+            .collect();
+        let people = (PathBuf::from(PEOPLE_FILE), people.to_owned(), hash(people));
+        Self::check_texts(people, files, Vec::new())
+    }
+
+    fn check_texts(
+        (people_path, people, people_hash): (PathBuf, String, String),
+        files: Vec<(PathBuf, String, String)>,
+        mut errors: Vec<CheckError>,
+    ) -> Result<PolicySet, Vec<CheckError>> {
+        let directory = {
+            let mut cx = FileCx::new(&people_path, &people);
+            match parse_document(&people) {
+                Ok(root) => {
+                    let directory = read_directory(&mut cx, &root, people_hash);
+                    errors.append(&mut cx.errors);
+                    directory
+                }
+                Err((span, message)) => {
+                    cx.at(&span, message);
+                    return Err(cx.errors);
                 }
             }
         };
@@ -87,19 +115,12 @@ impl PolicySet {
         let mut workflows = BTreeMap::new();
         let mut ids: BTreeMap<String, PathBuf> = BTreeMap::new();
         let mut prefixes: BTreeMap<String, PathBuf> = BTreeMap::new();
-        for path in files.iter().filter(|p| p.file_name().is_some_and(|n| n != PEOPLE_FILE)) {
-            let (text, hash) = match read_text(path) {
-                Ok(t) => t,
-                Err(e) => {
-                    errors.push(e);
-                    continue;
-                }
-            };
-            let mut cx = FileCx::new(path, &text);
-            match parse_document(&text) {
+        for (path, text, hash) in &files {
+            let mut cx = FileCx::new(path, text);
+            match parse_document(text) {
                 Err((span, message)) => cx.at(&span, message),
                 Ok(root) => {
-                    let read = read_workflow(&mut cx, &root, &directory, &stem_of(path), hash);
+                    let read = read_workflow(&mut cx, &root, &directory, &stem_of(path), hash.clone());
                     let unique_id = claim_once(&mut cx, &mut ids, read.id, "workflow id");
                     let prefix = read.prefix.map(|(p, s)| (p.to_ascii_uppercase(), s));
                     let unique_prefix = claim_once(&mut cx, &mut prefixes, prefix, "prefix");
