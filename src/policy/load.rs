@@ -71,7 +71,10 @@ impl PolicySet {
         };
         let mut errors = Vec::new();
         let mut workflows = Vec::new();
-        for path in files.into_iter().filter(|p| p.file_name().is_some_and(|n| n != PEOPLE_FILE)) {
+        for path in files
+            .into_iter()
+            .filter(|p| p.file_name().is_some_and(|n| n != PEOPLE_FILE))
+        {
             match read_text(&path) {
                 Ok((text, hash)) => workflows.push((path, text, hash)),
                 Err(e) => errors.push(e),
