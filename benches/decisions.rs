@@ -8,7 +8,7 @@
 #[path = "common/checks.rs"]
 mod checks;
 mod common;
-#[path = "../tests/common/slack_sign.rs"]
+#[path = "../tests/it/common/slack_sign.rs"]
 mod slack_sign;
 #[path = "common/timed_slack.rs"]
 mod timed_slack;

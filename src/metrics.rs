@@ -71,6 +71,11 @@ const HELP: &[(&str, &str, &str)] = &[
     ),
     ("dead_letters_total", "counter", "Messages given up on."),
     ("platform_rate_limited_total", "counter", "429 answers from a platform."),
+    (
+        "platform_timeouts_total",
+        "counter",
+        "Platform API calls abandoned for want of an answer within their timeout.",
+    ),
     ("platform_api_seconds", "summary", "Platform API call latency."),
 ];
 

@@ -1,5 +1,5 @@
 //! A minimal fake Slack Web API for the decisions bench: it answers the methods Countersign calls
-//! exactly as tests/common/fake_slack.rs does (minus the echoed blocks), and instead of keeping
+//! exactly as tests/it/common/fake_slack.rs does (minus the echoed blocks), and instead of keeping
 //! every call's decoded body it keeps one timestamp per card update. The test fake's call log
 //! would grow by kilobytes per call and be counted in the bench's peak memory.
 

@@ -1,11 +1,9 @@
 //! Who may call the API: every kind of bad token gets 401 with a JSON body that says what to do,
 //! a good token without the permission gets 403, and every refusal is audited.
 
-mod common;
-
+use crate::common::api_harness::{ApiBot, SECRET};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use common::api_harness::{ApiBot, SECRET};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -225,7 +223,7 @@ async fn a_valid_token_without_the_permission_gets_403_and_is_audited(pool: PgPo
 
 #[sqlx::test]
 async fn a_server_without_api_keys_answers_501_and_records_nothing(pool: PgPool) {
-    let slack = common::slack_harness::SlackBot::start(pool).await;
+    let slack = crate::common::slack_harness::SlackBot::start(pool).await;
     let before = slack.bot.count("audit_log").await;
     let res = reqwest::Client::new()
         .get(format!("{}/api/v1/requests", slack.base))

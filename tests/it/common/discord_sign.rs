@@ -1,7 +1,6 @@
 //! Owns signing of requests the way Discord signs interactions (`X-Signature-Ed25519` over
 //! `X-Signature-Timestamp` + raw body), with a fixed test key pair, for tests that play Discord
 //! calling the bot.
-#![allow(dead_code)]
 
 use ed25519_dalek::{Signer, SigningKey};
 

@@ -1,9 +1,7 @@
 //! The `countersign` binary: help everywhere, `check`'s refusals, `explain`, and the generated
 //! workflow docs staying in step with commands/.
 
-mod common;
-
-use common::{commands_dir, example_commands};
+use crate::common::{commands_dir, example_commands};
 use countersign::policy::{explain_markdown, PolicySet};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -64,7 +62,7 @@ fn the_example_commands_pass_check() {
 }
 
 /// A valid directory with one file replaced by `broken`.
-fn broken(name: &str, text: &str) -> common::tempdir::TempDir {
+fn broken(name: &str, text: &str) -> crate::common::tempdir::TempDir {
     let mut files: Vec<(String, String)> = std::fs::read_dir(example_commands())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -363,7 +361,7 @@ fn a_missing_people_file_is_one_problem_not_one_per_workflow() {
 
 #[test]
 fn check_without_a_commands_directory_is_an_error_not_a_verdict() {
-    let empty = common::tempdir::TempDir::new();
+    let empty = crate::common::tempdir::TempDir::new();
     let missing = empty.path().join("commands");
     let out = countersign(&["check", "--commands", missing.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);

@@ -1,7 +1,6 @@
 //! Owns the fake Slack Web API: an axum server on loopback that answers `POST /api/{method}`
 //! (and `GET`, as slack-morphism sends `auth.test`) in Slack's wire format, records every call,
 //! and can be scripted to rate-limit, fail with HTTP 500, or return an API error.
-#![allow(dead_code)]
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};

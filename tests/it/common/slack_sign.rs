@@ -1,7 +1,6 @@
 //! Owns signing of requests the way Slack signs them (`X-Slack-Signature`), and the
 //! form encoding of interaction payloads (`payload=<percent-encoded JSON>`), for tests
 //! that play Slack calling the bot.
-#![allow(dead_code)]
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

@@ -1,10 +1,8 @@
 //! Owners' digests, reminders and expiry on a schedule, with a clock the tests move.
 
-mod common;
-
+use crate::common::slack_harness::{slack_user, SlackBot, CHANNEL};
+use crate::common::Bot;
 use chrono::{TimeDelta, TimeZone, Utc};
-use common::slack_harness::{slack_user, SlackBot, CHANNEL};
-use common::Bot;
 use countersign::clock::Clock;
 use countersign::digest::render;
 use countersign::digest::scheduler::Scheduler;
@@ -229,7 +227,7 @@ async fn an_untouched_request_expires_on_schedule_and_everyone_is_told(pool: PgP
 #[sqlx::test]
 async fn a_changed_policy_file_shows_in_the_next_digest(pool: PgPool) {
     let _first = Bot::new(pool.clone()).await; // loads the example files at 09:00 UTC
-    let dir = common::example_commands();
+    let dir = crate::common::example_commands();
     let files: Vec<(String, String)> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -248,7 +246,7 @@ async fn a_changed_policy_file_shows_in_the_next_digest(pool: PgPool) {
         })
         .collect();
     let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
-    let changed = common::commands_dir(&refs);
+    let changed = crate::common::commands_dir(&refs);
     let later = Bot::with_commands(pool, changed.path()).await; // a new version is deployed (also 09:00)
     later.clock.advance(TimeDelta::hours(1));
     let digest = Scheduler::new(later.engine.clone(), vec![])
@@ -266,8 +264,8 @@ async fn digest_preview_and_send_on_the_command_line(pool: PgPool) {
     let run = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_countersign"))
             .args(args)
-            .env("DATABASE_URL", common::url_of(&pool))
-            .env("COUNTERSIGN_COMMANDS", common::example_commands())
+            .env("DATABASE_URL", crate::common::url_of(&pool))
+            .env("COUNTERSIGN_COMMANDS", crate::common::example_commands())
             .env_remove("SLACK_SIGNING_SECRET")
             .env_remove("SLACK_BOT_TOKEN")
             .env_remove("DISCORD_BOT_TOKEN")

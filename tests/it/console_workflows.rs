@@ -1,9 +1,7 @@
 //! The example workflows end to end through the console adapter, against real Postgres.
 
-mod common;
-
+use crate::common::Bot;
 use chrono::TimeDelta;
-use common::Bot;
 use sqlx::PgPool;
 
 #[sqlx::test]

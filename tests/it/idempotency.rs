@@ -1,8 +1,6 @@
 //! Replayed idempotency keys: the first outcome comes back and nothing new is written.
 
-mod common;
-
-use common::Bot;
+use crate::common::Bot;
 use countersign::approval::VoteKind;
 use countersign::engine::{Context, Outcome};
 use sqlx::PgPool;

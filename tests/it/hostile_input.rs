@@ -2,9 +2,7 @@
 //! string is bounded, NUL bytes and oversized refs are refused as invalid input (never a 500),
 //! and a request one may not see is answered exactly like one that does not exist.
 
-mod common;
-
-use common::api_harness::ApiBot;
+use crate::common::api_harness::ApiBot;
 use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;
@@ -190,7 +188,7 @@ async fn a_reject_reason_cannot_mention_anyone_in_the_notification(pool: PgPool)
         .fake
         .calls_to("chat.postMessage")
         .into_iter()
-        .find(|c| c.body["channel"] == common::slack_harness::slack_user("alice"))
+        .find(|c| c.body["channel"] == crate::common::slack_harness::slack_user("alice"))
         .expect("alice is told");
     assert!(
         told.body["text"]
@@ -250,8 +248,8 @@ async fn a_replayed_slash_command_without_a_trigger_id_opens_one_request(pool: P
     let s = &api.slack;
     let body = format!(
         "team_id=T0001&channel_id={}&user_id={}&command=%2Fapproval&text=new+invoice+amount%3D50.00+vendor%3DPens",
-        common::slack_harness::CHANNEL,
-        common::slack_harness::slack_user("alice")
+        crate::common::slack_harness::CHANNEL,
+        crate::common::slack_harness::slack_user("alice")
     );
     // The same signed request, sent again within the freshness window.
     for _ in 0..3 {
@@ -271,4 +269,34 @@ async fn a_replayed_slash_command_without_a_trigger_id_opens_one_request(pool: P
         );
     }
     assert_eq!(s.bot.count("requests").await, 1);
+}
+
+#[sqlx::test]
+async fn in_chat_a_nul_or_a_huge_value_is_refused_as_input_not_as_an_outage(pool: PgPool) {
+    let bot = crate::common::Bot::new(pool).await;
+    let huge = "x".repeat(100_000);
+    for line in [
+        "new invoice amount=1.00\0 vendor=Pens".to_string(),
+        "new invoice amount=1.00 ven\0dor=Pens".to_string(),
+        "show INV\0-1".to_string(),
+        "approve INV-1\0".to_string(),
+        format!("show INV-{huge}"),
+        format!("new {huge} amount=1"),
+    ] {
+        let reply = bot.say("alice", &line).await;
+        assert!(reply.starts_with("Refused: "), "{reply}");
+        assert!(!reply.contains("unavailable"), "{reply}");
+        assert!(
+            reply.len() < 1_000,
+            "the reply does not echo the input: {} bytes",
+            reply.len()
+        );
+    }
+    assert_eq!(bot.count("requests").await, 0);
+    let refused: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE outcome = 'refused'")
+        .fetch_one(bot.engine.pool())
+        .await
+        .unwrap();
+    assert_eq!(refused, 6, "each attempt is audited");
+    bot.assert_chain_holds().await;
 }

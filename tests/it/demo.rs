@@ -1,8 +1,6 @@
 //! The quick start's demo and the console REPL, run as the binary a person would run.
 
-mod common;
-
-use common::{example_commands, url_of};
+use crate::common::{example_commands, url_of};
 use sqlx::PgPool;
 use std::io::Write;
 use std::process::{Command, Stdio};

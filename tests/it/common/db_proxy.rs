@@ -1,6 +1,5 @@
 //! A TCP proxy between the bot and Postgres that a test can cut and restore, to take the
 //! database away under load the way a network partition or a restart would.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};

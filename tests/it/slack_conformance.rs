@@ -1,9 +1,7 @@
 //! Every real Slack request in the conformance corpus is accepted and handled without an error.
 
-mod common;
-
-use common::slack_harness::SlackBot;
-use common::slack_sign::interaction_body;
+use crate::common::slack_harness::SlackBot;
+use crate::common::slack_sign::interaction_body;
 use serde_json::Value;
 use sqlx::PgPool;
 use std::path::PathBuf;

@@ -1,8 +1,6 @@
 //! The audit log: append-only in the database, hash-chained, verified, exported.
 
-mod common;
-
-use common::{url_of, Bot};
+use crate::common::{url_of, Bot};
 use countersign::audit::{self, ExportFilter, ExportFormat, Problem};
 use countersign::clock::Clock;
 use sqlx::{Connection, PgPool};

@@ -1,7 +1,6 @@
 //! Drives the server's HTTP API with real JWTs: the example commands/ plus service accounts,
 //! an announcement channel and (optionally) a webhook, an HS256 secret and an Ed25519 key for
 //! API tokens, and an Ed25519 receipt key.
-#![allow(dead_code)]
 
 use super::slack_harness::SlackBot;
 use super::tempdir::TempDir;

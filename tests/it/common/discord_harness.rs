@@ -1,6 +1,5 @@
 //! Drives the real server through `POST /discord/interactions`, with interactions signed exactly
 //! as Discord signs them (Ed25519 over timestamp and body), against a fake Discord API.
-#![allow(dead_code)]
 
 use super::discord_sign::{keypair, sign};
 use super::fake_discord::{FakeDiscord, APPLICATION_ID, BOT_TOKEN};

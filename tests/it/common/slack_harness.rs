@@ -1,6 +1,5 @@
 //! Drives the real server through its Slack routes, with requests signed exactly as Slack signs
 //! them, against a fake Slack Web API on loopback.
-#![allow(dead_code)]
 
 use super::fake_slack::{FakeSlack, DEFAULT_TOKEN};
 use super::slack_sign::{interaction_body, percent_encode, signature};

@@ -1,9 +1,7 @@
 //! Bad input and forbidden actions: each gets a clear message, changes nothing, and writes
 //! exactly one refused audit entry with the right reason.
 
-mod common;
-
-use common::Bot;
+use crate::common::Bot;
 use sqlx::PgPool;
 
 /// (who, what they type, the audit reason expected, words the reply must contain)

@@ -1,8 +1,6 @@
 //! The least-privilege roles script: the bot's role can append to the audit log but never
 //! change, delete, truncate or alter it.
 
-mod common;
-
 use sqlx::{Connection, Executor, PgConnection};
 
 #[sqlx::test(migrations = false)]
@@ -21,7 +19,7 @@ async fn the_bot_role_cannot_alter_or_delete_the_audit_log(pool: sqlx::PgPool) {
         sql.replace("countersign_owner", &owner_role)
             .replace("countersign_bot", &bot_role)
     };
-    let url = common::url_of(&pool);
+    let url = crate::common::url_of(&pool);
     let owner_url = url.replacen("postgres://postgres@", &format!("postgres://{owner_role}:o@"), 1);
     let bot_url = url.replacen("postgres://postgres@", &format!("postgres://{bot_role}:b@"), 1);
     let mut admin = pool.acquire().await.unwrap();

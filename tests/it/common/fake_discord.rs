@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! Owns the fake Discord HTTP API v10: an axum server on loopback that answers the routes the
 //! bot uses in Discord's wire format, records every call, and can be scripted to rate-limit
 //! (429), fail with HTTP 500, or return a Discord JSON error.

@@ -3,10 +3,8 @@
 //! signature vectors in the conformance corpus's slack/signatures.json (in the project, in
 //! `tests/fixtures/conformance/`).
 
-#[path = "common/fake_slack.rs"]
-mod fake_slack;
-#[path = "common/slack_sign.rs"]
-mod slack_sign;
+use crate::common::fake_slack;
+use crate::common::slack_sign;
 
 use fake_slack::{FakeSlack, Scripted};
 use serde_json::{json, Value};

@@ -2,11 +2,9 @@
 //! decision comes back as a receipt that verifies against the JWKS and reaches a webhook through
 //! a failing receiver, a retried POST opens one request, and the routes match docs/openapi.yaml.
 
-mod common;
-
+use crate::common::api_harness::{ApiBot, ANNOUNCE};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use common::api_harness::{ApiBot, ANNOUNCE};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -1,9 +1,7 @@
 //! A Slack that answers slowly or never: delivery goes on, and nothing is posted twice.
 
-mod common;
-
-use common::fake_slack::Scripted;
-use common::slack_harness::{quick_outbox, slack_user, SlackBot, CHANNEL};
+use crate::common::fake_slack::Scripted;
+use crate::common::slack_harness::{quick_outbox, slack_user, SlackBot, CHANNEL};
 use countersign::outbox::OutboxConfig;
 use sqlx::PgPool;
 use std::time::Duration;
@@ -102,5 +100,15 @@ async fn a_call_that_is_never_answered_times_out_and_holds_nothing_else(pool: Pg
         .await
         .unwrap();
     assert_eq!(dead, 0, "the hung call was retried, not given up");
+    let metrics = reqwest::get(format!("{}/metrics", s.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("countersign_platform_timeouts_total{platform=\"slack\"}"),
+        "the timeout is counted for the alert: {metrics}"
+    );
     s.stop().await;
 }

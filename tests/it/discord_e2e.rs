@@ -1,10 +1,8 @@
 //! Discord end to end: signed interactions through the real endpoint, the outbox against a fake
 //! Discord API on loopback, buttons taken from the cards the bot itself posted.
 
-mod common;
-
-use common::discord_harness::{discord_user, DiscordBot, CHANNEL};
-use common::fake_discord::{Call, Scripted};
+use crate::common::discord_harness::{discord_user, DiscordBot, CHANNEL};
+use crate::common::fake_discord::{Call, Scripted};
 use serde_json::Value;
 use sqlx::PgPool;
 use std::time::Duration;
@@ -153,24 +151,24 @@ async fn ping_forged_and_stale_signatures(pool: PgPool) {
     let http = reqwest::Client::new();
     let url = format!("{}/discord/interactions", d.base);
     let now = countersign::clock::Clock::now(&d.bot.clock).timestamp();
-    let (key, _) = common::discord_sign::keypair();
+    let (key, _) = crate::common::discord_sign::keypair();
     let other = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
     let cases = [
         ("no headers", None, None),
         (
             "wrong key",
             Some(now.to_string()),
-            Some(common::discord_sign::sign(&other, &now.to_string(), &body)),
+            Some(crate::common::discord_sign::sign(&other, &now.to_string(), &body)),
         ),
         (
             "stale",
             Some((now - 600).to_string()),
-            Some(common::discord_sign::sign(&key, &(now - 600).to_string(), &body)),
+            Some(crate::common::discord_sign::sign(&key, &(now - 600).to_string(), &body)),
         ),
         (
             "tampered",
             Some(now.to_string()),
-            Some(common::discord_sign::sign(
+            Some(crate::common::discord_sign::sign(
                 &key,
                 &now.to_string(),
                 &body.replace("whoami", "help"),
@@ -316,12 +314,12 @@ async fn every_conformance_interaction_is_handled(pool: PgPool) {
 #[test]
 fn commands_are_registered_through_the_api() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let fake = rt.block_on(common::fake_discord::FakeDiscord::start());
+    let fake = rt.block_on(crate::common::fake_discord::FakeDiscord::start());
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_countersign"))
         .args(["discord", "register", "--guild", "561884984214814744"])
         .env("DISCORD_API_BASE", fake.base_url())
-        .env("DISCORD_BOT_TOKEN", common::fake_discord::BOT_TOKEN)
-        .env("DISCORD_APPLICATION_ID", common::fake_discord::APPLICATION_ID)
+        .env("DISCORD_BOT_TOKEN", crate::common::fake_discord::BOT_TOKEN)
+        .env("DISCORD_APPLICATION_ID", crate::common::fake_discord::APPLICATION_ID)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -342,11 +340,11 @@ fn commands_are_registered_through_the_api() {
 
 #[tokio::test]
 async fn a_global_rate_limit_pauses_every_call_until_it_ends() {
-    let fake = common::fake_discord::FakeDiscord::start().await;
+    let fake = crate::common::fake_discord::FakeDiscord::start().await;
     let api = countersign::chat::discord::DiscordApi::new(
         &fake.base_url(),
-        common::fake_discord::BOT_TOKEN,
-        common::fake_discord::APPLICATION_ID,
+        crate::common::fake_discord::BOT_TOKEN,
+        crate::common::fake_discord::APPLICATION_ID,
     )
     .unwrap();
     fake.script(

@@ -1,24 +1,22 @@
 //! Slack end to end: the real router and outbox against a fake Slack Web API on loopback,
 //! with every inbound request signed exactly as Slack signs it.
 
-mod common;
-
-use common::fake_slack::Scripted;
-use common::slack_harness::{slack_user, SlackBot, CHANNEL};
+use crate::common::fake_slack::Scripted;
+use crate::common::slack_harness::{slack_user, SlackBot, CHANNEL};
 use serde_json::Value;
 use sqlx::PgPool;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn texts(calls: &[common::fake_slack::Call]) -> Vec<String> {
+fn texts(calls: &[crate::common::fake_slack::Call]) -> Vec<String> {
     calls
         .iter()
         .map(|c| c.body["text"].as_str().unwrap_or_default().to_string())
         .collect()
 }
 
-fn to(calls: &[common::fake_slack::Call], channel: &str) -> usize {
+fn to(calls: &[crate::common::fake_slack::Call], channel: &str) -> usize {
     calls.iter().filter(|c| c.body["channel"] == channel).count()
 }
 
@@ -244,13 +242,13 @@ async fn forged_stale_and_oversized_requests_are_refused_and_write_nothing(pool:
         (
             "wrong secret",
             Some(now),
-            Some(common::slack_sign::signature("not-the-secret", now, &body)),
+            Some(crate::common::slack_sign::signature("not-the-secret", now, &body)),
         ),
         (
             "stale",
             Some(now - 600),
-            Some(common::slack_sign::signature(
-                common::slack_harness::SECRET,
+            Some(crate::common::slack_sign::signature(
+                crate::common::slack_harness::SECRET,
                 now - 600,
                 &body,
             )),
@@ -265,9 +263,9 @@ async fn forged_stale_and_oversized_requests_are_refused_and_write_nothing(pool:
                 let shift = at - now;
                 let t2 = t + shift;
                 let sig = if what == "wrong secret" {
-                    common::slack_sign::signature("not-the-secret", t2, &body)
+                    crate::common::slack_sign::signature("not-the-secret", t2, &body)
                 } else if what == "stale" {
-                    common::slack_sign::signature(common::slack_harness::SECRET, t2, &body)
+                    crate::common::slack_sign::signature(crate::common::slack_harness::SECRET, t2, &body)
                 } else {
                     sg
                 };

@@ -1,6 +1,5 @@
 //! The test harness: the real engine on a per-test Postgres database, a clock the test moves,
 //! and the console adapter to talk to it the way a person would.
-#![allow(dead_code)]
 
 use chrono::{TimeZone, Utc};
 use countersign::audit;

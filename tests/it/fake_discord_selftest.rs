@@ -3,10 +3,8 @@
 //! signature vectors in the conformance corpus's discord/signatures.json (in the project,
 //! in `tests/fixtures/conformance/`).
 
-#[path = "common/discord_sign.rs"]
-mod discord_sign;
-#[path = "common/fake_discord.rs"]
-mod fake_discord;
+use crate::common::discord_sign;
+use crate::common::fake_discord;
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use fake_discord::{FakeDiscord, Scripted, APPLICATION_ID, BOT_TOKEN};

@@ -1,12 +1,10 @@
 //! Operations: metrics, logs that never carry a secret, graceful shutdown, and riding out a
 //! database outage without losing or doubling anything.
 
-mod common;
-
-use common::db_proxy::DbProxy;
-use common::fake_slack::FakeSlack;
-use common::slack_harness::{slack_user, SlackBot};
-use common::slack_sign::signature;
+use crate::common::db_proxy::DbProxy;
+use crate::common::fake_slack::FakeSlack;
+use crate::common::slack_harness::{slack_user, SlackBot};
+use crate::common::slack_sign::signature;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::io::Read;
@@ -53,13 +51,13 @@ async fn serve_and_stop(pool: &PgPool, format: &str) -> (String, Option<i32>, bo
         .local_addr()
         .unwrap()
         .port();
-    let url = common::url_of(pool).replacen("postgres://postgres@", "postgres://postgres:db-password-71@", 1);
+    let url = crate::common::url_of(pool).replacen("postgres://postgres@", "postgres://postgres:db-password-71@", 1);
     let mut child = Command::new(env!("CARGO_BIN_EXE_countersign"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", &url)
-        .env("COUNTERSIGN_COMMANDS", common::example_commands())
+        .env("COUNTERSIGN_COMMANDS", crate::common::example_commands())
         .env("SLACK_SIGNING_SECRET", "signing-secret-42")
-        .env("SLACK_BOT_TOKEN", common::fake_slack::DEFAULT_TOKEN)
+        .env("SLACK_BOT_TOKEN", crate::common::fake_slack::DEFAULT_TOKEN)
         .env("SLACK_API_URL", fake.api_url())
         .env("COUNTERSIGN_LOG_FORMAT", format)
         .env("COUNTERSIGN_SHUTDOWN_DRAIN_MS", "700")
@@ -149,7 +147,7 @@ async fn no_secret_is_logged(pool: PgPool, format: &str) {
     assert!(saw_not_ready, "/readyz turns false before the server stops");
     for secret in [
         "signing-secret-42",
-        common::fake_slack::DEFAULT_TOKEN,
+        crate::common::fake_slack::DEFAULT_TOKEN,
         "db-password-71",
         "deadbeef",
     ] {

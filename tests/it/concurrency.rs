@@ -1,9 +1,7 @@
 //! Many people clicking at once behave like one: exactly one final state, exactly the votes
 //! that count, every other attempt refused and audited.
 
-mod common;
-
-use common::{commands_dir, Bot};
+use crate::common::{commands_dir, Bot};
 use countersign::approval::VoteKind;
 use countersign::engine::{Context, Outcome};
 use sqlx::postgres::PgPoolOptions;
@@ -11,7 +9,7 @@ use sqlx::PgPool;
 use std::collections::BTreeMap;
 
 /// 50 voters: v00..v39 are approvers, v40..v49 controllers; v45..v49 hold both roles.
-fn crowd() -> common::tempdir::TempDir {
+fn crowd() -> crate::common::tempdir::TempDir {
     let mut people = String::from("[[person]]\nid = \"req\"\nname = \"Requester\"\nroles = [\"clerk\"]\n\n");
     for i in 0..50 {
         let roles = match i {
