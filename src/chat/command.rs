@@ -171,7 +171,8 @@ fn fields(verb: &str, words: &[String]) -> Result<Vec<(String, String)>, Command
         .map(|w| match w.split_once('=') {
             Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
             _ => Err(CommandError::Usage(format!(
-                "{w:?} is not a field=value pair. Usage: {}",
+                "\"{}\" is not a field=value pair. Usage: {}",
+                crate::policy::input::quoted(w),
                 USAGE
                     .iter()
                     .find(|(v, _)| *v == verb)

@@ -138,3 +138,32 @@ fn a_button_whose_version_is_not_a_version_votes_on_no_version() {
         assert_eq!(button_vote_target(tampered).1, 0, "{tampered}");
     }
 }
+
+mod round_trips {
+    use crate::approval::Ref;
+    use crate::chat::command::split_words;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_ref_prints_and_parses_back_in_any_case(prefix in "[A-Za-z]{1,8}", number in 1u64..=999_999_999_999_999_999) {
+            let r = Ref::parse(&format!("{prefix}-{number}")).expect("valid");
+            prop_assert_eq!(Ref::parse(&r.to_string()).expect("printed"), r.clone());
+            prop_assert_eq!(Ref::parse(&r.to_string().to_lowercase()).expect("lower case"), r);
+        }
+
+        #[test]
+        fn quoted_values_come_back_whole(
+            words in proptest::collection::vec("[a-z_]{1,8}=[^\"\\s]{0,6}( [^\"\\s]{1,6}){0,3}", 1..6)
+        ) {
+            let line: Vec<String> = words
+                .iter()
+                .map(|w| {
+                    let (k, v) = w.split_once('=').unwrap();
+                    format!("{k}=\"{v}\"")
+                })
+                .collect();
+            prop_assert_eq!(split_words(&line.join(" ")).expect("splits"), words);
+        }
+    }
+}

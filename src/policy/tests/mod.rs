@@ -6,6 +6,7 @@ mod input;
 mod integration_refusals;
 mod money;
 mod people_refusals;
+mod roundtrip;
 mod workflow_refusals;
 
 use std::path::{Path, PathBuf};
