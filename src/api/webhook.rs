@@ -63,20 +63,30 @@ impl WebhookSender {
             .json(&body)
             .send()
             .await
-            .map_err(|e| DeliveryError::Transient(format!("webhook {url}: {}", without_url(&e))))?;
+            .map_err(|e| DeliveryError::Transient(format!("webhook {}: {}", shown(url), without_url(&e))))?;
         classify(
             res.status().as_u16(),
             res.headers().get("retry-after").and_then(|v| v.to_str().ok()),
-            url,
+            &shown(url),
         )
     }
 }
 
-/// reqwest's errors repeat the URL; the message names it once.
+/// A receiver's address as errors, logs and dead letters name it: its scheme and host only. The
+/// path and query of a webhook URL often carry its secret (`/hooks/T0/B1/xyz`), and what is
+/// stored in the outbox or logged must never.
+fn shown(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or("?")),
+        Err(_) => "(an unparsable URL)".to_string(),
+    }
+}
+
+/// reqwest's errors repeat the URL; the message leaves it out.
 fn without_url(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     if let Some(u) = e.url() {
-        s = s.replace(&format!(" ({u})"), "");
+        s = s.replace(&format!(" ({u})"), "").replace(u.as_str(), "(the receiver)");
     }
     s
 }
@@ -100,6 +110,13 @@ fn classify(status: u16, retry_after: Option<&str>, url: &str) -> Result<(), Del
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_webhook_url_is_named_by_its_host_only() {
+        let shown = super::shown("https://hooks.example.test/services/T0/B1/s3cr3t?token=abc");
+        assert_eq!(shown, "https://hooks.example.test/…");
+        assert!(!shown.contains("s3cr3t") && !shown.contains("abc"));
+    }
     use super::*;
 
     #[test]

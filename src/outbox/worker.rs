@@ -125,6 +125,14 @@ impl Default for OutboxConfig {
     }
 }
 
+/// The delay before retry `attempt` (from 1), for a random `r` in `[0, 1)`: between half and
+/// all of `base * 2^(attempt-1)`, capped at `max`.
+fn backoff(config: &OutboxConfig, attempt: i32, r: f64) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).clamp(0, 20) as u32);
+    let full = config.backoff_base.saturating_mul(factor).min(config.backoff_max);
+    full / 2 + full.mul_f64(r.clamp(0.0, 1.0) / 2.0)
+}
+
 /// The worker: any number may run against one database (claims use SKIP LOCKED and leases).
 pub struct Worker<D: Deliverer> {
     pool: PgPool,
@@ -423,12 +431,10 @@ impl<D: Deliverer> Worker<D> {
         Ok(())
     }
 
+    /// Exponential backoff with equal jitter: half the delay is fixed, half random, so that the
+    /// messages of an outage (or of several replicas) do not all come back at the same instant.
     fn backoff(&self, attempt: i32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).clamp(0, 20) as u32);
-        self.config
-            .backoff_base
-            .saturating_mul(factor)
-            .min(self.config.backoff_max)
+        backoff(&self.config, attempt, rand::random::<f64>())
     }
 
     /// Gives up on a message, and audits it in the same transaction.
@@ -450,5 +456,21 @@ impl<D: Deliverer> Worker<D> {
         crate::metrics::count("dead_letters_total", &[]);
         tracing::warn!(outbox_id = id, error, "message dead-lettered");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_waits_between_half_and_all_of_its_exponential_delay_and_never_past_the_cap() {
+        let c = OutboxConfig::default();
+        assert_eq!(backoff(&c, 1, 0.0), Duration::from_millis(500));
+        assert_eq!(backoff(&c, 1, 1.0), Duration::from_secs(1));
+        assert_eq!(backoff(&c, 4, 0.0), Duration::from_secs(4));
+        assert_eq!(backoff(&c, 4, 1.0), Duration::from_secs(8));
+        assert_eq!(backoff(&c, 30, 1.0), c.backoff_max, "capped");
+        assert!(backoff(&c, 30, 0.0) >= c.backoff_max / 2);
     }
 }
