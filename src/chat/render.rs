@@ -18,15 +18,66 @@ pub enum ButtonStyle {
     Plain,
 }
 
+/// What a card's button means. Its id on the wire (`approve`, `reject`, `details`) is fixed and
+/// independent of the label people read, so a label can change without breaking a click.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ButtonKind {
+    /// Approve the version shown.
+    Approve,
+    /// Reject the version shown (a form asks why).
+    Reject,
+    /// The request's audit trail, privately.
+    Details,
+}
+
+impl ButtonKind {
+    /// The id platforms send back when it is clicked.
+    pub fn id(self) -> &'static str {
+        match self {
+            ButtonKind::Approve => "approve",
+            ButtonKind::Reject => "reject",
+            ButtonKind::Details => "details",
+        }
+    }
+
+    /// The button an id stands for; `None` for ids that are not ours.
+    pub fn from_id(id: &str) -> Option<ButtonKind> {
+        [ButtonKind::Approve, ButtonKind::Reject, ButtonKind::Details]
+            .into_iter()
+            .find(|k| k.id() == id)
+    }
+
+    /// What people read on it.
+    pub fn label(self) -> &'static str {
+        match self {
+            ButtonKind::Approve => "Approve",
+            ButtonKind::Reject => "Reject",
+            ButtonKind::Details => "Details",
+        }
+    }
+
+    /// How it looks.
+    pub fn style(self) -> ButtonStyle {
+        match self {
+            ButtonKind::Approve => ButtonStyle::Primary,
+            ButtonKind::Reject => ButtonStyle::Danger,
+            ButtonKind::Details => ButtonStyle::Plain,
+        }
+    }
+
+    /// Whether it casts a vote (and so carries the version shown).
+    pub fn votes(self) -> bool {
+        matches!(self, ButtonKind::Approve | ButtonKind::Reject)
+    }
+}
+
 /// A button on a card, and the command it stands for (bound to the version shown).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CardAction {
-    /// Button label.
-    pub label: &'static str,
+    /// What it means.
+    pub kind: ButtonKind,
     /// The command the button stands for.
     pub command: String,
-    /// How it looks.
-    pub style: ButtonStyle,
 }
 
 /// Everything a card shows.
@@ -182,19 +233,16 @@ pub fn card(v: &RequestView, now: DateTime<Utc>) -> Card {
     let actions = match v.status {
         Status::Pending => vec![
             CardAction {
-                label: "Approve",
+                kind: ButtonKind::Approve,
                 command: format!("approve {at}"),
-                style: ButtonStyle::Primary,
             },
             CardAction {
-                label: "Reject",
+                kind: ButtonKind::Reject,
                 command: format!("reject {at} <reason>"),
-                style: ButtonStyle::Danger,
             },
             CardAction {
-                label: "Details",
+                kind: ButtonKind::Details,
                 command: format!("history {}", v.r#ref),
-                style: ButtonStyle::Plain,
             },
         ],
         Status::Approved | Status::Rejected | Status::Cancelled | Status::Expired => Vec::new(),
@@ -219,7 +267,7 @@ pub fn card(v: &RequestView, now: DateTime<Utc>) -> Card {
 impl Card {
     /// The requester's own copy: no Approve or Reject buttons, which they may not use.
     pub fn for_requester(mut self) -> Card {
-        self.actions.retain(|a| a.style == ButtonStyle::Plain);
+        self.actions.retain(|a| !a.kind.votes());
         self
     }
 
@@ -256,7 +304,7 @@ impl Card {
             let buttons: Vec<String> = self
                 .actions
                 .iter()
-                .map(|a| format!("[{}: {}]", a.label, a.command))
+                .map(|a| format!("[{}: {}]", a.kind.label(), a.command))
                 .collect();
             let _ = writeln!(s, "| {}", buttons.join(" "));
         }
@@ -344,4 +392,18 @@ pub fn history(r#ref: &str, entries: &[StoredEntry]) -> String {
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ButtonKind;
+
+    #[test]
+    fn a_button_is_known_by_its_id_never_by_its_label() {
+        for kind in [ButtonKind::Approve, ButtonKind::Reject, ButtonKind::Details] {
+            assert_eq!(ButtonKind::from_id(kind.id()), Some(kind));
+            assert_eq!(ButtonKind::from_id(kind.label()), None, "a label is not an id");
+        }
+        assert_eq!(ButtonKind::from_id("approve_all"), None);
+    }
 }

@@ -84,18 +84,13 @@ pub fn card_buttons(card: &Card) -> Vec<Value> {
         .actions
         .iter()
         .map(|a| {
-            let id = a.label.to_lowercase();
-            let target = if id == "details" {
-                card.r#ref.clone()
-            } else {
-                at.clone()
-            };
-            let style = match a.style {
+            let target = if a.kind.votes() { at.clone() } else { card.r#ref.clone() };
+            let style = match a.kind.style() {
                 ButtonStyle::Primary => 3,
                 ButtonStyle::Danger => 4,
                 ButtonStyle::Plain => 2,
             };
-            json!({ "type": 2, "style": style, "label": a.label, "custom_id": format!("{id}:{target}") })
+            json!({ "type": 2, "style": style, "label": a.kind.label(), "custom_id": format!("{}:{target}", a.kind.id()) })
         })
         .collect();
     vec![json!({ "type": 1, "components": buttons })]

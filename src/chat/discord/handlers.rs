@@ -9,7 +9,7 @@ use crate::approval::{Ref, VoteKind};
 use crate::audit::Action;
 use crate::chat::command::{self, Command, CommandError};
 use crate::chat::dispatch::{dispatch, Audience, Message};
-use crate::chat::render::{self, Card};
+use crate::chat::render::{self, ButtonKind, Card};
 use crate::engine::{Context, Engine, Outcome};
 use crate::identity::{self, Actor, Identity};
 use crate::outbox::{ChatPlace, Intent, Platform};
@@ -263,25 +263,25 @@ async fn button(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Va
     let (r#ref, version) = command::button_vote_target(target);
     let version = Some(version);
     let r#ref = Ref::parse(&r#ref).map(|r| r.to_string()).unwrap_or(r#ref);
-    match action {
-        "approve" => {
+    match ButtonKind::from_id(action) {
+        Some(ButtonKind::Approve) => {
             let outcome = app.engine.vote(ctx, &r#ref, version, VoteKind::Approve, None).await?;
             Ok(match outcome.refusal() {
                 Some(r) => ui::ephemeral(&r.message, &[]),
                 None => ui::deferred_update(),
             })
         }
-        "reject" => Ok(ui::reject_modal(target)),
-        "details" => Ok(ui::ephemeral(
+        Some(ButtonKind::Reject) => Ok(ui::reject_modal(target)),
+        Some(ButtonKind::Details) => Ok(ui::ephemeral(
             &match app.engine.history(ctx, &r#ref).await? {
                 Ok(entries) => format!("```\n{}\n```", render::history(&r#ref, &entries)),
                 Err(refusal) => refusal.message,
             },
             &[],
         )),
-        other => {
+        None => {
             tracing::info!(
-                custom_id = other,
+                custom_id = %custom,
                 "Discord component acknowledged and ignored (not one of ours)"
             );
             Ok(ui::deferred_update())

@@ -76,14 +76,11 @@ pub fn card_blocks(card: &Card) -> Vec<Value> {
             .actions
             .iter()
             .map(|a| {
-                let id = a.label.to_lowercase();
-                let value = if id == "details" {
-                    card.r#ref.clone()
-                } else {
-                    at.clone()
-                };
-                let mut b = json!({ "type": "button", "action_id": id, "text": plain(a.label, 75), "value": value });
-                match a.style {
+                let value = if a.kind.votes() { at.clone() } else { card.r#ref.clone() };
+                let mut b = json!({
+                    "type": "button", "action_id": a.kind.id(), "text": plain(a.kind.label(), 75), "value": value
+                });
+                match a.kind.style() {
                     ButtonStyle::Primary => b["style"] = json!("primary"),
                     ButtonStyle::Danger => b["style"] = json!("danger"),
                     ButtonStyle::Plain => {}

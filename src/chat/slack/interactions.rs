@@ -7,7 +7,7 @@ use super::handlers::{actor, failure, place, unauthorized, verified, within_budg
 use super::inbound::{self, ButtonPress, Who};
 use crate::approval::{Ref, VoteKind};
 use crate::audit::Action;
-use crate::chat::render;
+use crate::chat::render::{self, ButtonKind};
 use crate::engine::{Context, Outcome, ReplyTo};
 use crate::outbox::Intent;
 use axum::body::Bytes;
@@ -97,13 +97,13 @@ fn reply_to(who: &Who) -> Option<ReplyTo> {
 
 /// A button on one of our cards.
 async fn button(app: &SlackApp, payload: &Value, press: &ButtonPress, correlation: &str) -> anyhow::Result<()> {
-    let attempted = match press.action_id.as_str() {
-        "approve" => Action::VoteApprove,
-        "reject" => Action::VoteReject,
-        "details" => Action::RequestViewed,
-        other => {
+    let attempted = match ButtonKind::from_id(&press.action_id) {
+        Some(ButtonKind::Approve) => Action::VoteApprove,
+        Some(ButtonKind::Reject) => Action::VoteReject,
+        Some(ButtonKind::Details) => Action::RequestViewed,
+        None => {
             tracing::info!(
-                action_id = other,
+                action_id = %press.action_id,
                 "Slack button acknowledged and ignored (not one of ours)"
             );
             return Ok(());
