@@ -45,6 +45,7 @@ fn roles_list(roles: &[crate::policy::Role]) -> String {
 
 impl Engine {
     /// Opens a request of `workflow` with the typed `raw` fields.
+    #[tracing::instrument(name = "open", skip_all, fields(person = %ctx.actor.person, workflow = %crate::policy::input::quoted(workflow)))]
     pub async fn open(&self, ctx: &Context, workflow: &str, raw: &RawFields) -> anyhow::Result<Outcome> {
         self.atomically(ctx, async |work| self.open_in(work, ctx, workflow, raw).await)
             .await
@@ -121,6 +122,7 @@ impl Engine {
     }
 
     /// Amends a pending request: the requester changes fields; a new version voids earlier votes.
+    #[tracing::instrument(name = "amend", skip_all, fields(person = %ctx.actor.person, request = %crate::policy::input::quoted(r#ref)))]
     pub async fn amend(&self, ctx: &Context, r#ref: &str, raw: &RawFields) -> anyhow::Result<Outcome> {
         self.atomically(ctx, async |work| self.amend_in(work, ctx, r#ref, raw).await)
             .await

@@ -57,6 +57,7 @@ fn may_view(actor: &Actor, wf: Option<&Workflow>, requester: &str) -> bool {
 
 impl Engine {
     /// The card of one request, for those allowed to see it. A refused view is audited.
+    #[tracing::instrument(name = "show", skip_all, fields(person = %ctx.actor.person, request = %crate::policy::input::quoted(r#ref)))]
     pub async fn show(&self, ctx: &Context, r#ref: &str) -> anyhow::Result<Result<RequestView, Refusal>> {
         let mut conn = self.pool.acquire().await?;
         let row = match self.viewable(&mut conn, ctx, r#ref).await? {
@@ -71,6 +72,7 @@ impl Engine {
     }
 
     /// The audit trail of one request, for those allowed to see it.
+    #[tracing::instrument(name = "history", skip_all, fields(person = %ctx.actor.person, request = %crate::policy::input::quoted(r#ref)))]
     pub async fn history(&self, ctx: &Context, r#ref: &str) -> anyhow::Result<Result<Vec<HistoryEntry>, Refusal>> {
         let mut conn = self.pool.acquire().await?;
         let row = match self.viewable(&mut conn, ctx, r#ref).await? {
@@ -169,6 +171,7 @@ impl Engine {
 
     /// One page of the requests the caller may see, newest first, and the cursor of the next
     /// page when there may be one.
+    #[tracing::instrument(name = "list", skip_all, fields(person = %ctx.actor.person))]
     pub async fn list_page(&self, ctx: &Context, page: &Page) -> anyhow::Result<(Vec<RequestView>, Option<i64>)> {
         let actor = &ctx.actor;
         let workflows: Vec<String> = self

@@ -11,6 +11,11 @@ use serde_json::json;
 
 impl Engine {
     /// Casts a vote on `version` (the version the voter saw; `None` means the current one).
+    #[tracing::instrument(
+        name = "vote",
+        skip_all,
+        fields(person = %ctx.actor.person, request = %crate::policy::input::quoted(r#ref), ?version, ?kind)
+    )]
     pub async fn vote(
         &self,
         ctx: &Context,
@@ -95,6 +100,7 @@ impl Engine {
     }
 
     /// The requester withdraws a pending request.
+    #[tracing::instrument(name = "cancel", skip_all, fields(person = %ctx.actor.person, request = %crate::policy::input::quoted(r#ref)))]
     pub async fn cancel(&self, ctx: &Context, r#ref: &str, reason: Option<&str>) -> anyhow::Result<Outcome> {
         self.atomically(ctx, async |work| {
             let Some(mut l) = self.load_locked(work, r#ref).await? else {
@@ -123,6 +129,7 @@ impl Engine {
 
     /// Expires every pending request past its expiry; returns what expired. Each request is its
     /// own transaction, so one failure does not hold back the rest.
+    #[tracing::instrument(name = "expire_due", skip_all)]
     pub async fn expire_due(&self) -> anyhow::Result<Vec<Outcome>> {
         let due = rows::due_for_expiry(&self.pool, self.clock.now(), 500).await?;
         let mut expired = Vec::new();

@@ -46,6 +46,7 @@ impl DiscordApi {
         &self.application_id
     }
 
+    #[tracing::instrument(name = "discord", skip_all, fields(method = %method))]
     async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, DeliveryError> {
         let blocked = *self.global_wait.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(left) = blocked.and_then(|until| until.checked_duration_since(Instant::now())) {

@@ -132,6 +132,7 @@ impl SlackApi {
     /// Runs one Web API call within the timeout, timed for the metrics, its failure sorted. A
     /// call that times out may still have been carried out by Slack: it is retried as transient
     /// (docs/slack.md says what that can double).
+    #[tracing::instrument(name = "slack", skip_all, fields(method = method))]
     async fn call<T>(
         &self,
         method: &'static str,
