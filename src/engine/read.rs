@@ -116,8 +116,9 @@ impl Engine {
                 let refusal = Refusal::new(RefusalReason::UnknownRef, unseen(r));
                 (refusal.clone(), refusal)
             }
+            // Not a ref at all (a NUL, 5,000 digits): invalid input, never looked up.
             (_, Err(message)) => {
-                let refusal = Refusal::new(RefusalReason::UnknownRef, message.clone());
+                let refusal = Refusal::new(RefusalReason::InvalidInput, message.clone());
                 (refusal.clone(), refusal)
             }
         };

@@ -166,11 +166,15 @@ impl Engine {
     ) -> anyhow::Result<Outcome> {
         // A malformed ref is not audited as a ref: the entry names no request, and its message
         // quotes a short excerpt of what was typed.
-        let (known, message) = match Ref::parse(r#ref) {
-            Ok(r) => (Some(r.to_string()), format!("There is no request {r}.")),
-            Err(message) => (None, message),
+        let (known, reason, message) = match Ref::parse(r#ref) {
+            Ok(r) => (
+                Some(r.to_string()),
+                RefusalReason::UnknownRef,
+                format!("There is no request {r}."),
+            ),
+            Err(message) => (None, RefusalReason::InvalidInput, message),
         };
-        let refusal = Refusal::new(RefusalReason::UnknownRef, message);
+        let refusal = Refusal::new(reason, message);
         let subject = Subject {
             r#ref: known.as_deref(),
             ..Subject::default()

@@ -63,11 +63,12 @@ async fn an_unauthenticated_flood_writes_one_entry_and_one_count_each_minute(poo
 async fn nul_bytes_and_oversized_values_are_invalid_input_and_audited(pool: PgPool) {
     let api = ApiBot::start(pool, None).await;
     let (status, body) = api.get("/api/v1/requests/INV%00", "erp").await;
-    assert_eq!(status, 404, "{body}");
+    assert_eq!(status, 422, "not a ref is invalid input: {body}");
+    assert_eq!(body["error"], "invalid_input", "{body}");
     let (status, body) = api
         .get(&format!("/api/v1/requests/INV-{}", "9".repeat(5000)), "erp")
         .await;
-    assert_eq!(status, 404, "{body}");
+    assert_eq!(status, 422, "{body}");
     assert!(
         body.to_string().len() < 1000,
         "the answer does not echo the ref: {body}"
