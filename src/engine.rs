@@ -275,6 +275,11 @@ impl Engine {
                 ..NewEntry::new(now, attempt.action, AuditOutcome::Refused(refusal.reason))
             });
         }
+        // A counted refusal with nobody to answer writes nothing: a flood costs no round trip.
+        if entries.is_empty() && reply_to.is_none() {
+            crate::metrics::count("refusals_total", &[("reason", refusal.reason.as_str())]);
+            return Ok(());
+        }
         let mut conn = self.pool.acquire().await?;
         let mut work = Work::new(&mut conn);
         for e in entries {
