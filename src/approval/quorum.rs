@@ -79,10 +79,9 @@ pub fn missing_phrase<'a>(groups: impl Iterator<Item = (u32, usize, &'a str)>) -
             (missing > 0).then(|| format!("{missing} {role}"))
         })
         .collect();
-    match parts.as_slice() {
-        [] => "nothing".to_string(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    match parts.is_empty() {
+        true => "nothing".to_string(),
+        false => crate::policy::input::listed(&parts, "and"),
     }
 }
 

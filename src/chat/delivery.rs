@@ -195,7 +195,7 @@ impl ChatDeliverer {
         let Some(text) = render::confirmation(&view) else {
             return Ok(());
         };
-        let card = render::card(&view, self.engine.clock().now()).for_requester();
+        let card = render::card_for(&view, self.engine.clock().now(), &view.requester.id);
         self.direct(to, &text, Some(&card)).await
     }
 

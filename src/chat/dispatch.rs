@@ -89,17 +89,11 @@ pub async fn dispatch(engine: &Engine, ctx: &Context, cmd: Command) -> anyhow::R
         Command::Amend { r#ref, fields } => engine.amend(ctx, &normalise(&r#ref), &fields).await?,
         Command::Show { r#ref } => {
             return Ok(vec![match engine.show(ctx, &normalise(&r#ref)).await? {
-                Ok(v) => {
-                    let card = render::card(&v, engine.clock().now());
-                    Message {
-                        to: Audience::Caller,
-                        text: String::new(),
-                        card: Some(match v.requester.id == ctx.actor.person.as_str() {
-                            true => card.for_requester(),
-                            false => card,
-                        }),
-                    }
-                }
+                Ok(v) => Message {
+                    to: Audience::Caller,
+                    text: String::new(),
+                    card: Some(render::card_for(&v, engine.clock().now(), ctx.actor.person.as_str())),
+                },
                 Err(refusal) => Message::caller(render::refusal(&refusal)),
             }]);
         }
@@ -115,30 +109,24 @@ pub async fn dispatch(engine: &Engine, ctx: &Context, cmd: Command) -> anyhow::R
         Command::Whoami => return Ok(vec![Message::caller(whoami(engine, ctx))]),
         Command::Help => return Ok(vec![Message::caller(help())]),
     };
-    Ok(messages(engine, &outcome))
+    Ok(messages(engine, ctx, &outcome))
 }
 
 /// The messages an outcome produces: the caller's answer, new cards for approvers, and the
 /// requester's confirmation when the request reached a final state.
-pub fn messages(engine: &Engine, outcome: &Outcome) -> Vec<Message> {
+pub fn messages(engine: &Engine, ctx: &Context, outcome: &Outcome) -> Vec<Message> {
     let now = engine.clock().now();
-    // Only the requester opens, amends or cancels; a voter is never the requester.
-    let caller_is_requester = matches!(
-        outcome,
-        Outcome::Opened { .. } | Outcome::Amended { .. } | Outcome::Cancelled { .. }
-    );
     let with_card = |to: Audience, text: String, v: &RequestView| {
-        let card = render::card(v, now);
-        // The requester's own copies carry no buttons they may not use.
-        let theirs = match &to {
-            Audience::Requester(_) => true,
-            Audience::Caller => caller_is_requester,
-            Audience::Approvers(_) => false,
+        let viewer = match &to {
+            Audience::Caller => ctx.actor.person.as_str(),
+            Audience::Requester(p) => p.id.as_str(),
+            // Approvers are never the requester: the card with its buttons.
+            Audience::Approvers(_) => "",
         };
         Message {
+            card: Some(render::card_for(v, now, viewer)),
             to,
             text,
-            card: Some(if theirs { card.for_requester() } else { card }),
         }
     };
     match outcome {

@@ -4,6 +4,7 @@
 use crate::approval::Status;
 use crate::audit::StoredEntry;
 use crate::engine::{GroupView, Refusal, RequestView};
+use crate::policy::input::listed;
 use chrono::{DateTime, Utc};
 use std::fmt::Write as _;
 
@@ -110,15 +111,6 @@ pub struct Card {
     pub decisions: Vec<String>,
     /// Buttons (only while pending).
     pub actions: Vec<CardAction>,
-}
-
-/// Names as a list a person reads, joined by `conj`: "A", "A or B", "A, B or C".
-fn listed(names: &[&str], conj: &str) -> String {
-    match names {
-        [] => String::new(),
-        [one] => (*one).to_string(),
-        [init @ .., last] => format!("{} {conj} {last}", init.join(", ")),
-    }
 }
 
 /// A value a person typed, on one line: a line break is shown as " ↵ ", so that no value can
@@ -264,13 +256,17 @@ pub fn card(v: &RequestView, now: DateTime<Utc>) -> Card {
     }
 }
 
-impl Card {
-    /// The requester's own copy: no Approve or Reject buttons, which they may not use.
-    pub fn for_requester(mut self) -> Card {
-        self.actions.retain(|a| !a.kind.votes());
-        self
+/// The card as `viewer` (a person id) sees it: the requester's own copy has no Approve or
+/// Reject buttons, which they may not use.
+pub fn card_for(v: &RequestView, now: DateTime<Utc>, viewer: &str) -> Card {
+    let mut card = card(v, now);
+    if viewer == v.requester.id {
+        card.actions.retain(|a| !a.kind.votes());
     }
+    card
+}
 
+impl Card {
     /// What a notification shows (a phone's lock screen, a client without blocks): the ref,
     /// the first facts (the amount and the main field), the requester and the state.
     pub fn notification(&self) -> String {

@@ -1,6 +1,7 @@
 //! What people type, as the domain lets it in and as messages quote it back: a value with a
 //! control character (a NUL above all, which Postgres cannot store) is refused as invalid input,
-//! and a message never echoes more than a short, printable excerpt of what was typed.
+//! and a message never echoes more than a short, printable excerpt of what was typed. Also how
+//! a list reads in a message.
 
 /// How much of a person's input a message quotes back.
 pub const QUOTED_CHARS: usize = 60;
@@ -20,6 +21,18 @@ pub fn control_char(text: &str) -> Option<String> {
 /// characters shown as `�`.
 pub fn quoted(text: &str) -> String {
     quoted_at(text, QUOTED_CHARS)
+}
+
+/// Items as a person reads a list, joined by `conj`: "A", "A or B", "A, B or C".
+pub fn listed<S: AsRef<str>>(items: &[S], conj: &str) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.as_ref().to_string(),
+        [init @ .., last] => {
+            let init: Vec<&str> = init.iter().map(AsRef::as_ref).collect();
+            format!("{} {conj} {}", init.join(", "), last.as_ref())
+        }
+    }
 }
 
 /// `text` cut at `max` characters (then "…"), control characters shown as `�`.
