@@ -18,10 +18,11 @@ mod voters;
 use checks::{check, delivery};
 use common::{env_u64, ms, percentile, proc_status_mb, rate, round, table};
 use countersign::audit;
+use countersign::chat::address::{ChatPlace, ChatUser, Platform};
 use countersign::clock::{Clock, SystemClock};
 use countersign::engine::{Context, Engine, Outcome};
 use countersign::identity::{self, Identity};
-use countersign::outbox::{ChatPlace, OutboxConfig, Platform};
+use countersign::outbox::OutboxConfig;
 use countersign::policy::PolicySet;
 use countersign::server::{self, ServeSettings, SlackSettings};
 use serde_json::json;
@@ -75,10 +76,11 @@ fn settings() -> Settings {
 /// Opens `n` large invoices (two approvals each) as the requester, from the finance channel,
 /// through the engine, eight at a time.
 async fn open_requests(engine: &Engine, n: u64) -> anyhow::Result<()> {
-    let identity = Identity::Slack {
-        workspace: "T0001".into(),
+    let identity = Identity::Chat(ChatUser {
+        platform: Platform::Slack,
+        workspace: Some("T0001".into()),
         user: voters::slack_user(REQUESTER),
-    };
+    });
     let actor = identity::resolve(&engine.policy().directory, &identity).expect("the requester is in people.toml");
     let next = Arc::new(AtomicU32::new(0));
     let mut tasks = Vec::new();

@@ -425,27 +425,23 @@ pub async fn digest_send(settings: &Settings, owner: &str) -> anyhow::Result<()>
     let discord = discord_from_env(false)?
         .map(|d| crate::chat::discord::DiscordApi::new(&d.api_base, &d.bot_token, &d.application_id))
         .transpose()?;
-    let mut platforms = Vec::new();
-    if slack.is_some() {
-        platforms.push(crate::outbox::Platform::Slack);
+    let mut platforms = crate::chat::platform::Platforms::none();
+    if let Some(api) = slack {
+        platforms = platforms.with(crate::chat::address::Platform::Slack, Arc::new(api));
     }
-    if discord.is_some() {
-        platforms.push(crate::outbox::Platform::Discord);
+    if let Some(api) = discord {
+        platforms = platforms.with(crate::chat::address::Platform::Discord, Arc::new(api));
     }
     anyhow::ensure!(
-        !platforms.is_empty(),
+        !platforms.configured().is_empty(),
         "no chat platform is configured in this shell: set the SLACK_* or DISCORD_* variables (see docs/slack.md and \
          docs/discord.md), or read it here with `countersign digest preview {owner}`"
     );
-    let digest = crate::digest::scheduler::Scheduler::new(engine.clone(), platforms)
+    let digest = crate::digest::scheduler::Scheduler::new(engine.clone(), platforms.configured())
         .send_now(owner)
         .await?;
     println!("{}", crate::digest::render::text(&digest));
-    let deliverer = Arc::new(crate::chat::delivery::ChatDeliverer::new(
-        engine.clone(),
-        slack,
-        discord,
-    ));
+    let deliverer = Arc::new(crate::chat::delivery::ChatDeliverer::new(engine.clone(), platforms));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let worker = crate::outbox::Worker::new(pool.clone(), deliverer, crate::outbox::OutboxConfig::default(), clock);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

@@ -12,7 +12,6 @@ mod remind;
 mod vote;
 mod work;
 
-pub use notify::chat_user;
 pub use outcome::{
     AmendmentView, FieldChange, FieldProblem, FieldView, GroupView, Outcome, PersonRef, Refusal, RequestView,
 };
@@ -20,9 +19,10 @@ pub use read::{HistoryEntry, ListFilter, Page, AUDITOR_ROLE};
 
 use crate::approval::RefusalReason;
 use crate::audit::{Action, AuditOutcome, NewEntry};
+use crate::chat::address::ChatPlace;
 use crate::clock::Clock;
 use crate::identity::{Actor, Identity};
-use crate::outbox::{self, ChatPlace, Doorbell, Intent, Queued};
+use crate::outbox::{self, Doorbell, Intent, Queued};
 use crate::policy::PolicySet;
 use crate::store::idempotency;
 use anyhow::Context as _;

@@ -3,15 +3,17 @@
 
 use crate::api::webhook::WebhookSender;
 use crate::api::{ApiApp, ApiAuth, ReceiptSigner};
+use crate::chat::address::Platform;
 use crate::chat::delivery::ChatDeliverer;
 use crate::chat::discord::handlers::DiscordApp;
 use crate::chat::discord::{DiscordApi, DiscordVerifier};
+use crate::chat::platform::Platforms;
 use crate::chat::slack::handlers::SlackApp;
 use crate::chat::slack::{SlackApi, SlackVerifier};
 use crate::digest::scheduler::Scheduler;
 use crate::engine::Engine;
 use crate::http::{self, Health};
-use crate::outbox::{OutboxConfig, Platform, Worker};
+use crate::outbox::{OutboxConfig, Worker};
 use crate::{audit, clock::Clock};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -116,20 +118,6 @@ pub struct ApiSettings {
     pub receipts: Option<ReceiptSigner>,
 }
 
-impl ServeSettings {
-    /// The chat platforms this server delivers to.
-    pub fn platforms(&self) -> Vec<Platform> {
-        let mut p = Vec::new();
-        if self.slack.is_some() {
-            p.push(Platform::Slack);
-        }
-        if self.discord.is_some() {
-            p.push(Platform::Discord);
-        }
-        p
-    }
-}
-
 /// A running server.
 pub struct Running {
     /// The address it listens on.
@@ -191,10 +179,18 @@ pub async fn start(
         Some(d) => Some(DiscordApi::new(&d.api_base, &d.bot_token, &d.application_id)?),
         None => None,
     };
+    // The one place that names each platform's implementation of the delivery seam.
+    let mut platforms = Platforms::none();
+    if let Some(api) = &slack_api {
+        platforms = platforms.with(Platform::Slack, Arc::new(api.clone()));
+    }
+    if let Some(api) = &discord_api {
+        platforms = platforms.with(Platform::Discord, Arc::new(api.clone()));
+    }
     let worker = Worker::new(
         engine.pool().clone(),
         Arc::new(
-            ChatDeliverer::new(engine.clone(), slack_api.clone(), discord_api.clone())
+            ChatDeliverer::new(engine.clone(), platforms.clone())
                 .with_webhooks(WebhookSender::new(engine.clone(), settings.api.receipts.clone())?),
         ),
         settings.outbox.clone(),
@@ -206,7 +202,7 @@ pub async fn start(
         audit::spawn_sealer(engine.pool().clone(), settings.seal_every),
         spawn_refusal_counts(engine.clone(), settings.seal_every.max(Duration::from_secs(1))),
         crate::digest::scheduler::spawn(
-            Scheduler::new(engine.clone(), settings.platforms()),
+            Scheduler::new(engine.clone(), platforms.configured()),
             settings.tick_every,
         ),
     ];

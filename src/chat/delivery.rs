@@ -1,24 +1,24 @@
-//! Delivers outbox intents to the platforms: renders cards from the request's current state and
-//! posts, updates or sends them, remembering every posted copy; receipts go to webhooks.
+//! Delivers outbox intents: renders cards from the request's current state and hands each
+//! message to the platform it is addressed on ([`Platforms`]), remembering every posted copy;
+//! receipts go to webhooks. Nothing here knows which platforms exist.
 
-use super::discord::{components as discord_ui, DiscordApi};
+use super::address::{ChatPlace, ChatUser};
+use super::platform::{Destination, Platforms, Posted};
 use super::render::{self, Card};
-use super::slack::blocks::{card_blocks, escape};
-use super::slack::SlackApi;
 use crate::api::webhook::WebhookSender;
 use crate::engine::{Engine, RequestView};
-use crate::outbox::{ChatPlace, ChatUser, Completions, Deliverer, DeliveryError, Intent, Job, Platform};
+use crate::outbox::{Completions, Deliverer, DeliveryError, Intent, Job};
 use crate::store::chat_messages::{self, CardCopy};
-use serde_json::json;
 use std::collections::HashMap;
 
-/// The platform clients the outbox delivers through.
+/// The platforms and webhooks the outbox delivers through.
 #[derive(Clone, Debug)]
 pub struct ChatDeliverer {
     engine: Engine,
-    slack: Option<SlackApi>,
-    discord: Option<DiscordApi>,
+    platforms: Platforms,
     webhooks: Option<WebhookSender>,
+    /// Whether posted copies are remembered (not when the console only shows what would go).
+    record_copies: bool,
 }
 
 fn transient(e: anyhow::Error) -> DeliveryError {
@@ -26,13 +26,21 @@ fn transient(e: anyhow::Error) -> DeliveryError {
 }
 
 impl ChatDeliverer {
-    /// A deliverer; platforms without a client dead-letter their messages.
-    pub fn new(engine: Engine, slack: Option<SlackApi>, discord: Option<DiscordApi>) -> Self {
+    /// A deliverer; messages for a platform it has no implementation of are dead-lettered.
+    pub fn new(engine: Engine, platforms: Platforms) -> Self {
         ChatDeliverer {
             engine,
-            slack,
-            discord,
+            platforms,
             webhooks: None,
+            record_copies: true,
+        }
+    }
+
+    /// A deliverer that shows what would be sent (the console): posted copies are not recorded.
+    pub fn showing(engine: Engine, platforms: Platforms) -> Self {
+        ChatDeliverer {
+            record_copies: false,
+            ..Self::new(engine, platforms)
         }
     }
 
@@ -40,18 +48,6 @@ impl ChatDeliverer {
     pub fn with_webhooks(mut self, webhooks: WebhookSender) -> Self {
         self.webhooks = Some(webhooks);
         self
-    }
-
-    fn slack(&self) -> Result<&SlackApi, DeliveryError> {
-        self.slack
-            .as_ref()
-            .ok_or_else(|| DeliveryError::Permanent("Slack is not configured (SLACK_BOT_TOKEN)".into()))
-    }
-
-    fn discord(&self) -> Result<&DiscordApi, DeliveryError> {
-        self.discord
-            .as_ref()
-            .ok_or_else(|| DeliveryError::Permanent("Discord is not configured (DISCORD_BOT_TOKEN)".into()))
     }
 
     fn view(&self, round: &Round, r#ref: &str) -> Result<RequestView, DeliveryError> {
@@ -86,46 +82,29 @@ impl ChatDeliverer {
         Ok(Round { views, copies })
     }
 
-    /// Posts the card in a channel (or a user's DM), under an optional line of text, and
-    /// remembers the copy so that it is updated with the request.
+    /// Posts the card (under an optional line of text) and remembers the copy so that it is
+    /// updated with the request.
     async fn post_card(
         &self,
         round: &Round,
         r#ref: &str,
-        platform: Platform,
-        workspace: Option<&str>,
-        to: Target<'_>,
+        to: Destination<'_>,
         preface: Option<&str>,
     ) -> Result<(), DeliveryError> {
         let card = render::card(&self.view(round, r#ref)?, self.engine.clock().now());
-        let (channel, message_id) = match platform {
-            Platform::Slack => {
-                let mut blocks = Vec::new();
-                if let Some(p) = preface {
-                    blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": escape(p) } }));
-                }
-                blocks.extend(card_blocks(&card));
-                let text = preface.map(str::to_owned).unwrap_or_else(|| card.notification());
-                let posted = self.slack()?.post_message(to.id(), &text, &blocks).await?;
-                (posted.channel, posted.ts)
-            }
-            Platform::Discord => {
-                let api = self.discord()?;
-                let channel = match to {
-                    Target::Channel(c) => c.to_string(),
-                    Target::User(u) => api.dm_channel(u).await?,
-                };
-                let id = api
-                    .post_message(&channel, &discord_ui::card_message(&card, preface))
-                    .await?;
-                (channel, id)
-            }
+        let (platform, workspace) = match to {
+            Destination::Channel(p) => (p.platform, p.workspace.clone()),
+            Destination::User(u) => (u.platform, u.workspace.clone()),
         };
+        let posted = self.platforms.get(platform)?.post_card(to, &card, preface).await?;
+        if !self.record_copies {
+            return Ok(());
+        }
         let copy = CardCopy {
-            platform: platform.to_string(),
-            workspace: workspace.map(str::to_owned),
-            channel,
-            message_id,
+            platform,
+            workspace,
+            channel: posted.channel,
+            message_id: posted.message_id,
         };
         chat_messages::record(self.engine.pool(), r#ref, &copy)
             .await
@@ -148,46 +127,11 @@ impl ChatDeliverer {
     }
 
     async fn update_copy(&self, copy: &CardCopy, card: &Card) -> Result<(), DeliveryError> {
-        if copy.platform == Platform::Slack.to_string() {
-            self.slack()?
-                .update(
-                    &copy.channel,
-                    &copy.message_id,
-                    &card.notification(),
-                    &card_blocks(card),
-                )
-                .await
-        } else if copy.platform == Platform::Discord.to_string() {
-            let message = discord_ui::card_message(card, None);
-            self.discord()?
-                .edit_message(&copy.channel, &copy.message_id, &message)
-                .await
-        } else {
-            Ok(())
-        }
-    }
-
-    /// A private message to a person, with the card under it when there is one.
-    async fn direct(&self, to: &ChatUser, text: &str, card: Option<&Card>) -> Result<(), DeliveryError> {
-        match to.platform {
-            Platform::Slack => {
-                let mut blocks = Vec::new();
-                if let Some(card) = card {
-                    blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": escape(text) } }));
-                    blocks.extend(card_blocks(card));
-                }
-                self.slack()?.post_message(&to.user, text, &blocks).await.map(|_| ())
-            }
-            Platform::Discord => {
-                let api = self.discord()?;
-                let channel = api.dm_channel(&to.user).await?;
-                let message = match card {
-                    Some(card) => discord_ui::card_message(card, Some(text)),
-                    None => json!({ "content": text, "allowed_mentions": { "parse": [] } }),
-                };
-                api.post_message(&channel, &message).await.map(|_| ())
-            }
-        }
+        let posted = Posted {
+            channel: copy.channel.clone(),
+            message_id: copy.message_id.clone(),
+        };
+        self.platforms.get(copy.platform)?.update_card(&posted, card).await
     }
 
     async fn confirm(&self, round: &Round, r#ref: &str, to: &ChatUser) -> Result<(), DeliveryError> {
@@ -195,57 +139,43 @@ impl ChatDeliverer {
         let Some(text) = render::confirmation(&view) else {
             return Ok(());
         };
+        // The requester's own copy (no vote buttons), not updated later: it is the final state.
         let card = render::card_for(&view, self.engine.clock().now(), &view.requester.id);
-        self.direct(to, &text, Some(&card)).await
+        let platform = self.platforms.get(to.platform)?;
+        platform
+            .post_card(Destination::User(to), &card, Some(&text))
+            .await
+            .map(|_| ())
+    }
+
+    async fn remind(&self, round: &Round, r#ref: &str, to: &ChatUser) -> Result<(), DeliveryError> {
+        let view = self.view(round, r#ref)?;
+        if view.status.is_final() {
+            return Ok(()); // decided since the reminder was queued
+        }
+        let text = format!(
+            "Reminder: {} ({}) from {} is still waiting for your approval; still needed: {}.",
+            view.r#ref,
+            view.workflow_title,
+            view.requester.name,
+            view.needed_summary()
+        );
+        self.post_card(round, r#ref, Destination::User(to), Some(&text)).await
+    }
+
+    /// Posts an owner's digest.
+    async fn digest(&self, digest: &serde_json::Value, to: Destination<'_>) -> Result<(), DeliveryError> {
+        let d: crate::digest::compose::Digest = serde_json::from_value(digest.clone())
+            .map_err(|e| DeliveryError::Permanent(format!("unreadable digest: {e}")))?;
+        let platform = match to {
+            Destination::Channel(p) => p.platform,
+            Destination::User(u) => u.platform,
+        };
+        self.platforms.get(platform)?.post_digest(to, &d).await
     }
 
     async fn ephemeral(&self, place: &ChatPlace, user: &str, text: &str) -> Result<(), DeliveryError> {
-        let as_dm = ChatUser {
-            platform: place.platform,
-            workspace: place.workspace.clone(),
-            user: user.to_string(),
-        };
-        match place.platform {
-            // In a DM (or with no channel) an ephemeral message cannot be shown: send a DM.
-            Platform::Slack if place.channel == user || place.channel.starts_with('D') => {
-                self.direct(&as_dm, text, None).await
-            }
-            Platform::Slack => self.slack()?.post_ephemeral(&place.channel, user, text).await,
-            // Discord shows ephemeral messages only as interaction answers: send a DM instead.
-            Platform::Discord => self.direct(&as_dm, text, None).await,
-        }
-    }
-}
-
-impl ChatDeliverer {
-    /// Posts an owner's digest.
-    async fn digest(
-        &self,
-        digest: &serde_json::Value,
-        platform: Platform,
-        to: Target<'_>,
-    ) -> Result<(), DeliveryError> {
-        let d: crate::digest::compose::Digest = serde_json::from_value(digest.clone())
-            .map_err(|e| DeliveryError::Permanent(format!("unreadable digest: {e}")))?;
-        match platform {
-            Platform::Slack => {
-                let text = crate::digest::render::text(&d);
-                let title = text.lines().next().unwrap_or_default().to_string();
-                self.slack()?
-                    .post_message(to.id(), &title, &crate::digest::render::slack_blocks(&d))
-                    .await
-                    .map(|_| ())
-            }
-            Platform::Discord => {
-                let api = self.discord()?;
-                let channel = match to {
-                    Target::Channel(c) => c.to_string(),
-                    Target::User(u) => api.dm_channel(u).await?,
-                };
-                let message = json!({ "embeds": [crate::digest::render::discord_embed(&d)], "allowed_mentions": { "parse": [] } });
-                api.post_message(&channel, &message).await.map(|_| ())
-            }
-        }
+        self.platforms.get(place.platform)?.ephemeral(place, user, text).await
     }
 }
 
@@ -254,21 +184,6 @@ impl ChatDeliverer {
 struct Round {
     views: HashMap<String, RequestView>,
     copies: HashMap<String, Vec<CardCopy>>,
-}
-
-/// Where a card goes: a channel, or a user's direct messages.
-#[derive(Clone, Copy)]
-enum Target<'a> {
-    Channel(&'a str),
-    User(&'a str),
-}
-
-impl Target<'_> {
-    fn id(&self) -> &str {
-        match self {
-            Target::Channel(c) | Target::User(c) => c,
-        }
-    }
 }
 
 impl Deliverer for ChatDeliverer {
@@ -300,49 +215,11 @@ impl Deliverer for ChatDeliverer {
 impl ChatDeliverer {
     async fn deliver_in(&self, round: &Round, job: &Job) -> Result<(), DeliveryError> {
         match &job.intent {
-            Intent::PostCard { r#ref, place } => {
-                let to = Target::Channel(&place.channel);
-                self.post_card(round, r#ref, place.platform, place.workspace.as_deref(), to, None)
-                    .await
-            }
-            Intent::DmCard { r#ref, to } => {
-                self.post_card(
-                    round,
-                    r#ref,
-                    to.platform,
-                    to.workspace.as_deref(),
-                    Target::User(&to.user),
-                    None,
-                )
-                .await
-            }
-            Intent::Remind { r#ref, to } => {
-                let view = self.view(round, r#ref)?;
-                if view.status.is_final() {
-                    return Ok(()); // decided since the reminder was queued
-                }
-                let text = format!(
-                    "Reminder: {} ({}) from {} is still waiting for your approval; still needed: {}.",
-                    view.r#ref,
-                    view.workflow_title,
-                    view.requester.name,
-                    view.needed_summary()
-                );
-                self.post_card(
-                    round,
-                    r#ref,
-                    to.platform,
-                    to.workspace.as_deref(),
-                    Target::User(&to.user),
-                    Some(&text),
-                )
-                .await
-            }
-            Intent::DigestToChannel { digest, place, .. } => {
-                self.digest(digest, place.platform, Target::Channel(&place.channel))
-                    .await
-            }
-            Intent::DigestToUser { digest, to, .. } => self.digest(digest, to.platform, Target::User(&to.user)).await,
+            Intent::PostCard { r#ref, place } => self.post_card(round, r#ref, Destination::Channel(place), None).await,
+            Intent::DmCard { r#ref, to } => self.post_card(round, r#ref, Destination::User(to), None).await,
+            Intent::Remind { r#ref, to } => self.remind(round, r#ref, to).await,
+            Intent::DigestToChannel { digest, place, .. } => self.digest(digest, Destination::Channel(place)).await,
+            Intent::DigestToUser { digest, to, .. } => self.digest(digest, Destination::User(to)).await,
             Intent::UpdateCards { r#ref } => self.update_cards(round, r#ref).await,
             Intent::Confirm { r#ref, to } => self.confirm(round, r#ref, to).await,
             Intent::Ephemeral { place, user, text } => self.ephemeral(place, user, text).await,
@@ -352,9 +229,8 @@ impl ChatDeliverer {
                     "webhooks are not delivered by this process".into(),
                 )),
             },
-            Intent::InteractionReply { token, text } => {
-                let message = json!({ "content": text, "allowed_mentions": { "parse": [] } });
-                self.discord()?.edit_original(token, &message).await
+            Intent::InteractionReply { platform, token, text } => {
+                self.platforms.get(*platform)?.answer_later(token, text).await
             }
         }
     }

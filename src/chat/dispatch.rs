@@ -212,8 +212,9 @@ fn whoami(engine: &Engine, ctx: &Context) -> String {
     let teams: Vec<String> = teams_of(dir, &a.person).iter().map(|t| t.to_string()).collect();
     let mut ids = Vec::new();
     if let Some(p) = dir.person(&a.person) {
-        ids.extend(p.slack.iter().map(|s| format!("slack:{s}")));
-        ids.extend(p.discord.iter().map(|d| format!("discord:{d}")));
+        for (platform, handles) in &p.chat {
+            ids.extend(handles.iter().map(|h| format!("{platform}:{h}")));
+        }
     }
     let none = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
     format!(

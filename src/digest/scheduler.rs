@@ -5,8 +5,9 @@
 use super::compose::{compose, Digest};
 use super::schedule::due_slot;
 use crate::audit::{self, Action, AuditOutcome, NewEntry};
+use crate::chat::address::Platform;
 use crate::engine::Engine;
-use crate::outbox::{self, ChatPlace, ChatUser, Intent, Platform};
+use crate::outbox::{self, Intent};
 use crate::policy::{DigestSchedule, Team, TeamId};
 use anyhow::Context;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -166,28 +167,9 @@ impl Scheduler {
         let mut out = Vec::new();
         let dir = &self.engine.policy().directory;
         let name = team.id.to_string();
-        let slack = self.platforms.contains(&Platform::Slack);
-        let discord = self.platforms.contains(&Platform::Discord);
         if schedule.dm_members {
             for person in team.members.iter().filter_map(|m| dir.person(m)) {
-                if let Some(s) = person.slack.first().filter(|_| slack) {
-                    let to = ChatUser {
-                        platform: Platform::Slack,
-                        workspace: Some(s.workspace.clone()),
-                        user: s.user.clone(),
-                    };
-                    out.push(Intent::DigestToUser {
-                        team: name.clone(),
-                        digest: digest.clone(),
-                        to,
-                    });
-                }
-                if let Some(d) = person.discord.first().filter(|_| discord) {
-                    let to = ChatUser {
-                        platform: Platform::Discord,
-                        workspace: None,
-                        user: d.clone(),
-                    };
+                for to in self.platforms.iter().filter_map(|p| person.reach_on(*p)) {
                     out.push(Intent::DigestToUser {
                         team: name.clone(),
                         digest: digest.clone(),
@@ -196,12 +178,15 @@ impl Scheduler {
                 }
             }
         }
-        let channels = ChatPlace::named(schedule.slack_channel.as_ref(), schedule.discord_channel.as_ref());
-        for place in channels.into_iter().filter(|p| self.platforms.contains(&p.platform)) {
+        for place in schedule
+            .channels
+            .iter()
+            .filter(|p| self.platforms.contains(&p.platform))
+        {
             out.push(Intent::DigestToChannel {
                 team: name.clone(),
                 digest: digest.clone(),
-                place,
+                place: place.clone(),
             });
         }
         out

@@ -5,32 +5,10 @@ use super::load::Loaded;
 use super::work::Work;
 use super::Engine;
 use crate::approval::Status;
-use crate::outbox::{ChatPlace, ChatUser, Intent, Platform};
+use crate::chat::address::ChatPlace;
+use crate::outbox::Intent;
 use crate::policy::{Person, PersonId, WebhookEvent};
 use std::collections::BTreeMap;
-
-/// Where `person` can be reached privately on the platform of `place` (preferring an identity
-/// in the same Slack workspace).
-pub fn chat_user(person: &Person, place: &ChatPlace) -> Option<ChatUser> {
-    match place.platform {
-        Platform::Slack => {
-            let same = person
-                .slack
-                .iter()
-                .find(|s| Some(&s.workspace) == place.workspace.as_ref());
-            same.or(person.slack.first()).map(|s| ChatUser {
-                platform: Platform::Slack,
-                workspace: Some(s.workspace.clone()),
-                user: s.user.clone(),
-            })
-        }
-        Platform::Discord => person.discord.first().map(|id| ChatUser {
-            platform: Platform::Discord,
-            workspace: place.workspace.clone(),
-            user: id.clone(),
-        }),
-    }
-}
 
 impl Engine {
     /// Everyone who may approve the loaded request under its current rule, except its requester.
@@ -53,9 +31,9 @@ impl Engine {
         if let Some(origin) = &l.row.origin {
             return vec![origin.0.clone()];
         }
-        self.policy.workflow(&l.row.workflow).map_or_else(Vec::new, |wf| {
-            ChatPlace::named(wf.announce.slack_channel.as_ref(), wf.announce.discord_channel.as_ref())
-        })
+        self.policy
+            .workflow(&l.row.workflow)
+            .map_or_else(Vec::new, |wf| wf.announce.channels.clone())
     }
 
     /// Queues the messages for a change to the loaded request: on opening, the card in its
@@ -70,7 +48,7 @@ impl Engine {
             return;
         }
         let r#ref = l.row.r#ref.clone();
-        let reach = |person: &Person| places.iter().find_map(|place| chat_user(person, place));
+        let reach = |person: &Person| places.iter().find_map(|place| person.reach(place));
         if opened {
             for place in &places {
                 work.send(Intent::PostCard {

@@ -1,7 +1,6 @@
 //! Reminders: a pending request past its workflow's `remind_after` is sent again to the approvers
 //! who have not voted on its current version, once per interval.
 
-use super::notify::chat_user;
 use super::Engine;
 use crate::outbox::{self, Intent};
 use anyhow::Context as _;
@@ -69,7 +68,7 @@ impl Engine {
             if l.domain.voters.contains(&person.id) || !open_roles.iter().any(|r| person.roles.contains(r)) {
                 continue;
             }
-            if let Some(to) = chat_user(person, &place) {
+            if let Some(to) = person.reach(&place) {
                 outbox::enqueue(
                     &mut tx,
                     &Intent::Remind {

@@ -1,5 +1,6 @@
 //! Who is acting: a chat identity (Slack, Discord, console) resolved to a person of the directory.
 
+use crate::chat::address::ChatUser;
 use crate::policy::{Directory, Person, PersonId, Role, TeamId};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -7,15 +8,8 @@ use std::fmt;
 /// Where an action came from, as recorded in the audit log (`slack:T0001/U0ALICE`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Identity {
-    /// A Slack user in a workspace.
-    Slack {
-        /// Workspace (team) id, `T...`.
-        workspace: String,
-        /// User id, `U...` or `W...`.
-        user: String,
-    },
-    /// A Discord user id (a snowflake).
-    Discord(String),
+    /// A user of a chat platform (a Slack user in its workspace, a Discord user id).
+    Chat(ChatUser),
     /// The local console, acting as a named person.
     Console(PersonId),
     /// The HTTP API, as the `sub` of a verified token (a person or service id, or an id the
@@ -30,8 +24,10 @@ pub enum Identity {
 impl fmt::Display for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Identity::Slack { workspace, user } => write!(f, "slack:{workspace}/{user}"),
-            Identity::Discord(id) => write!(f, "discord:{id}"),
+            Identity::Chat(u) => match &u.workspace {
+                Some(w) => write!(f, "{}:{w}/{}", u.platform, u.user),
+                None => write!(f, "{}:{}", u.platform, u.user),
+            },
             Identity::Console(p) => write!(f, "console:{p}"),
             Identity::Api(p) => write!(f, "api:{p}"),
             Identity::ApiUnverified => f.write_str("api:?"),
@@ -73,8 +69,7 @@ impl Actor {
 /// reaches service accounts: they have no chat identity.
 pub fn resolve(dir: &Directory, identity: &Identity) -> Option<Actor> {
     let person = match identity {
-        Identity::Slack { workspace, user } => dir.by_slack(workspace, user),
-        Identity::Discord(id) => dir.by_discord(id),
+        Identity::Chat(user) => dir.by_chat(user),
         Identity::Console(id) => dir.person(id),
         Identity::Api(sub) => {
             let id = PersonId::parse(sub).ok()?;

@@ -10,69 +10,10 @@ mod worker;
 pub use doorbell::{Doorbell, Queued};
 pub use worker::{Completions, Deliverer, DeliveryError, Job, OutboxConfig, Worker};
 
+use crate::chat::address::{ChatPlace, ChatUser, Platform};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
-use std::fmt;
-
-/// A chat platform.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Platform {
-    /// Slack.
-    Slack,
-    /// Discord.
-    Discord,
-}
-
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Platform::Slack => "slack",
-            Platform::Discord => "discord",
-        })
-    }
-}
-
-/// A channel on a platform (a Slack workspace's channel, a Discord channel).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatPlace {
-    /// Which platform.
-    pub platform: Platform,
-    /// The Slack workspace (team id) or Discord guild, when known.
-    pub workspace: Option<String>,
-    /// Channel id.
-    pub channel: String,
-}
-
-impl ChatPlace {
-    /// The channels named in commands/ by a `slack_channel` (workspace, channel) and a
-    /// `discord_channel`, Slack first.
-    pub fn named(slack: Option<&(String, String)>, discord: Option<&String>) -> Vec<ChatPlace> {
-        let slack = slack.map(|(workspace, channel)| ChatPlace {
-            platform: Platform::Slack,
-            workspace: Some(workspace.clone()),
-            channel: channel.clone(),
-        });
-        let discord = discord.map(|channel| ChatPlace {
-            platform: Platform::Discord,
-            workspace: None,
-            channel: channel.clone(),
-        });
-        slack.into_iter().chain(discord).collect()
-    }
-}
-
-/// A person on a platform: where to send a direct message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatUser {
-    /// Which platform.
-    pub platform: Platform,
-    /// The Slack workspace, when known.
-    pub workspace: Option<String>,
-    /// The platform's user id.
-    pub user: String,
-}
 
 /// What to send. Platform-neutral: cards are rendered at delivery time from the request's
 /// current state, so a late delivery never shows a stale card.
@@ -130,9 +71,13 @@ pub enum Intent {
         /// To whom.
         to: ChatUser,
     },
-    /// The late answer to a Discord interaction that was deferred (edits its original reply).
+    /// The late answer to an interaction that was acknowledged before its work was done
+    /// (Discord: edits its original reply).
     InteractionReply {
-        /// The interaction token (valid for 15 minutes).
+        /// The platform of the interaction (messages queued before it was recorded: Discord).
+        #[serde(default = "discord")]
+        platform: Platform,
+        /// The token that answers the interaction (Discord's is valid for 15 minutes).
         token: String,
         /// What to say.
         text: String,
@@ -155,6 +100,11 @@ pub enum Intent {
         /// What to say.
         text: String,
     },
+}
+
+/// Interaction answers were Discord's only before they named their platform.
+fn discord() -> Platform {
+    Platform::Discord
 }
 
 impl Intent {

@@ -1,12 +1,11 @@
 //! A team's digest schedule in people.toml: when (a 6-field cron in an IANA timezone) and where
 //! (direct messages to members, a Slack channel, a Discord channel).
 
+use crate::chat::address::ChatPlace;
 use crate::policy::check::FileCx;
 use crate::policy::raw::{Key, Node};
-use crate::policy::workflow_links::read_channels;
+use crate::policy::workflow_links::{channel_keys, names_channel, read_channels};
 use std::str::FromStr;
-
-const DIGEST_KEYS: &[&str] = &["cron", "timezone", "dm_members", "slack_channel", "discord_channel"];
 
 /// When and where a team's health digest goes.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -17,10 +16,8 @@ pub struct DigestSchedule {
     pub timezone: String,
     /// Send it privately to every member of the team.
     pub dm_members: bool,
-    /// A Slack channel, `WORKSPACE/CHANNEL`.
-    pub slack_channel: Option<(String, String)>,
-    /// A Discord channel id.
-    pub discord_channel: Option<String>,
+    /// The team's channels (`slack_channel`, `discord_channel`), one per platform at most.
+    pub channels: Vec<ChatPlace>,
 }
 
 impl DigestSchedule {
@@ -42,7 +39,12 @@ const CRON_HELP: &str = "a digest cron has 6 fields, seconds first: `sec min hou
 /// Reads `[team.<id>.digest]`; problems go to `cx`.
 pub(crate) fn read_digest(cx: &mut FileCx<'_>, team: &str, key: &Key, node: &Node) -> Option<DigestSchedule> {
     let t = cx.table(key, node, format!("[team.{team}.digest]"))?;
-    cx.check_keys(&t, DIGEST_KEYS);
+    let channel_keys = channel_keys();
+    let keys: Vec<&str> = ["cron", "timezone", "dm_members"]
+        .into_iter()
+        .chain(channel_keys.iter().map(String::as_str))
+        .collect();
+    cx.check_keys(&t, &keys);
     let cron = match cx.required_string(&t, "cron", " (e.g. cron = \"0 0 9 * * Mon-Fri\")") {
         Some((c, span)) => {
             let fields = c.split_whitespace().count();
@@ -72,12 +74,8 @@ pub(crate) fn read_digest(cx: &mut FileCx<'_>, team: &str, key: &Key, node: &Nod
         None => None,
     };
     let dm_members = cx.boolean(&t, "dm_members").unwrap_or(false);
-    let (slack_channel, discord_channel) = read_channels(cx, &t);
-    if !dm_members
-        && t.get("slack_channel").is_none()
-        && t.get("discord_channel").is_none()
-        && t.get("dm_members").is_none()
-    {
+    let channels = read_channels(cx, &t);
+    if !dm_members && !names_channel(&t) && t.get("dm_members").is_none() {
         cx.at(
             &t.span,
             format!("the digest of team `{team}` goes nowhere: set dm_members = true or a channel"),
@@ -87,7 +85,6 @@ pub(crate) fn read_digest(cx: &mut FileCx<'_>, team: &str, key: &Key, node: &Nod
         cron: cron?,
         timezone: timezone?,
         dm_members,
-        slack_channel,
-        discord_channel,
+        channels,
     })
 }

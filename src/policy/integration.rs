@@ -7,6 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::chat::address::ChatPlace;
 use crate::policy::model::{PersonId, Role};
 
 /// One `[[service]]` of people.toml: another system that calls the HTTP API.
@@ -26,10 +27,9 @@ pub struct Service {
 /// `[announce]` of a workflow: where cards of requests opened outside chat (by the API) go.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Announce {
-    /// A Slack channel: (workspace, channel), written `T0001/C0FINANCE`.
-    pub slack_channel: Option<(String, String)>,
-    /// A Discord channel id.
-    pub discord_channel: Option<String>,
+    /// The channels, one per platform at most (`slack_channel = "T0001/C0FINANCE"`,
+    /// `discord_channel = "123..."`), in [`crate::chat::address::Platform::ALL`] order.
+    pub channels: Vec<ChatPlace>,
 }
 
 /// A final state a webhook can subscribe to, named as in the audit log.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::chat::address::{ChatPlace, ChatUser, Handle, Platform};
 use crate::policy::expr::Expr;
 use crate::policy::value::{Currency, Fields, Money};
 
@@ -72,39 +73,6 @@ id_type!(
     "team id"
 );
 
-/// A Slack user in a given workspace: `T0001/U0ALICE`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct SlackIdentity {
-    /// The workspace (team) id, e.g. `T0001`.
-    pub workspace: String,
-    /// The user id inside that workspace, e.g. `U0ALICE`.
-    pub user: String,
-}
-
-impl SlackIdentity {
-    /// Parses `WORKSPACE/USER`; a bare user id is refused because user ids are only
-    /// unique within a workspace.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let usage = "slack identity must be WORKSPACE/USER, e.g. T0001/U0ALICE";
-        let (workspace, user) = s.split_once('/').ok_or_else(|| usage.to_owned())?;
-        let ok = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric());
-        if ok(workspace) && ok(user) {
-            Ok(Self {
-                workspace: workspace.to_owned(),
-                user: user.to_owned(),
-            })
-        } else {
-            Err(format!("`{s}`: {usage}"))
-        }
-    }
-}
-
-impl fmt::Display for SlackIdentity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.workspace, self.user)
-    }
-}
-
 /// One `[[person]]` of people.toml.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
@@ -114,10 +82,31 @@ pub struct Person {
     pub name: String,
     /// Roles this person holds.
     pub roles: BTreeSet<Role>,
-    /// Slack identities that are this person.
-    pub slack: Vec<SlackIdentity>,
-    /// Discord user ids (digits) that are this person.
-    pub discord: Vec<String>,
+    /// The identities that are this person, by platform (people.toml's `slack = [...]`,
+    /// `discord = [...]`), in file order.
+    pub chat: BTreeMap<Platform, Vec<Handle>>,
+}
+
+impl Person {
+    /// This person's identities on `platform`.
+    pub fn handles(&self, platform: Platform) -> &[Handle] {
+        self.chat.get(&platform).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Where this person can be reached privately on the platform of `place`, preferring an
+    /// identity in the same workspace.
+    pub fn reach(&self, place: &ChatPlace) -> Option<ChatUser> {
+        let handles = self.handles(place.platform);
+        let same = handles
+            .iter()
+            .find(|h| h.workspace.is_some() && h.workspace == place.workspace);
+        same.or(handles.first()).map(|h| ChatUser::at(place.platform, h))
+    }
+
+    /// Where this person can be reached privately on `platform`: their first identity there.
+    pub fn reach_on(&self, platform: Platform) -> Option<ChatUser> {
+        self.handles(platform).first().map(|h| ChatUser::at(platform, h))
+    }
 }
 
 /// A `[team.<id>]` of people.toml: owners of workflows.
@@ -150,16 +139,13 @@ impl Directory {
         self.people.get(id)
     }
 
-    /// The person who owns this Slack user in this workspace.
-    pub fn by_slack(&self, workspace: &str, user: &str) -> Option<&Person> {
-        self.people
-            .values()
-            .find(|p| p.slack.iter().any(|s| s.workspace == workspace && s.user == user))
-    }
-
-    /// The person who owns this Discord user id.
-    pub fn by_discord(&self, user_id: &str) -> Option<&Person> {
-        self.people.values().find(|p| p.discord.iter().any(|d| d == user_id))
+    /// The person who owns this chat user (in its workspace, on platforms that have them).
+    pub fn by_chat(&self, user: &ChatUser) -> Option<&Person> {
+        self.people.values().find(|p| {
+            p.handles(user.platform)
+                .iter()
+                .any(|h| h.workspace == user.workspace && h.id == user.user)
+        })
     }
 
     /// The service account with this id.

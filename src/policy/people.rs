@@ -2,15 +2,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::chat::address::Platform;
 use crate::policy::check::{line_col, FileCx, Table};
 use crate::policy::digest_schedule::read_digest;
 use crate::policy::integration::Service;
-use crate::policy::model::{Directory, Person, PersonId, Role, SlackIdentity, Team, TeamId};
+use crate::policy::model::{Directory, Person, PersonId, Role, Team, TeamId};
 use crate::policy::raw::{Key, Kind, Node, Span};
 
 const ROOT_KEYS: &[&str] = &["person", "service", "team"];
 const SERVICE_KEYS: &[&str] = &["id", "name", "roles"];
-const PERSON_KEYS: &[&str] = &["id", "name", "roles", "slack", "discord"];
 const TEAM_KEYS: &[&str] = &["members", "digest"];
 
 /// Reads people.toml. Problems go to `cx`; the directory holds every person and team that
@@ -90,7 +90,11 @@ fn read_person(
     claims: &mut BTreeMap<String, (String, Span)>,
     first_seen: &mut BTreeMap<PersonId, Span>,
 ) -> Option<Person> {
-    cx.check_keys(t, PERSON_KEYS);
+    let keys: Vec<&str> = ["id", "name", "roles"]
+        .into_iter()
+        .chain(Platform::ALL.map(Platform::as_str))
+        .collect();
+    cx.check_keys(t, &keys);
     let id = read_id(cx, t, "person", "alice");
     let name = cx.required_string(t, "name", " (e.g. name = \"Alice Analyst\")");
     if let Some((n, span)) = &name {
@@ -116,34 +120,25 @@ fn read_person(
     // Identities are checked even when the id is bad, so every problem shows in one run;
     // they are claimed only for a valid id.
     let owner = id.as_ref().map(|(pid, _)| pid);
-    let mut slack = Vec::new();
-    for (s, span) in cx.string_list(t, "slack").unwrap_or_default() {
-        match SlackIdentity::parse(&s) {
-            Ok(ident) if claim(cx, claims, format!("slack identity {ident}"), owner, &span) => slack.push(ident),
-            Ok(_) => {}
-            Err(e) => cx.at(&span, e),
+    let mut chat = BTreeMap::new();
+    for platform in Platform::ALL {
+        let mut handles = Vec::new();
+        for (s, span) in cx.string_list(t, platform.as_str()).unwrap_or_default() {
+            match platform.parse_handle(&s) {
+                Ok(h) if claim(cx, claims, format!("{} {h}", platform.identity_noun()), owner, &span) => {
+                    handles.push(h)
+                }
+                Ok(_) => {}
+                Err(e) => cx.at(&span, e),
+            }
         }
-    }
-    let mut discord = Vec::new();
-    for (d, span) in cx.string_list(t, "discord").unwrap_or_default() {
-        if d.is_empty() || !d.bytes().all(|b| b.is_ascii_digit()) {
-            cx.at(
-                &span,
-                format!("discord id `{d}` must be the numeric user id, e.g. 111111111111111111"),
-            );
-        } else if claim(cx, claims, format!("discord id {d}"), owner, &span) {
-            discord.push(d);
+        if !handles.is_empty() {
+            chat.insert(platform, handles);
         }
     }
     let (id, _) = id?;
     let name = name.map(|(n, _)| n).unwrap_or_default();
-    Some(Person {
-        id,
-        name,
-        roles,
-        slack,
-        discord,
-    })
+    Some(Person { id, name, roles, chat })
 }
 
 /// The required `id` of a person or service (`kind`), with an example in the message when missing.

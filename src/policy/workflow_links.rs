@@ -2,39 +2,37 @@
 //! opened through the API) and `[[webhook]]` (where decision receipts are delivered), and the
 //! `slack_channel` / `discord_channel` pair that digests use too.
 
+use crate::chat::address::{ChatPlace, Platform};
 use crate::policy::check::{FileCx, Table};
 use crate::policy::integration::{Announce, Webhook, WebhookEvent};
 use crate::policy::raw::Kind;
 use std::collections::BTreeSet;
 
-const ANNOUNCE_KEYS: &[&str] = &["slack_channel", "discord_channel"];
 const WEBHOOK_KEYS: &[&str] = &["url", "events"];
 
-/// `slack_channel = "T0001/C0FINANCE"` and `discord_channel = "123..."` of a table; each is
-/// `None` when absent or wrong (a wrong one is reported).
-pub(crate) fn read_channels(cx: &mut FileCx<'_>, t: &Table<'_>) -> (Option<(String, String)>, Option<String>) {
-    let slack = match cx.string(t, "slack_channel") {
-        Some((s, span)) => match s.split_once('/') {
-            Some((w, c)) if !w.is_empty() && !c.is_empty() && !c.contains('/') => Some((w.to_string(), c.to_string())),
-            _ => {
-                cx.at(
-                    &span,
-                    format!("slack_channel `{s}` must be WORKSPACE/CHANNEL, e.g. \"T0001/C0FINANCE\""),
-                );
-                None
+/// The channel keys of a table (`slack_channel = "T0001/C0FINANCE"`, `discord_channel =
+/// "123..."`, one per platform), in [`Platform::ALL`] order; a wrong one is reported and left out.
+pub(crate) fn read_channels(cx: &mut FileCx<'_>, t: &Table<'_>) -> Vec<ChatPlace> {
+    let mut places = Vec::new();
+    for platform in Platform::ALL {
+        if let Some((s, span)) = cx.string(t, &platform.channel_key()) {
+            match platform.parse_channel(&s) {
+                Ok(place) => places.push(place),
+                Err(e) => cx.at(&span, e),
             }
-        },
-        None => None,
-    };
-    let discord = match cx.string(t, "discord_channel") {
-        Some((d, span)) if d.is_empty() || !d.chars().all(|c| c.is_ascii_digit()) => {
-            cx.at(&span, format!("discord_channel `{d}` must be a numeric channel id"));
-            None
         }
-        Some((d, _)) => Some(d),
-        None => None,
-    };
-    (slack, discord)
+    }
+    places
+}
+
+/// Whether a table names any channel key, right or wrong.
+pub(crate) fn names_channel(t: &Table<'_>) -> bool {
+    Platform::ALL.iter().any(|p| t.get(&p.channel_key()).is_some())
+}
+
+/// The channel keys, for the list of keys a table may have.
+pub(crate) fn channel_keys() -> Vec<String> {
+    Platform::ALL.map(Platform::channel_key).to_vec()
 }
 
 /// `[announce]`; absent means requests opened through the API are not announced in chat.
@@ -45,18 +43,19 @@ pub(crate) fn read_announce(cx: &mut FileCx<'_>, root: &Table<'_>) -> Announce {
     let Some(t) = cx.table(key, node, "[announce]".to_owned()) else {
         return Announce::default();
     };
-    cx.check_keys(&t, ANNOUNCE_KEYS);
-    let (slack_channel, discord_channel) = read_channels(cx, &t);
-    if t.get("slack_channel").is_none() && t.get("discord_channel").is_none() {
+    let keys = channel_keys();
+    cx.check_keys(&t, &keys.iter().map(String::as_str).collect::<Vec<_>>());
+    let channels = read_channels(cx, &t);
+    if !names_channel(&t) {
+        let ask: Vec<String> = Platform::ALL
+            .map(|p| format!("{} = {}", p.channel_key(), p.channel_example()))
+            .to_vec();
         cx.at(
             &t.span,
-            "[announce] names no channel: set slack_channel = \"T0001/C0FINANCE\" and/or discord_channel = \"123...\"",
+            format!("[announce] names no channel: set {}", ask.join(" and/or ")),
         );
     }
-    Announce {
-        slack_channel,
-        discord_channel,
-    }
+    Announce { channels }
 }
 
 /// `[[webhook]]` tables, each with a URL and the final states it receives.

@@ -1,14 +1,15 @@
 //! Every posted copy of a request's card, so that each can be updated when the request changes.
 
+use crate::chat::address::Platform;
 use anyhow::Context;
-use sqlx::{FromRow, PgExecutor};
+use sqlx::PgExecutor;
 use std::collections::HashMap;
 
 /// One posted copy.
-#[derive(Clone, Debug, FromRow, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CardCopy {
-    /// `slack` or `discord`.
-    pub platform: String,
+    /// The platform it was posted on.
+    pub platform: Platform,
     /// Workspace or guild, when known.
     pub workspace: Option<String>,
     /// Channel (or DM channel) id.
@@ -24,7 +25,7 @@ pub async fn record(db: impl PgExecutor<'_>, r#ref: &str, copy: &CardCopy) -> an
          ON CONFLICT (platform, channel, message_id) DO NOTHING",
     )
     .bind(r#ref)
-    .bind(&copy.platform)
+    .bind(copy.platform.as_str())
     .bind(&copy.workspace)
     .bind(&copy.channel)
     .bind(&copy.message_id)
@@ -48,6 +49,16 @@ pub async fn copies_of(db: impl PgExecutor<'_>, refs: &[String]) -> anyhow::Resu
     .await
     .context("reading posted cards")?;
     for (r#ref, platform, workspace, channel, message_id) in rows {
+        // A copy on a platform this build does not know (written by a newer release) cannot be
+        // updated; it must not hold back every other delivery of the round either.
+        let Some(platform) = Platform::parse(&platform) else {
+            tracing::warn!(
+                r#ref,
+                platform,
+                "a posted card is on a platform this release does not know"
+            );
+            continue;
+        };
         by_ref.entry(r#ref).or_default().push(CardCopy {
             platform,
             workspace,

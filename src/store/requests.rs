@@ -1,7 +1,7 @@
 //! Rows of requests, their versions, votes and final decisions.
 
 use crate::approval::{Status, VoteKind};
-use crate::outbox::ChatPlace;
+use crate::chat::address::ChatPlace;
 use crate::policy::Fields;
 use anyhow::Context;
 use chrono::{DateTime, Utc};

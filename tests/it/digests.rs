@@ -3,10 +3,10 @@
 use crate::common::slack_harness::{slack_user, SlackBot, CHANNEL};
 use crate::common::Bot;
 use chrono::{TimeDelta, TimeZone, Utc};
+use countersign::chat::address::Platform;
 use countersign::clock::Clock;
 use countersign::digest::render;
 use countersign::digest::scheduler::Scheduler;
-use countersign::outbox::Platform;
 use sqlx::PgPool;
 use std::time::Duration;
 

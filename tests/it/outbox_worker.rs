@@ -1,10 +1,9 @@
 //! The delivery worker against a real queue: messages rung for are claimed by id and keep their
 //! order per request; a backlog nobody rang for is found by searching, and drained at once.
 
+use countersign::chat::address::{ChatUser, Platform};
 use countersign::clock::{Clock, SystemClock};
-use countersign::outbox::{
-    self, ChatUser, Deliverer, DeliveryError, Intent, Job, OutboxConfig, Platform, Queued, Worker,
-};
+use countersign::outbox::{self, Deliverer, DeliveryError, Intent, Job, OutboxConfig, Queued, Worker};
 use sqlx::PgPool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

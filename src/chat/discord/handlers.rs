@@ -7,12 +7,13 @@ use super::inbound::{self as read, APPLICATION_COMMAND, AUTOCOMPLETE, MESSAGE_CO
 use super::{DiscordApi, DiscordVerifier};
 use crate::approval::{Ref, VoteKind};
 use crate::audit::Action;
+use crate::chat::address::{ChatPlace, ChatUser, Platform};
 use crate::chat::command::{self, Command, CommandError};
 use crate::chat::dispatch::{dispatch, Audience, Message};
 use crate::chat::render::{self, ButtonKind, Card};
 use crate::engine::{Context, Engine, Outcome};
 use crate::identity::{self, Actor, Identity};
-use crate::outbox::{ChatPlace, Intent, Platform};
+use crate::outbox::Intent;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -90,7 +91,15 @@ pub async fn answer(app: &Arc<DiscordApp>, i: Value) -> Value {
                             .and_then(Value::as_str)
                             .map(str::to_owned);
                         if let (Some(token), Some(text)) = (token, text.filter(|t| !t.is_empty())) {
-                            if let Err(e) = app.engine.send(&Intent::InteractionReply { token, text }).await {
+                            if let Err(e) = app
+                                .engine
+                                .send(&Intent::InteractionReply {
+                                    platform: Platform::Discord,
+                                    token,
+                                    text,
+                                })
+                                .await
+                            {
                                 tracing::error!(error = %format!("{e:#}"), "could not queue a late Discord reply");
                             }
                         }
@@ -167,7 +176,11 @@ fn unknown_user(i: &Value) -> String {
 
 /// The person behind the Discord user, or `None` after auditing the refusal.
 async fn actor(app: &DiscordApp, i: &Value, attempted: Action) -> anyhow::Result<Option<Actor>> {
-    let identity = Identity::Discord(read::user_id(i).unwrap_or_else(|| "?".into()));
+    let identity = Identity::Chat(ChatUser {
+        platform: Platform::Discord,
+        workspace: None,
+        user: read::user_id(i).unwrap_or_else(|| "?".into()),
+    });
     if let Some(a) = identity::resolve(&app.engine.policy().directory, &identity) {
         return Ok(Some(a));
     }

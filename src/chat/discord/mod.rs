@@ -7,6 +7,7 @@ pub mod components;
 pub mod gateway;
 pub mod handlers;
 pub mod inbound;
+mod outbound;
 pub mod verify;
 
 pub use api::DiscordApi;

@@ -7,10 +7,10 @@ use super::interactions;
 use super::verify::SignatureError;
 use super::{SlackApi, SlackVerifier};
 use crate::audit::Action;
+use crate::chat::address::{ChatPlace, ChatUser, Platform};
 use crate::chat::dispatch::{Audience, Message};
 use crate::engine::{Engine, Refusal, ReplyTo};
 use crate::identity::{self, Actor, Identity};
-use crate::outbox::{ChatPlace, Platform};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -82,10 +82,11 @@ pub(super) async fn actor(
     correlation: &str,
     reply_to: Option<&ReplyTo>,
 ) -> anyhow::Result<Result<Actor, Refusal>> {
-    let identity = Identity::Slack {
-        workspace: workspace.unwrap_or("?").to_string(),
+    let identity = Identity::Chat(ChatUser {
+        platform: Platform::Slack,
+        workspace: Some(workspace.unwrap_or("?").to_string()),
         user: user.unwrap_or("?").to_string(),
-    };
+    });
     if let Some(actor) = identity::resolve(&app.engine.policy().directory, &identity) {
         return Ok(Ok(actor));
     }

@@ -7,6 +7,7 @@ mod commands;
 pub mod handlers;
 pub mod inbound;
 mod interactions;
+mod outbound;
 pub mod socket;
 pub mod verify;
 

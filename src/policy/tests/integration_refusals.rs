@@ -91,8 +91,8 @@ fn a_workflow_announces_in_channels_and_delivers_receipts_to_webhooks() {
     );
     let set = loads(&[("people.toml", PEOPLE), ("flow.toml", &flow)]);
     let wf = set.workflow("flow").unwrap();
-    assert_eq!(wf.announce.slack_channel, Some(("T1".into(), "C0OPS".into())));
-    assert_eq!(wf.announce.discord_channel.as_deref(), Some("123"));
+    let places: Vec<String> = wf.announce.channels.iter().map(|p| p.to_string()).collect();
+    assert_eq!(places, ["slack:T1/C0OPS", "discord:123"]);
     assert_eq!(wf.webhooks.len(), 1);
     assert!(wf.webhooks[0].events.contains(&WebhookEvent::Approved));
     assert!(!wf.webhooks[0].events.contains(&WebhookEvent::Expired));

@@ -156,15 +156,24 @@ fn a_check_error_displays_as_file_line_col_message() {
 fn the_directory_finds_people_by_chat_identity_and_role() {
     let set = super::examples();
     let dir = &set.directory;
-    let alice = dir.by_slack("T0001", "U0ALICE").map(|p| p.id.as_str());
+    use crate::chat::address::{ChatUser, Platform};
+    let user = |platform, workspace: Option<&str>, user: &str| ChatUser {
+        platform,
+        workspace: workspace.map(str::to_owned),
+        user: user.to_owned(),
+    };
+    let alice = dir
+        .by_chat(&user(Platform::Slack, Some("T0001"), "U0ALICE"))
+        .map(|p| p.id.as_str());
     assert_eq!(alice, Some("alice"));
     assert_eq!(
-        dir.by_slack("T9999", "U0ALICE"),
+        dir.by_chat(&user(Platform::Slack, Some("T9999"), "U0ALICE")),
         None,
         "the workspace is part of the identity"
     );
     assert_eq!(
-        dir.by_discord("111111111111111111").map(|p| p.id.as_str()),
+        dir.by_chat(&user(Platform::Discord, None, "111111111111111111"))
+            .map(|p| p.id.as_str()),
         Some("alice")
     );
     let role = crate::policy::Role::parse("security-approver").expect("role");
