@@ -99,6 +99,7 @@ pub struct Engine {
 impl Engine {
     /// An engine over a migrated database.
     pub fn new(pool: PgPool, policy: Arc<PolicySet>, clock: Arc<dyn Clock>) -> Self {
+        crate::metrics::workflows(policy.workflows.keys().map(String::as_str));
         Engine {
             pool,
             policy,
@@ -277,7 +278,7 @@ impl Engine {
         }
         // A counted refusal with nobody to answer writes nothing: a flood costs no round trip.
         if entries.is_empty() && reply_to.is_none() {
-            crate::metrics::count("refusals_total", &[("reason", refusal.reason.as_str())]);
+            crate::metrics::refusal(refusal.reason);
             return Ok(());
         }
         let mut conn = self.pool.acquire().await?;
@@ -289,7 +290,7 @@ impl Engine {
             work.send(ephemeral(to, refusal));
         }
         self.finish_alone(work).await?;
-        crate::metrics::count("refusals_total", &[("reason", refusal.reason.as_str())]);
+        crate::metrics::refusal(refusal.reason);
         Ok(())
     }
 
@@ -371,16 +372,13 @@ fn ephemeral(to: &ReplyTo, refusal: &Refusal) -> Intent {
 /// Counts a committed outcome: decisions by workflow and state, refusals by reason.
 pub(crate) fn record_metrics(outcome: &Outcome) {
     if let Some(r) = outcome.refusal() {
-        crate::metrics::count("refusals_total", &[("reason", r.reason.as_str())]);
+        crate::metrics::refusal(r.reason);
     }
     match outcome {
         Outcome::Opened { .. } | Outcome::Amended { .. } | Outcome::Refused { .. } => {}
         Outcome::Voted { request, .. } | Outcome::Cancelled { request } | Outcome::Expired { request } => {
             if request.status.is_final() {
-                crate::metrics::count(
-                    "decisions_total",
-                    &[("workflow", &request.workflow), ("outcome", request.status.as_str())],
-                );
+                crate::metrics::decision(&request.workflow, request.status);
             }
         }
     }

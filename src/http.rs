@@ -59,6 +59,7 @@ async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> Res
         return next.run(req).await;
     };
     let span = tracing::info_span!("request", platform, path = %path, correlation_id = tracing::field::Empty);
+    let started = std::time::Instant::now();
     let res = next.run(req).instrument(span.clone()).await;
     let status = res.status();
     let outcome = match status.as_u16() {
@@ -70,7 +71,7 @@ async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> Res
         _ => "error",
     };
     span.in_scope(|| tracing::info!(status = status.as_u16(), outcome, "answered"));
-    crate::metrics::count("http_requests_total", &[("platform", platform), ("outcome", outcome)]);
+    crate::metrics::http_request(platform, outcome, started.elapsed());
     res
 }
 

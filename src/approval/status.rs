@@ -89,6 +89,20 @@ pub enum RefusalReason {
 }
 
 impl RefusalReason {
+    /// Every reason, so that each one's counter exists from the start.
+    pub const ALL: [RefusalReason; 10] = [
+        RefusalReason::NotPermitted,
+        RefusalReason::SelfApproval,
+        RefusalReason::AlreadyVoted,
+        RefusalReason::GroupFull,
+        RefusalReason::StaleVersion,
+        RefusalReason::AlreadyDecided,
+        RefusalReason::ReasonRequired,
+        RefusalReason::InvalidInput,
+        RefusalReason::UnknownRef,
+        RefusalReason::Unauthenticated,
+    ];
+
     /// The stable name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -226,7 +226,7 @@ impl Engine {
         audit::append(&mut *self.pool.acquire().await?, &e).await?;
         match refusal {
             Some(r) => {
-                crate::metrics::count("refusals_total", &[("reason", r.reason.as_str())]);
+                crate::metrics::refusal(r.reason);
                 Ok(Err(r))
             }
             None => Ok(Ok(())),

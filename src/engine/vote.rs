@@ -4,7 +4,7 @@ use super::load::Loaded;
 use super::outcome::{Outcome, Refusal};
 use super::work::Work;
 use super::{Context, Engine, Subject};
-use crate::approval::{Ref, RefusalReason, VoteEffect, VoteKind};
+use crate::approval::{Ref, RefusalReason, Status, VoteEffect, VoteKind};
 use crate::audit::{Action, AuditOutcome};
 use crate::store::requests::{self as rows, VoteRow};
 use serde_json::json;
@@ -24,10 +24,14 @@ impl Engine {
         kind: VoteKind,
         reason: Option<&str>,
     ) -> anyhow::Result<Outcome> {
-        self.atomically(ctx, async |work| {
-            self.vote_in(work, ctx, r#ref, version, kind, reason).await
-        })
-        .await
+        let started = std::time::Instant::now();
+        let outcome = self
+            .atomically(ctx, async |work| {
+                self.vote_in(work, ctx, r#ref, version, kind, reason).await
+            })
+            .await;
+        crate::metrics::vote(kind, started.elapsed());
+        outcome
     }
 
     async fn vote_in(
@@ -138,10 +142,7 @@ impl Engine {
             let mut work = Work::new(&mut tx);
             if let Some(mut l) = self.load_locked(&mut work, &r).await? {
                 if self.expire_if_due(&mut work, &mut l).await? {
-                    crate::metrics::count(
-                        "decisions_total",
-                        &[("workflow", &l.row.workflow), ("outcome", "expired")],
-                    );
+                    crate::metrics::decision(&l.row.workflow, Status::Expired);
                     expired.push(Outcome::Expired {
                         request: self.view(&l, None),
                     });

@@ -124,6 +124,21 @@ impl Intent {
         }
     }
 
+    /// Every kind [`Intent::kind`] returns, so that each one's delivery counters exist from
+    /// the start.
+    pub const KINDS: [&'static str; 10] = [
+        "post_card",
+        "dm_card",
+        "update_cards",
+        "confirm",
+        "interaction_reply",
+        "remind",
+        "digest_to_channel",
+        "digest_to_user",
+        "ephemeral",
+        "webhook",
+    ];
+
     /// The intent's kind, for logs and the audit log (which never see its tokens or text).
     pub fn kind(&self) -> &'static str {
         match self {

@@ -47,14 +47,22 @@ pub struct Job {
 /// a delivery while slower calls of the same round are still out: a slow answer must never
 /// leave a finished delivery unrecorded long enough to be claimed and sent again.
 #[derive(Clone, Debug)]
-pub struct Completions(tokio::sync::mpsc::UnboundedSender<(usize, Result<(), DeliveryError>)>);
+pub struct Completions {
+    tx: tokio::sync::mpsc::UnboundedSender<Completion>,
+    /// When the round's calls began: a result's latency is taken when it is reported, not
+    /// when the worker gets round to recording it.
+    started: Instant,
+}
+
+/// A job's index in its round, its result, and how long after the round's start it came.
+type Completion = (usize, Result<(), DeliveryError>, Duration);
 
 impl Completions {
     /// Reports the result of `jobs[index]`.
     pub fn done(&self, index: usize, result: Result<(), DeliveryError>) {
         // The worker stops listening only once the round's deadline has passed; a result that
         // arrives later is dropped and the message is retried like any unanswered one.
-        let _ = self.0.send((index, result));
+        let _ = self.tx.send((index, result, self.started.elapsed()));
     }
 }
 

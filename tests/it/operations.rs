@@ -2,6 +2,7 @@
 //! database outage without losing or doubling anything.
 
 use crate::common::db_proxy::DbProxy;
+use crate::common::exposition;
 use crate::common::fake_slack::FakeSlack;
 use crate::common::slack_harness::{slack_user, SlackBot};
 use crate::common::slack_sign::signature;
@@ -39,6 +40,33 @@ async fn metrics_cover_requests_decisions_refusals_the_outbox_and_the_chain(pool
     ] {
         assert!(text.contains(series), "missing {series} in\n{text}");
     }
+    // Those counters exist at zero from the start: these did count something.
+    for series in [
+        "countersign_http_requests_total{platform=\"slack\",outcome=\"ok\"}",
+        "countersign_decisions_total{workflow=\"invoice\",outcome=\"approved\"}",
+        "countersign_refusals_total{reason=\"self_approval\"}",
+        "countersign_deliveries_total{kind=\"post_card\",result=\"delivered\"}",
+        "countersign_platform_api_seconds_count{platform=\"slack\",method=\"chat_post_message\"}",
+        "countersign_http_request_seconds_bucket{platform=\"slack\",le=\"+Inf\"}",
+        "countersign_vote_seconds_bucket{kind=\"approve\",le=\"+Inf\"}",
+        "countersign_delivery_seconds_bucket{kind=\"post_card\",le=\"+Inf\"}",
+    ] {
+        let counted = exposition::value(&text, series).unwrap_or_default();
+        assert!(counted >= 1.0, "{series} is {counted} in\n{text}");
+    }
+    for family in [
+        "countersign_http_request_seconds",
+        "countersign_vote_seconds",
+        "countersign_delivery_seconds",
+        "countersign_platform_api_seconds",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {family} histogram\n")),
+            "{family} in\n{text}"
+        );
+    }
+    assert!(text.contains("countersign_vote_seconds_bucket{kind=\"approve\",le=\"0.005\"} "));
+    assert_eq!(exposition::undescribed(&text), Vec::<String>::new(), "in\n{text}");
     s.stop().await;
 }
 

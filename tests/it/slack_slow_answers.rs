@@ -110,5 +110,9 @@ async fn a_call_that_is_never_answered_times_out_and_holds_nothing_else(pool: Pg
         metrics.contains("countersign_platform_timeouts_total{platform=\"slack\"}"),
         "the timeout is counted for the alert: {metrics}"
     );
+    // The series exists at zero from the start: this one did count.
+    let timeouts =
+        crate::common::exposition::value(&metrics, "countersign_platform_timeouts_total{platform=\"slack\"}");
+    assert!(timeouts >= Some(1.0), "the timeout is counted for the alert: {metrics}");
     s.stop().await;
 }

@@ -63,11 +63,7 @@ impl DiscordApi {
         let started = Instant::now();
         let res = req.send().await;
         let route = path.split('/').nth(1).unwrap_or("other");
-        crate::metrics::time(
-            "platform_api_seconds",
-            &[("platform", "discord"), ("method", route)],
-            started.elapsed(),
-        );
+        crate::metrics::platform_call("discord", route, started.elapsed());
         let res = res.map_err(|e| DeliveryError::Transient(format!("Discord unreachable: {e}")))?;
         let status = res.status();
         let header_retry = res
@@ -82,7 +78,7 @@ impl DiscordApi {
             return Ok(value);
         }
         if status == StatusCode::TOO_MANY_REQUESTS {
-            crate::metrics::count("platform_rate_limited_total", &[("platform", "discord")]);
+            crate::metrics::rate_limited("discord");
             let secs = value
                 .get("retry_after")
                 .and_then(Value::as_f64)

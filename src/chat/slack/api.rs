@@ -140,15 +140,11 @@ impl SlackApi {
     ) -> Result<T, DeliveryError> {
         let started = std::time::Instant::now();
         let out = tokio::time::timeout(self.timeout, call).await;
-        crate::metrics::time(
-            "platform_api_seconds",
-            &[("platform", "slack"), ("method", method)],
-            started.elapsed(),
-        );
+        crate::metrics::platform_call("slack", method, started.elapsed());
         match out {
             Ok(answered) => answered.map_err(classify),
             Err(_) => {
-                crate::metrics::count("platform_timeouts_total", &[("platform", "slack")]);
+                crate::metrics::timed_out("slack");
                 Err(DeliveryError::Transient(format!(
                     "Slack did not answer {method} within {} s",
                     self.timeout.as_secs_f64()
@@ -167,7 +163,7 @@ fn model<T: DeserializeOwned>(v: Value) -> Result<T, DeliveryError> {
 fn classify(e: SlackClientError) -> DeliveryError {
     match e {
         SlackClientError::RateLimitError(r) => {
-            crate::metrics::count("platform_rate_limited_total", &[("platform", "slack")]);
+            crate::metrics::rate_limited("slack");
             DeliveryError::RateLimited {
                 retry_after: r.retry_after.unwrap_or(Duration::from_secs(1)),
             }

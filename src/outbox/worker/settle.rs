@@ -2,13 +2,13 @@
 //! retry (exponential backoff with jitter, or the platform's Retry-After) or a dead letter,
 //! audited in the same transaction.
 
-use super::{Completions, Deliverer, DeliveryError, Job, OutboxConfig, Worker};
+use super::{Completion, Completions, Deliverer, DeliveryError, Job, OutboxConfig, Worker};
 use crate::audit::{self, Action, AuditOutcome, NewEntry};
 use crate::outbox::claim::Claimed;
 use crate::outbox::{Intent, Queued};
 use anyhow::Context;
 use serde_json::json;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The delay before retry `attempt` (from 1), for a random `r` in `[0, 1)`: between half and
 /// all of `base * 2^(attempt-1)`, capped at `max`.
@@ -34,8 +34,9 @@ impl<D: Deliverer> Worker<D> {
             return Ok((n, Vec::new()));
         }
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let started = Instant::now();
         let calls = {
-            let done = Completions(tx);
+            let done = Completions { tx, started };
             let jobs = &jobs;
             async move { self.deliverer.deliver_all(jobs, &done).await }
         };
@@ -65,6 +66,7 @@ impl<D: Deliverer> Worker<D> {
             }
         }
         for (job, _) in jobs.iter().zip(&settled).filter(|(_, s)| !**s) {
+            crate::metrics::delivery_time(job.intent.kind(), started.elapsed());
             let why = format!(
                 "no answer within the delivery deadline ({} s); the call was abandoned",
                 self.config.deadline.as_secs()
@@ -79,21 +81,19 @@ impl<D: Deliverer> Worker<D> {
     async fn record(
         &self,
         jobs: &[Job],
-        results: impl Iterator<Item = (usize, Result<(), DeliveryError>)>,
+        results: impl Iterator<Item = Completion>,
         settled: &mut [bool],
     ) -> anyhow::Result<Vec<i64>> {
         let mut delivered = Vec::new();
-        for (i, result) in results {
+        for (i, result, took) in results {
             let Some(job) = jobs.get(i).filter(|_| !settled[i]) else {
                 continue;
             };
             settled[i] = true;
+            crate::metrics::delivery_time(job.intent.kind(), took);
             match result {
                 Ok(()) => {
-                    crate::metrics::count(
-                        "deliveries_total",
-                        &[("kind", job.intent.kind()), ("result", "delivered")],
-                    );
+                    crate::metrics::delivery(job.intent.kind(), "delivered");
                     delivered.push(job.id);
                     delivered.extend(&job.absorbed);
                 }
@@ -117,7 +117,7 @@ impl<D: Deliverer> Worker<D> {
             DeliveryError::Transient(_) => "failed",
             DeliveryError::Permanent(_) => "refused",
         };
-        crate::metrics::count("deliveries_total", &[("kind", job.intent.kind()), ("result", label)]);
+        crate::metrics::delivery(job.intent.kind(), label);
         let delay = match &failure {
             DeliveryError::Permanent(e) => {
                 return self.dead_letter(job.id, Some(&job.intent), e, job.attempt).await;
@@ -171,7 +171,7 @@ impl<D: Deliverer> Worker<D> {
         };
         audit::append(&mut tx, &e).await?;
         tx.commit().await?;
-        crate::metrics::count("dead_letters_total", &[]);
+        crate::metrics::dead_letter();
         tracing::warn!(outbox_id = id, error, "message dead-lettered");
         Ok(())
     }
