@@ -63,11 +63,11 @@ impl WebhookSender {
             .json(&body)
             .send()
             .await
-            .map_err(|e| DeliveryError::Transient(format!("webhook {}: {}", shown(url), without_url(&e))))?;
+            .map_err(|e| DeliveryError::Transient(format!("webhook {}: {}", shown_url(url), without_url(&e))))?;
         classify(
             res.status().as_u16(),
             res.headers().get("retry-after").and_then(|v| v.to_str().ok()),
-            &shown(url),
+            &shown_url(url),
         )
     }
 }
@@ -75,7 +75,7 @@ impl WebhookSender {
 /// A receiver's address as errors, logs and dead letters name it: its scheme and host only. The
 /// path and query of a webhook URL often carry its secret (`/hooks/T0/B1/xyz`), and what is
 /// stored in the outbox or logged must never.
-fn shown(url: &str) -> String {
+pub fn shown_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(u) => format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or("?")),
         Err(_) => "(an unparsable URL)".to_string(),
@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn a_webhook_url_is_named_by_its_host_only() {
-        let shown = super::shown("https://hooks.example.test/services/T0/B1/s3cr3t?token=abc");
+        let shown = super::shown_url("https://hooks.example.test/services/T0/B1/s3cr3t?token=abc");
         assert_eq!(shown, "https://hooks.example.test/…");
         assert!(!shown.contains("s3cr3t") && !shown.contains("abc"));
     }

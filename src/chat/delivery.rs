@@ -10,6 +10,10 @@ use crate::engine::{Engine, RequestView};
 use crate::outbox::{Completions, Deliverer, DeliveryError, Intent, Job};
 use crate::store::chat_messages::{self, CardCopy};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Posted copies of cards, by request ref.
+type CopiesByRef = HashMap<String, Vec<CardCopy>>;
 
 /// The platforms and webhooks the outbox delivers through.
 #[derive(Clone, Debug)]
@@ -17,8 +21,9 @@ pub struct ChatDeliverer {
     engine: Engine,
     platforms: Platforms,
     webhooks: Option<WebhookSender>,
-    /// Whether posted copies are remembered (not when the console only shows what would go).
-    record_copies: bool,
+    /// Where posted copies are remembered when not in the database: the console, which only
+    /// shows what would be sent, keeps them for as long as it runs.
+    shown_copies: Option<Arc<Mutex<CopiesByRef>>>,
 }
 
 fn transient(e: anyhow::Error) -> DeliveryError {
@@ -32,16 +37,28 @@ impl ChatDeliverer {
             engine,
             platforms,
             webhooks: None,
-            record_copies: true,
+            shown_copies: None,
         }
     }
 
-    /// A deliverer that shows what would be sent (the console): posted copies are not recorded.
+    /// A deliverer that shows what would be sent (the console): posted copies are remembered
+    /// in memory, not recorded, so a server delivering the same messages later is not misled.
     pub fn showing(engine: Engine, platforms: Platforms) -> Self {
         ChatDeliverer {
-            record_copies: false,
+            shown_copies: Some(Arc::default()),
             ..Self::new(engine, platforms)
         }
+    }
+
+    /// Shows `jobs` through the platforms, one after the other in their order; returns each
+    /// one's result. Nothing is marked delivered.
+    pub async fn show(&self, jobs: &[Job]) -> anyhow::Result<Vec<Result<(), DeliveryError>>> {
+        let round = self.prefetch(jobs).await?;
+        let mut results = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            results.push(self.deliver_in(&round, job).await);
+        }
+        Ok(results)
     }
 
     /// Also delivers decision receipts to webhooks (without it they are dead-lettered).
@@ -78,7 +95,16 @@ impl ChatDeliverer {
             true => HashMap::new(),
             false => self.engine.current_views(&refs).await?,
         };
-        let copies = chat_messages::copies_of(self.engine.pool(), &updated).await?;
+        let mut copies = chat_messages::copies_of(self.engine.pool(), &updated).await?;
+        if let Some(shown) = &self.shown_copies {
+            let shown = shown.lock().unwrap_or_else(|p| p.into_inner());
+            for r in &updated {
+                copies
+                    .entry(r.clone())
+                    .or_default()
+                    .extend(shown.get(r).cloned().unwrap_or_default());
+            }
+        }
         Ok(Round { views, copies })
     }
 
@@ -97,15 +123,17 @@ impl ChatDeliverer {
             Destination::User(u) => (u.platform, u.workspace.clone()),
         };
         let posted = self.platforms.get(platform)?.post_card(to, &card, preface).await?;
-        if !self.record_copies {
-            return Ok(());
-        }
         let copy = CardCopy {
             platform,
             workspace,
             channel: posted.channel,
             message_id: posted.message_id,
         };
+        if let Some(shown) = &self.shown_copies {
+            let mut shown = shown.lock().unwrap_or_else(|p| p.into_inner());
+            shown.entry(r#ref.to_owned()).or_default().push(copy);
+            return Ok(());
+        }
         chat_messages::record(self.engine.pool(), r#ref, &copy)
             .await
             .map_err(transient)

@@ -1,6 +1,6 @@
 //! `countersign demo`: the invoice story told through the console adapter, in its own database.
 
-use super::console::{actor, run_line};
+use super::console::{actor, Console};
 use crate::audit;
 use crate::engine::Engine;
 use std::io::Write;
@@ -38,11 +38,12 @@ const STORY: &[(&str, &str, &str)] = &[
 
 /// Tells the story on `engine` (a fresh database) and closes with the trail and a verification.
 pub async fn tell(engine: &Engine, out: &mut dyn Write) -> anyhow::Result<bool> {
+    let console = Console::new(engine);
     for (i, (narration, person, line)) in STORY.iter().enumerate() {
         let who = actor(engine, person).await?;
         writeln!(out, "\n{}. {narration}", i + 1)?;
         writeln!(out, "{person}> {line}")?;
-        run_line(engine, &who, line, out).await?;
+        console.run_line(&who, line, out).await?;
     }
     writeln!(
         out,

@@ -4,64 +4,38 @@
 use super::command::{Command, USAGE};
 use super::render::{self, Card};
 use crate::approval::{Ref, Status, VoteKind};
-use crate::engine::{Context, Engine, Outcome, PersonRef, RequestView};
+use crate::engine::{Context, Engine, Outcome, RequestView};
 use crate::identity::teams_of;
 use crate::policy::explain_text;
-use std::collections::BTreeMap;
 
-/// Who a message is for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Audience {
-    /// The person who typed the command (ephemeral where the platform allows).
-    Caller,
-    /// The requester, privately (confirmations).
-    Requester(PersonRef),
-    /// Everyone who may approve the request, privately (new and updated cards).
-    Approvers(Vec<PersonRef>),
-}
-
-/// One message to send.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Message {
-    /// Who it is for.
-    pub to: Audience,
-    /// The text (the whole message, or the headline above a card).
+/// The answer to the person who typed a command (ephemeral where the platform allows). What
+/// the command causes for anyone else (cards, confirmations) is queued in the outbox by the
+/// engine and delivered from there, on every platform and in the console alike.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reply {
+    /// The text (the whole answer, or the headline above a card).
     pub text: String,
-    /// A request card, when the message carries one.
+    /// A request card, when the answer carries one.
     pub card: Option<Card>,
 }
 
-impl Message {
-    fn caller(text: impl Into<String>) -> Self {
-        Message {
-            to: Audience::Caller,
+impl Reply {
+    fn text(text: impl Into<String>) -> Self {
+        Reply {
             text: text.into(),
             card: None,
         }
     }
 }
 
-/// The people who may approve a request, other than its requester.
-fn approvers(engine: &Engine, v: &RequestView) -> Vec<PersonRef> {
+/// Whether anybody other than its requester holds a role one of the request's groups needs.
+fn anyone_may_approve(engine: &Engine, v: &RequestView) -> bool {
     let dir = &engine.policy().directory;
-    let mut out: BTreeMap<String, PersonRef> = BTreeMap::new();
-    for g in &v.groups {
-        let Ok(role) = crate::policy::Role::parse(&g.role) else {
-            continue;
-        };
-        for p in dir.holders(&role) {
-            if p.id.as_str() != v.requester.id {
-                out.insert(
-                    p.id.to_string(),
-                    PersonRef {
-                        id: p.id.to_string(),
-                        name: p.name.clone(),
-                    },
-                );
-            }
-        }
-    }
-    out.into_values().collect()
+    v.groups.iter().any(|g| {
+        crate::policy::Role::parse(&g.role)
+            .map(|role| dir.holders(&role).iter().any(|p| p.id.as_str() != v.requester.id))
+            .unwrap_or(false)
+    })
 }
 
 /// A ref as typed, normalised to upper case when it parses (unknown ones are audited as such).
@@ -72,7 +46,7 @@ fn normalise(r: &str) -> String {
 }
 
 /// Runs `cmd` as `ctx.actor` and returns the messages to deliver.
-pub async fn dispatch(engine: &Engine, ctx: &Context, cmd: Command) -> anyhow::Result<Vec<Message>> {
+pub async fn dispatch(engine: &Engine, ctx: &Context, cmd: Command) -> anyhow::Result<Reply> {
     let outcome = match cmd {
         Command::New { workflow, fields } => engine.open(ctx, &workflow, &fields).await?,
         Command::Approve { r#ref, version } => {
@@ -88,72 +62,51 @@ pub async fn dispatch(engine: &Engine, ctx: &Context, cmd: Command) -> anyhow::R
         Command::Cancel { r#ref, reason } => engine.cancel(ctx, &normalise(&r#ref), reason.as_deref()).await?,
         Command::Amend { r#ref, fields } => engine.amend(ctx, &normalise(&r#ref), &fields).await?,
         Command::Show { r#ref } => {
-            return Ok(vec![match engine.show(ctx, &normalise(&r#ref)).await? {
-                Ok(v) => Message {
-                    to: Audience::Caller,
+            return Ok(match engine.show(ctx, &normalise(&r#ref)).await? {
+                Ok(v) => Reply {
                     text: String::new(),
                     card: Some(render::card_for(&v, engine.clock().now(), ctx.actor.person.as_str())),
                 },
-                Err(refusal) => Message::caller(render::refusal(&refusal)),
-            }]);
+                Err(refusal) => Reply::text(render::refusal(&refusal)),
+            });
         }
         Command::History { r#ref } => {
             let r#ref = normalise(&r#ref);
-            return Ok(vec![Message::caller(match engine.history(ctx, &r#ref).await? {
+            return Ok(Reply::text(match engine.history(ctx, &r#ref).await? {
                 Ok(entries) => render::history(&r#ref, &entries),
                 Err(refusal) => render::refusal(&refusal),
-            })]);
+            }));
         }
-        Command::List(filter) => return Ok(vec![Message::caller(render::list(&engine.list(ctx, filter).await?))]),
-        Command::Policy { workflow } => return Ok(vec![Message::caller(policy_text(engine, workflow.as_deref()))]),
-        Command::Whoami => return Ok(vec![Message::caller(whoami(engine, ctx))]),
-        Command::Help => return Ok(vec![Message::caller(help())]),
+        Command::List(filter) => return Ok(Reply::text(render::list(&engine.list(ctx, filter).await?))),
+        Command::Policy { workflow } => return Ok(Reply::text(policy_text(engine, workflow.as_deref()))),
+        Command::Whoami => return Ok(Reply::text(whoami(engine, ctx))),
+        Command::Help => return Ok(Reply::text(help())),
     };
-    Ok(messages(engine, ctx, &outcome))
+    Ok(reply(engine, ctx, &outcome))
 }
 
-/// The messages an outcome produces: the caller's answer, new cards for approvers, and the
-/// requester's confirmation when the request reached a final state.
-pub fn messages(engine: &Engine, ctx: &Context, outcome: &Outcome) -> Vec<Message> {
-    let now = engine.clock().now();
-    let with_card = |to: Audience, text: String, v: &RequestView| {
-        let viewer = match &to {
-            Audience::Caller => ctx.actor.person.as_str(),
-            Audience::Requester(p) => p.id.as_str(),
-            // Approvers are never the requester: the card with its buttons.
-            Audience::Approvers(_) => "",
-        };
-        Message {
-            card: Some(render::card_for(v, now, viewer)),
-            to,
-            text,
-        }
+/// The caller's answer to an outcome: what happened, with the card as the caller may see it.
+pub fn reply(engine: &Engine, ctx: &Context, outcome: &Outcome) -> Reply {
+    let with_card = |text: String, v: &RequestView| Reply {
+        text,
+        card: Some(render::card_for(v, engine.clock().now(), ctx.actor.person.as_str())),
     };
     match outcome {
-        Outcome::Refused { refusal } => vec![Message::caller(render::refusal(refusal))],
-        Outcome::Opened { request: v } => vec![
-            with_card(Audience::Caller, format!("Request {} opened.", v.r#ref), v),
-            with_card(
-                Audience::Approvers(approvers(engine, v)),
-                format!("{} asks for your approval of {}.", v.requester.name, v.r#ref),
-                v,
+        Outcome::Refused { refusal } => Reply::text(render::refusal(refusal)),
+        Outcome::Opened { request: v } => {
+            let mut text = format!("Request {} opened.", v.r#ref);
+            if !anyone_may_approve(engine, v) {
+                text.push_str(" Nobody can approve it yet: the approval roles in people.toml have no holders.");
+            }
+            with_card(text, v)
+        }
+        Outcome::Amended { request: v } => with_card(
+            format!(
+                "{} amended: version {} is current and earlier votes are void.",
+                v.r#ref, v.version
             ),
-        ],
-        Outcome::Amended { request: v } => vec![
-            with_card(
-                Audience::Caller,
-                format!(
-                    "{} amended: version {} is current and earlier votes are void.",
-                    v.r#ref, v.version
-                ),
-                v,
-            ),
-            with_card(
-                Audience::Approvers(approvers(engine, v)),
-                format!("{} amended {}: please look again.", v.requester.name, v.r#ref),
-                v,
-            ),
-        ],
+            v,
+        ),
         Outcome::Voted { request: v, kind, .. } => {
             let text = match (kind, v.status) {
                 (VoteKind::Approve, Status::Approved) => {
@@ -166,23 +119,11 @@ pub fn messages(engine: &Engine, ctx: &Context, outcome: &Outcome) -> Vec<Messag
                 ),
                 (VoteKind::Reject, _) => format!("You rejected {}.", v.r#ref),
             };
-            let mut out = vec![with_card(Audience::Caller, text, v)];
-            if let Some(c) = render::confirmation(v) {
-                out.push(with_card(Audience::Requester(v.requester.clone()), c, v));
-            }
-            out
+            with_card(text, v)
         }
-        Outcome::Cancelled { request: v } => vec![
-            with_card(Audience::Caller, format!("{} cancelled.", v.r#ref), v),
-            with_card(
-                Audience::Approvers(approvers(engine, v)),
-                format!("{} withdrew {}.", v.requester.name, v.r#ref),
-                v,
-            ),
-        ],
-        Outcome::Expired { request: v } => render::confirmation(v)
-            .map(|c| vec![with_card(Audience::Requester(v.requester.clone()), c, v)])
-            .unwrap_or_default(),
+        Outcome::Cancelled { request: v } => with_card(format!("{} cancelled.", v.r#ref), v),
+        // Nobody typed anything: the requester's confirmation is in the outbox.
+        Outcome::Expired { .. } => Reply::default(),
     }
 }
 

@@ -72,6 +72,16 @@ pub(super) async fn by_id(pool: &PgPool, ids: &[i64], lease: Duration) -> anyhow
     decode(rows)
 }
 
+/// Messages `ids` as queued, without claiming them (the console shows what would be sent).
+pub(super) async fn peek(pool: &PgPool, ids: &[i64]) -> anyhow::Result<Claimed> {
+    let rows = sqlx::query("SELECT id, intent, attempts, NULL::bigint[] AS absorbed FROM outbox WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_all(pool)
+        .await
+        .context("reading queued messages")?;
+    decode(rows)
+}
+
 fn decode(rows: Vec<PgRow>) -> anyhow::Result<Claimed> {
     let mut claimed = Claimed {
         jobs: Vec::with_capacity(rows.len()),

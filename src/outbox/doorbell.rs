@@ -58,7 +58,7 @@ impl Doorbell {
 
     /// The messages rung for since the last take (oldest first, each once), and whether a
     /// search was asked for.
-    pub(super) fn take(&self) -> (Vec<Queued>, bool) {
+    pub fn take(&self) -> (Vec<Queued>, bool) {
         let mut rung = self.state.lock().expect("the doorbell lock is never poisoned");
         let mut queued = std::mem::take(&mut rung.queued);
         queued.sort_unstable_by_key(|q| q.id);

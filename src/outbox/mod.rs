@@ -156,6 +156,12 @@ impl Intent {
     }
 }
 
+/// Messages `ids` as they were queued, in id order, without claiming them: what the outbox
+/// would deliver (the console shows them; a running server still delivers them).
+pub async fn queued(pool: &sqlx::PgPool, ids: &[i64]) -> anyhow::Result<Vec<Job>> {
+    Ok(claim::peek(pool, ids).await?.jobs)
+}
+
 /// Queues an intent in the caller's transaction; returns its id (for [`Doorbell::ring`]).
 pub async fn enqueue(conn: &mut PgConnection, intent: &Intent) -> anyhow::Result<i64> {
     let effects = crate::store::effects::Effects {

@@ -30,7 +30,9 @@ fn the_demo_tells_the_whole_story_can_be_run_again_and_ends_with_a_console_on_it
             "Still needed: 1 finance-director.",
             "finance-director: waiting for Dave Director",
             "Your approval completed INV-1: it is approved.",
-            "-> to Alice Analyst (direct message): Your request INV-1 (Invoice payment) was approved by Carol Approver and Dave Director",
+            "-> slack, channel C0FINANCE: INV-1 · 12,500.00 EUR · ACME GmbH · from Alice Analyst",
+            "-> slack, direct message to Dave Director: INV-1",
+            "-> slack, direct message to Alice Analyst: Your request INV-1 (Invoice payment) was approved by Carol Approver and Dave Director",
             "request.approved v1 done",
             "OK: ",
         ] {

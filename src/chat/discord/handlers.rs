@@ -9,7 +9,7 @@ use crate::approval::{Ref, VoteKind};
 use crate::audit::Action;
 use crate::chat::address::{ChatPlace, ChatUser, Platform};
 use crate::chat::command::{self, Command, CommandError};
-use crate::chat::dispatch::{dispatch, Audience, Message};
+use crate::chat::dispatch::{dispatch, Reply};
 use crate::chat::render::{self, ButtonKind, Card};
 use crate::engine::{Context, Engine, Outcome};
 use crate::identity::{self, Actor, Identity};
@@ -191,12 +191,10 @@ async fn actor(app: &DiscordApp, i: &Value, attempted: Action) -> anyhow::Result
     Ok(None)
 }
 
-/// What the caller sees of dispatched messages, as one ephemeral answer.
-fn caller_reply(messages: &[Message]) -> Value {
-    let mine: Vec<&Message> = messages.iter().filter(|m| m.to == Audience::Caller).collect();
-    let text: Vec<&str> = mine.iter().map(|m| m.text.as_str()).filter(|t| !t.is_empty()).collect();
-    let cards: Vec<Card> = mine.iter().filter_map(|m| m.card.clone()).collect();
-    let text = text.join("\n");
+/// The caller's answer, as one ephemeral answer.
+fn caller_reply(reply: &Reply) -> Value {
+    let cards: Vec<Card> = reply.card.iter().cloned().collect();
+    let text = reply.text.clone();
     let text = if text.contains('\n') && cards.is_empty() {
         format!("```\n{text}\n```")
     } else {

@@ -8,7 +8,7 @@ use super::verify::SignatureError;
 use super::{SlackApi, SlackVerifier};
 use crate::audit::Action;
 use crate::chat::address::{ChatPlace, ChatUser, Platform};
-use crate::chat::dispatch::{Audience, Message};
+use crate::chat::dispatch::Reply;
 use crate::engine::{Engine, Refusal, ReplyTo};
 use crate::identity::{self, Actor, Identity};
 use axum::body::Bytes;
@@ -134,23 +134,20 @@ pub(super) fn ephemeral(text: &str, blocks: Option<Vec<Value>>) -> SlackReply {
     SlackReply::Body(body)
 }
 
-/// What the caller sees of dispatched messages: their text, and cards as blocks.
-pub(super) fn caller_reply(messages: &[Message]) -> SlackReply {
+/// The caller's answer: its text, and its card as blocks.
+pub(super) fn caller_reply(reply: &Reply) -> SlackReply {
     let mut texts = Vec::new();
     let mut all_blocks = Vec::new();
-    for m in messages.iter().filter(|m| m.to == Audience::Caller) {
-        if !m.text.is_empty() {
-            texts.push(m.text.clone());
-            all_blocks
-                .push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": blocks::escape(&m.text) } }));
-        }
-        if let Some(card) = &m.card {
-            texts.push(card.notification());
-            all_blocks.extend(blocks::card_blocks(card));
-        }
+    if !reply.text.is_empty() {
+        texts.push(reply.text.clone());
+        all_blocks
+            .push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": blocks::escape(&reply.text) } }));
     }
-    let has_card = messages.iter().any(|m| m.to == Audience::Caller && m.card.is_some());
-    ephemeral(&texts.join("\n"), has_card.then_some(all_blocks))
+    if let Some(card) = &reply.card {
+        texts.push(card.notification());
+        all_blocks.extend(blocks::card_blocks(card));
+    }
+    ephemeral(&texts.join("\n"), reply.card.is_some().then_some(all_blocks))
 }
 
 /// Runs `work` but answers within the budget. If it takes longer, Slack gets `late` now and the

@@ -44,8 +44,13 @@ impl ApiBot {
     pub async fn start(pool: PgPool, webhook: Option<&str>) -> ApiBot {
         // The example people.toml has the services `erp` (an analyst) and `siem` (an auditor).
         let people = std::fs::read_to_string(example_commands().join("people.toml")).unwrap();
-        let mut invoice = std::fs::read_to_string(example_commands().join("invoice.toml")).unwrap()
-            + &format!("\n[announce]\nslack_channel = \"T0001/{ANNOUNCE}\"\n");
+        let mut invoice = std::fs::read_to_string(example_commands().join("invoice.toml"))
+            .unwrap()
+            .replace("T0001/C0FINANCE", &format!("T0001/{ANNOUNCE}"));
+        assert!(
+            invoice.contains(ANNOUNCE),
+            "the example invoice workflow announces in a channel"
+        );
         if let Some(url) = webhook {
             invoice +=
                 &format!("\n[[webhook]]\nurl = \"{url}\"\nevents = [\"request.approved\", \"request.rejected\"]\n");

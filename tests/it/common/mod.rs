@@ -21,6 +21,9 @@ pub fn example_commands() -> PathBuf {
 pub struct Bot {
     pub engine: Engine,
     pub clock: ManualClock,
+    /// The console the bot is talked to through: one session for the whole test, so a card
+    /// shown earlier is the one a later update changes.
+    console: console::Console,
 }
 
 impl Bot {
@@ -36,7 +39,8 @@ impl Bot {
         let shared: Arc<dyn Clock> = Arc::new(clock.clone());
         let engine = Engine::new(pool, Arc::new(policy), shared);
         engine.record_policy_load().await.unwrap();
-        Bot { engine, clock }
+        let console = console::Console::new(&engine);
+        Bot { engine, clock, console }
     }
 
     /// The actor for a person of the directory, acting through the console.
@@ -53,7 +57,7 @@ impl Bot {
     pub async fn say(&self, person: &str, line: &str) -> String {
         let actor = self.actor(person).await;
         let mut out = Vec::new();
-        console::run_line(&self.engine, &actor, line, &mut out).await.unwrap();
+        self.console.run_line(&actor, line, &mut out).await.unwrap();
         self.settle().await;
         String::from_utf8(out).unwrap()
     }
