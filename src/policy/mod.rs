@@ -24,7 +24,7 @@ pub mod value;
 mod workflow_file;
 mod workflow_links;
 
-pub use check::CheckError;
+pub use check::{CheckError, Excerpt};
 pub use digest_schedule::DigestSchedule;
 pub use duration::parse_duration;
 pub use explain::{describe_expr, explain_markdown, explain_text};
