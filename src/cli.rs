@@ -1,6 +1,7 @@
 //! The work behind each CLI subcommand, kept out of `main.rs` so that tests can call it.
 
 pub mod api;
+mod problems;
 
 use crate::audit::{self, ExportFilter, ExportFormat, VerifyReport};
 use crate::chat::{console, demo, render};
@@ -60,7 +61,7 @@ pub fn check(dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
         }
         Err(errors) => {
             for e in &errors {
-                writeln!(err, "{e}")?;
+                writeln!(err, "{}", problems::render(e))?;
             }
             writeln!(err, "{} problem(s) found; nothing was loaded.", errors.len())?;
             Ok(false)

@@ -2,6 +2,7 @@
 //! tree while collecting every problem instead of stopping at the first.
 
 use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::policy::raw::{Key, Kind, Node, Span};
@@ -17,6 +18,46 @@ pub struct CheckError {
     pub col: usize,
     /// What is wrong and how to fix it.
     pub message: String,
+    /// The line at fault, for showing a person where to look; `None` when the problem is
+    /// with the file as a whole (it cannot be read, or is missing).
+    pub excerpt: Option<Excerpt>,
+}
+
+/// One line of a file with the part at fault marked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Excerpt {
+    /// The line's text, without its line ending.
+    pub text: String,
+    /// The bytes of `text` at fault; empty when the fault is the end of the line itself
+    /// (a string or list that is never closed).
+    pub marked: Range<usize>,
+}
+
+impl Excerpt {
+    /// The line holding `span.start`, marking the span up to the end of that line.
+    fn of(text: &str, span: Range<usize>) -> Excerpt {
+        let start = floor_char_boundary(text, span.start);
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        let line = text[line_start..line_end]
+            .strip_suffix('\r')
+            .unwrap_or(&text[line_start..line_end]);
+        let from = (start - line_start).min(line.len());
+        let to = floor_char_boundary(line, span.end.saturating_sub(line_start)).max(from);
+        Excerpt {
+            text: line.to_owned(),
+            marked: from..to,
+        }
+    }
+}
+
+/// The largest char boundary at or below `byte` (clamped to the text).
+fn floor_char_boundary(text: &str, byte: usize) -> usize {
+    let mut byte = byte.min(text.len());
+    while !text.is_char_boundary(byte) {
+        byte -= 1;
+    }
+    byte
 }
 
 impl fmt::Display for CheckError {
@@ -34,10 +75,7 @@ impl fmt::Display for CheckError {
 
 /// Converts a byte offset into a 1-based (line, column), the column counted in characters.
 pub(crate) fn line_col(text: &str, byte: usize) -> (usize, usize) {
-    let mut byte = byte.min(text.len());
-    while !text.is_char_boundary(byte) {
-        byte -= 1;
-    }
+    let byte = floor_char_boundary(text, byte);
     let before = &text[..byte];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
@@ -70,21 +108,38 @@ impl<'a> FileCx<'a> {
         }
     }
 
-    /// Records a problem at a byte offset.
+    /// Records a problem at a byte offset (into a `when` condition), marking the name or
+    /// number that starts there, else the one character.
     pub fn at_offset(&mut self, byte: usize, message: impl Into<String>) {
-        let (line, col) = line_col(self.text, byte);
+        let rest = self.text.get(byte..).unwrap_or_default();
+        let word = rest
+            .find(|c: char| !(c.is_alphanumeric() || matches!(c, '.' | '_' | '-')))
+            .unwrap_or(rest.len());
+        let len = match word {
+            0 => rest.chars().next().map_or(0, char::len_utf8),
+            n => n,
+        };
+        self.push(byte..byte + len, true, message.into());
+    }
+
+    /// Records a problem at a span (the start of the file, with no line shown, when the span
+    /// is unknown).
+    pub fn at(&mut self, span: &Span, message: impl Into<String>) {
+        match span {
+            Some(span) => self.push(span.clone(), true, message.into()),
+            None => self.push(0..0, false, message.into()),
+        }
+    }
+
+    fn push(&mut self, span: Range<usize>, show: bool, message: String) {
+        let (line, col) = line_col(self.text, span.start);
         self.errors.push(CheckError {
             file: self.path.to_path_buf(),
             line,
             col,
-            message: message.into(),
+            message,
+            excerpt: show.then(|| Excerpt::of(self.text, span)),
         });
-    }
-
-    /// Records a problem at a span (the start of the file when the span is unknown).
-    pub fn at(&mut self, span: &Span, message: impl Into<String>) {
-        let byte = span.as_ref().map_or(0, |s| s.start);
-        self.at_offset(byte, message);
     }
 
     /// Reads a table node, refusing other kinds.

@@ -1,6 +1,8 @@
 //! Saying a `when` condition in plain language: "amount is at least 10,000.00 EUR".
 
-use crate::policy::expr::{CmpOp, Expr, Literal, Number, Operand};
+use rust_decimal::Decimal;
+
+use crate::policy::expr::{CmpOp, Expr, Literal, Operand};
 use crate::policy::model::{FieldKind, Workflow};
 use crate::policy::value::{Currency, Money};
 
@@ -107,16 +109,9 @@ fn operand_text(o: &Operand, wf: &Workflow, against: Option<&Operand>) -> String
 
 /// A decimal literal as money in a currency ("10,000.00 EUR"); the type checker has ensured
 /// it fits the currency's decimals.
-pub(crate) fn money_text(n: Number, currency: &Currency) -> String {
-    let mu = u32::from(currency.minor_units());
-    let minor = mu
-        .checked_sub(n.scale)
-        .and_then(|k| 10i128.checked_pow(k))
-        .and_then(|p| n.mantissa.checked_mul(p))
-        .and_then(|m| i64::try_from(m).ok())
-        .and_then(|m| Money::from_minor(m, currency.clone()).ok());
-    match minor {
-        Some(m) => m.to_string(),
-        None => format!("{n} {currency}"),
+pub(crate) fn money_text(n: Decimal, currency: &Currency) -> String {
+    match Money::new(n, currency.clone()) {
+        Ok(m) => m.to_string(),
+        Err(_) => format!("{n} {currency}"),
     }
 }

@@ -7,6 +7,7 @@ use std::cmp::Ordering;
 use std::fmt;
 
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
 
 use crate::policy::value::{Currency, Fields, Value};
 
@@ -128,8 +129,9 @@ impl Operand {
 /// A constant in a condition.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Literal {
-    /// A decimal number: `10000`, `10000.50`, `-3`.
-    Number(Number),
+    /// A decimal number: `10000`, `10000.50`, `-3`, exactly as written (its scale is the
+    /// number of decimals written, so `10000.50` keeps both).
+    Number(Decimal),
     /// A string: `"ops"` or `'ops'`.
     Str(String),
     /// A bare date: `2026-01-31`.
@@ -146,46 +148,12 @@ impl fmt::Display for Literal {
     }
 }
 
-/// An exact decimal: `mantissa / 10^scale`, so `10000.50` is (1000050, 2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Number {
-    /// All digits as one integer, with the sign.
-    pub mantissa: i128,
-    /// How many of those digits are decimals.
-    pub scale: u32,
-}
-
-impl fmt::Display for Number {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.mantissa < 0 { "-" } else { "" };
-        let digits = self.mantissa.unsigned_abs().to_string();
-        let scale = self.scale as usize;
-        if scale == 0 {
-            return write!(f, "{sign}{digits}");
-        }
-        let padded = format!("{digits:0>width$}", width = scale + 1);
-        let (int, frac) = padded.split_at(padded.len() - scale);
-        write!(f, "{sign}{int}.{frac}")
-    }
-}
-
 /// What an operand stands for at evaluation time.
 enum Scalar<'a> {
     /// A decimal, with the currency when it came from a money field.
-    Dec(Number, Option<&'a Currency>),
+    Dec(Decimal, Option<&'a Currency>),
     Date(NaiveDate),
     Str(&'a str),
-}
-
-/// Compares two decimals exactly by bringing them to the same scale.
-pub(crate) fn cmp_numbers(a: Number, b: Number) -> Option<Ordering> {
-    let scale = a.scale.max(b.scale);
-    let up = |n: Number| {
-        10i128
-            .checked_pow(scale - n.scale)
-            .and_then(|p| n.mantissa.checked_mul(p))
-    };
-    Some(up(a)?.cmp(&up(b)?))
 }
 
 fn scalar<'a>(operand: &'a Operand, fields: &'a Fields) -> Option<Scalar<'a>> {
@@ -197,20 +165,8 @@ fn scalar<'a>(operand: &'a Operand, fields: &'a Fields) -> Option<Scalar<'a>> {
         }),
         // An absent field yields None, which makes the comparison false.
         Operand::Field { name, .. } => Some(match fields.get(name)? {
-            Value::Money(m) => Scalar::Dec(
-                Number {
-                    mantissa: i128::from(m.minor()),
-                    scale: u32::from(m.currency().minor_units()),
-                },
-                Some(m.currency()),
-            ),
-            Value::Integer(i) => Scalar::Dec(
-                Number {
-                    mantissa: i128::from(*i),
-                    scale: 0,
-                },
-                None,
-            ),
+            Value::Money(m) => Scalar::Dec(m.amount(), Some(m.currency())),
+            Value::Integer(i) => Scalar::Dec(Decimal::from(*i), None),
             Value::Date(d) => Scalar::Date(*d),
             Value::Text(s) | Value::Choice(s) => Scalar::Str(s),
         }),
@@ -223,7 +179,8 @@ fn compare(left: &Operand, op: CmpOp, right: &Operand, fields: &Fields) -> bool 
     };
     let ord = match (l, r) {
         (Scalar::Dec(_, Some(a)), Scalar::Dec(_, Some(b))) if a != b => None,
-        (Scalar::Dec(a, _), Scalar::Dec(b, _)) => cmp_numbers(a, b),
+        // Decimal's ordering is exact across scales (10000 == 10000.00).
+        (Scalar::Dec(a, _), Scalar::Dec(b, _)) => Some(a.cmp(&b)),
         (Scalar::Date(a), Scalar::Date(b)) => Some(a.cmp(&b)),
         (Scalar::Str(a), Scalar::Str(b)) => Some(a.cmp(b)),
         _ => None,

@@ -6,8 +6,9 @@
 //! `primary := "(" or_expr ")" | operand cmp operand | operand "in" "[" literal ("," literal)* "]"`.
 
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
 
-use crate::policy::expr::{CmpOp, Expr, ExprError, Literal, Number, Operand};
+use crate::policy::expr::{CmpOp, Expr, ExprError, Literal, Operand};
 
 /// Deep nesting only comes from mistakes; the limit keeps recursion bounded.
 const MAX_DEPTH: usize = 64;
@@ -16,8 +17,9 @@ const MAX_DEPTH: usize = 64;
 pub const MAX_TERMS: usize = 64;
 /// The longest condition, in bytes.
 pub const MAX_EXPR_BYTES: usize = 4_000;
-/// Digits beyond this cannot be exact in an i128 after scaling.
-const MAX_DIGITS: usize = 30;
+/// The most digits a number may have: a `Decimal` holds any 28 digits exactly, with up to 28
+/// of them after the point (its 96-bit mantissa runs out partway through a 29th).
+const MAX_DIGITS: usize = 28;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Tok {
@@ -165,15 +167,22 @@ fn lex_number_or_date(s: &str, at: usize) -> Result<(Literal, usize), ExprError>
     if int.is_empty() || !digits_only(int) || !digits_only(frac) || unsigned.ends_with('.') {
         return Err(bad());
     }
+    let too_long = || {
+        ExprError::new(
+            at,
+            format!("`{word}` has too many digits: a number has at most {MAX_DIGITS}"),
+        )
+    };
     if int.len() + frac.len() > MAX_DIGITS {
-        return Err(ExprError::new(at, format!("`{word}` is too large")));
+        return Err(too_long());
     }
     let all: String = [int, frac].concat();
     let magnitude: i128 = all.parse().map_err(|_| bad())?;
     let mantissa = if negative { -magnitude } else { magnitude };
-    // `frac.len()` is at most MAX_DIGITS, so it fits a u32.
-    let scale = u32::try_from(frac.len()).map_err(|_| bad())?;
-    Ok((Literal::Number(Number { mantissa, scale }), len))
+    // The scale is the number of decimals written, so `10000.50` prints back as written.
+    let scale = u32::try_from(frac.len()).map_err(|_| too_long())?;
+    let number = Decimal::try_from_i128_with_scale(mantissa, scale).map_err(|_| too_long())?;
+    Ok((Literal::Number(number), len))
 }
 
 struct Parser {

@@ -22,6 +22,7 @@ fn file_error(file: &Path, message: String) -> CheckError {
         line: 1,
         col: 1,
         message,
+        excerpt: None,
     }
 }
 

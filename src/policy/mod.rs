@@ -24,11 +24,11 @@ pub mod value;
 mod workflow_file;
 mod workflow_links;
 
-pub use check::CheckError;
+pub use check::{CheckError, Excerpt};
 pub use digest_schedule::DigestSchedule;
 pub use duration::parse_duration;
 pub use explain::{describe_expr, explain_markdown, explain_text};
-pub use expr::{parse_expr, typecheck, CmpOp, Expr, ExprError, Literal, Number, Operand};
+pub use expr::{parse_expr, typecheck, CmpOp, Expr, ExprError, Literal, Operand};
 pub use integration::{Announce, Service, Webhook, WebhookEvent};
 pub use load::PEOPLE_FILE;
 pub use model::*;

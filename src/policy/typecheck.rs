@@ -151,11 +151,11 @@ fn field_vs_literal(f: &FieldSpec, op: CmpOp, lit: &Literal, at: usize) -> Resul
     };
     match (&f.kind, lit) {
         (FieldKind::Money { currency, .. }, Literal::Number(n)) => {
-            if n.mantissa < 0 {
+            if n.is_sign_negative() && !n.is_zero() {
                 return Err(ExprError::new(at, format!("{name} is money, which is never negative")));
             }
             let allowed = u32::from(currency.minor_units());
-            if n.scale > allowed {
+            if n.scale() > allowed {
                 return Err(ExprError::new(
                     at,
                     format!("`{n}` has more decimals than {currency} allows ({allowed})"),
@@ -163,7 +163,7 @@ fn field_vs_literal(f: &FieldSpec, op: CmpOp, lit: &Literal, at: usize) -> Resul
             }
             Ok(())
         }
-        (FieldKind::Integer { .. }, Literal::Number(n)) if n.scale > 0 => Err(ExprError::new(
+        (FieldKind::Integer { .. }, Literal::Number(n)) if n.scale() > 0 => Err(ExprError::new(
             at,
             format!("{name} is an integer, so `{n}` must be a whole number"),
         )),

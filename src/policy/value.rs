@@ -1,13 +1,16 @@
-//! Typed field values: exact money in a currency's minor units, text, integers, dates, choices.
+//! Typed field values: exact money (a decimal at the currency's decimals), text, integers,
+//! dates, choices.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
 
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-/// ISO 4217 codes with their number of minor units (decimals). Amounts are stored as integers
-/// of minor units, so this table decides how many decimals an input may have.
+/// ISO 4217 codes with their number of minor units (decimals). Amounts are kept at exactly
+/// this many decimals and stored as integers of minor units, so this table decides how many
+/// decimals an input may have.
 const CURRENCIES: &[(&str, u8)] = &[
     ("AED", 2),
     ("ARS", 2),
@@ -144,16 +147,19 @@ fn too_many_decimals(allowed: u8) -> String {
     }
 }
 
-/// An exact amount: an integer number of the currency's minor units (cents for EUR).
+/// An exact amount in a currency: a decimal at exactly the currency's number of decimals
+/// (2 for EUR), never negative, and within what the store keeps (`i64` minor units).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "MoneyRepr")]
+#[serde(try_from = "MoneyRepr", into = "MoneyRepr")]
 pub struct Money {
-    minor: i64,
+    /// Always at the currency's scale, so its mantissa is the amount in minor units.
+    amount: Decimal,
     currency: Currency,
 }
 
-/// The JSON shape of [`Money`], checked on the way in.
-#[derive(Deserialize)]
+/// The JSON shape of [`Money`]: minor units as an integer, the form every stored request and
+/// audit entry already has; checked on the way in.
+#[derive(Serialize, Deserialize)]
 struct MoneyRepr {
     minor: i64,
     currency: Currency,
@@ -163,6 +169,15 @@ impl TryFrom<MoneyRepr> for Money {
     type Error = MoneyError;
     fn try_from(r: MoneyRepr) -> Result<Self, MoneyError> {
         Money::from_minor(r.minor, r.currency)
+    }
+}
+
+impl From<Money> for MoneyRepr {
+    fn from(m: Money) -> MoneyRepr {
+        MoneyRepr {
+            minor: m.minor(),
+            currency: m.currency,
+        }
     }
 }
 
@@ -191,32 +206,61 @@ impl Money {
         if frac.len() > usize::from(allowed) {
             return Err(MoneyError::TooManyDecimals { allowed });
         }
-        let mut minor: i64 = 0;
-        let padded = frac.chars().chain(std::iter::repeat('0')).take(usize::from(allowed));
-        for c in digits.chars().chain(padded) {
-            let d = i64::from(c as u8 - b'0');
-            minor = minor
-                .checked_mul(10)
-                .and_then(|m| m.checked_add(d))
-                .ok_or(MoneyError::TooLarge)?;
+        // Leading zeros carry no value but count against the decimal's digits.
+        let digits = match digits.trim_start_matches('0') {
+            "" => "0",
+            significant => significant,
+        };
+        let exact = if frac.is_empty() {
+            Decimal::from_str_exact(digits)
+        } else {
+            Decimal::from_str_exact(&format!("{digits}.{frac}"))
+        };
+        // The text is digits by now, so the only way to fail is having too many of them.
+        let amount = exact.map_err(|_| MoneyError::TooLarge)?;
+        Money::new(amount, currency.clone())
+    }
+
+    /// An amount from a decimal: refused when negative, with more decimals than the currency
+    /// has (never rounded), or too large for the store.
+    pub fn new(amount: Decimal, currency: Currency) -> Result<Money, MoneyError> {
+        if amount < Decimal::ZERO {
+            return Err(MoneyError::Negative);
         }
-        Ok(Money {
-            minor,
-            currency: currency.clone(),
-        })
+        let allowed = currency.minor_units;
+        let scale = u32::from(allowed);
+        if amount.scale() > scale {
+            return Err(MoneyError::TooManyDecimals { allowed });
+        }
+        if amount > Decimal::from_i128_with_scale(i128::from(i64::MAX), scale) {
+            return Err(MoneyError::TooLarge);
+        }
+        let mut amount = amount;
+        // Only ever adds zeros (the scale is at most the currency's), and the bound above
+        // keeps the result within 96 bits, so this is exact.
+        amount.rescale(scale);
+        // "-0" is not below zero but keeps its sign; an amount has none.
+        amount.set_sign_positive(true);
+        Ok(Money { amount, currency })
     }
 
     /// An amount from minor units (as stored); negative amounts are refused.
     pub fn from_minor(minor: i64, currency: Currency) -> Result<Money, MoneyError> {
-        if minor < 0 {
-            return Err(MoneyError::Negative);
-        }
-        Ok(Money { minor, currency })
+        let scale = u32::from(currency.minor_units);
+        let amount = Decimal::try_from_i128_with_scale(i128::from(minor), scale).map_err(|_| MoneyError::TooLarge)?;
+        Money::new(amount, currency)
+    }
+
+    /// The amount, with exactly the currency's decimals.
+    pub fn amount(&self) -> Decimal {
+        self.amount
     }
 
     /// The amount in minor units (cents for EUR).
     pub fn minor(&self) -> i64 {
-        self.minor
+        // `new` keeps the amount at the currency's scale and within i64 minor units, so the
+        // fallback is never taken.
+        i64::try_from(self.amount.mantissa()).unwrap_or(i64::MAX)
     }
 
     /// The currency.
@@ -242,9 +286,8 @@ fn integer_digits(s: &str) -> Option<String> {
     Some(groups.concat())
 }
 
-/// Formats an integer with `,` every three digits: 1250000 -> "1,250,000".
-pub(crate) fn group_thousands(n: u64) -> String {
-    let digits = n.to_string();
+/// Puts a `,` every three digits: "1250000" -> "1,250,000".
+fn group_thousands(digits: &str) -> String {
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i) % 3 == 0 {
@@ -258,13 +301,16 @@ pub(crate) fn group_thousands(n: u64) -> String {
 impl fmt::Display for Money {
     /// "12,500.00 EUR": thousands separators and exactly the currency's decimals.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scale = 10u64.pow(u32::from(self.currency.minor_units));
-        let abs = self.minor.unsigned_abs();
-        let sign = if self.minor < 0 { "-" } else { "" };
-        write!(f, "{sign}{}", group_thousands(abs / scale))?;
-        if self.currency.minor_units > 0 {
-            let width = usize::from(self.currency.minor_units);
-            write!(f, ".{:0width$}", abs % scale)?;
+        // The amount is at the currency's scale and not negative, so its plain form is the
+        // digits, then the point and exactly the currency's decimals when it has any.
+        let plain = self.amount.to_string();
+        let (units, decimals) = match plain.split_once('.') {
+            Some((units, decimals)) => (units, Some(decimals)),
+            None => (plain.as_str(), None),
+        };
+        f.write_str(&group_thousands(units))?;
+        if let Some(decimals) = decimals {
+            write!(f, ".{decimals}")?;
         }
         write!(f, " {}", self.currency.code)
     }
@@ -273,7 +319,7 @@ impl fmt::Display for Money {
 impl PartialOrd for Money {
     /// Ordered by amount within one currency; amounts in different currencies do not compare.
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        (self.currency == other.currency).then(|| self.minor.cmp(&other.minor))
+        (self.currency == other.currency).then(|| self.amount.cmp(&other.amount))
     }
 }
 

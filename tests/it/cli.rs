@@ -333,6 +333,26 @@ fn check_names_an_unterminated_string_as_such() {
 }
 
 #[test]
+fn check_shows_the_line_at_fault_under_each_problem() {
+    let dir = broken("invoice.toml", &invoice_with("max_length = 120", "max_lenght = 120"));
+    let err = check_fails(dir.path());
+    let lines: Vec<&str> = err.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("invoice.toml:") && l.contains("max_lenght"))
+        .unwrap_or_else(|| panic!("no problem line in\n{err}"));
+    let source = lines.get(at + 2).copied().unwrap_or_default();
+    let underline = lines.get(at + 3).copied().unwrap_or_default();
+    assert!(source.ends_with("| max_lenght = 120"), "{err}");
+    let column = |l: &str, pat: &str| l.find(pat).unwrap();
+    assert_eq!(
+        column(underline, "^^^^^^^^^^"),
+        column(source, "max_lenght"),
+        "the caret underlines the key:\n{err}"
+    );
+}
+
+#[test]
 fn check_suggests_the_money_limit_that_was_written_quoted() {
     let dir = broken("invoice.toml", &invoice_with("max = \"250000.00\"", "max = 250000.50"));
     let (_, _, message) = problem_in(&check_fails(dir.path()), "invoice.toml");

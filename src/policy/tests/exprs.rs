@@ -213,3 +213,29 @@ fn a_long_flat_chain_is_refused_with_a_message_not_a_crash() {
     let fine = vec!["hours > 1"; 64].join(" and ");
     assert!(parse_expr(&fine).is_ok(), "64 terms are allowed");
 }
+
+#[test]
+fn numbers_compare_exactly_where_a_float_would_not() {
+    let max = fields(&[("hours", Value::Integer(i64::MAX))]);
+    // Without the type check, which would refuse decimals for an integer field: evaluation
+    // itself is exact, and an f64 could not tell these apart.
+    let holds = |src: &str| parse_expr(src).expect("parses").eval(&max);
+    assert!(holds("hours < 9223372036854775807.5"));
+    assert!(holds("hours > 9223372036854775806.999999999"));
+    assert!(holds("hours == 9223372036854775807.000"));
+}
+
+#[test]
+fn a_number_with_too_many_digits_is_refused_with_the_limit() {
+    let long = format!("1.{}", "0".repeat(28));
+    let err = parse_expr(&format!("amount > {long}")).expect_err("refused");
+    assert_eq!(err.offset, 9);
+    assert_eq!(
+        err.message,
+        format!("`{long}` has too many digits: a number has at most 28")
+    );
+    assert!(
+        parse_expr(&format!("amount > {}", "9".repeat(28))).is_ok(),
+        "28 digits are fine"
+    );
+}

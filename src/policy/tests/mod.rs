@@ -1,6 +1,7 @@
 //! Unit tests of the policy module, with helpers that write small commands/ directories.
 
 mod examples;
+mod excerpts;
 mod exprs;
 mod input;
 mod integration_refusals;

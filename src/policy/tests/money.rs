@@ -133,3 +133,27 @@ fn durations_parse_in_days_hours_minutes_and_combinations() {
         assert!(parse_duration(bad).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn leading_zeros_do_not_count_against_the_size_of_an_amount() {
+    let zeros = "0".repeat(40);
+    assert_eq!(money(&format!("{zeros}12.50"), "EUR").map(|m| m.minor()), Ok(1250));
+    assert_eq!(money("0", "JPY").map(|m| m.to_string()), Ok("0 JPY".to_owned()));
+}
+
+#[test]
+fn far_too_many_digits_is_too_large_not_a_crash() {
+    let huge = "9".repeat(40);
+    assert_eq!(money(&huge, "EUR"), Err(MoneyError::TooLarge));
+    assert_eq!(
+        money(&format!("{huge}.5"), "JPY"),
+        Err(MoneyError::TooManyDecimals { allowed: 0 })
+    );
+}
+
+#[test]
+fn the_largest_amount_keeps_every_digit_in_each_currency() {
+    let shown = |code: &str| Money::from_minor(i64::MAX, Currency::parse(code).expect("known")).map(|m| m.to_string());
+    assert_eq!(shown("JPY"), Ok("9,223,372,036,854,775,807 JPY".to_owned()));
+    assert_eq!(shown("BHD"), Ok("9,223,372,036,854,775.807 BHD".to_owned()));
+}
