@@ -20,7 +20,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 /// The database the demo (re)creates for itself on the configured server.
-pub const DEMO_DATABASE: &str = "countersign_demo";
+pub use crate::store::DEMO_DATABASE;
 
 /// Loads commands/, or fails with every problem as `file:line:col: message`.
 pub fn load_policy(dir: &Path) -> anyhow::Result<PolicySet> {
@@ -116,14 +116,7 @@ pub async fn demo(settings: &Settings, out: &mut dyn Write) -> anyhow::Result<bo
         .connect()
         .await
         .context("cannot connect to Postgres (DATABASE_URL)")?;
-    // The name is a constant, never input: there is no way to bind an identifier.
-    sqlx::query("DROP DATABASE IF EXISTS countersign_demo WITH (FORCE)")
-        .execute(&mut admin)
-        .await?;
-    sqlx::query("CREATE DATABASE countersign_demo")
-        .execute(&mut admin)
-        .await
-        .context("creating the demo database")?;
+    crate::store::recreate_demo_database(&mut admin).await?;
     admin.close().await?;
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(4)
@@ -448,11 +441,7 @@ pub async fn digest_send(settings: &Settings, owner: &str) -> anyhow::Result<()>
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         worker.round().await?;
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL AND intent->>'kind' LIKE 'digest_%'",
-        )
-        .fetch_one(&pool)
-        .await?;
+        let waiting = crate::store::outbox::digests_waiting(&pool).await?;
         if waiting == 0 {
             eprintln!("Delivered.");
             return Ok(());

@@ -22,7 +22,7 @@ use crate::audit::{Action, AuditOutcome, NewEntry};
 use crate::chat::address::ChatPlace;
 use crate::clock::Clock;
 use crate::identity::{Actor, Identity};
-use crate::outbox::{self, Doorbell, Intent, Queued};
+use crate::outbox::{Doorbell, Intent, Queued};
 use crate::policy::PolicySet;
 use crate::store::idempotency;
 use anyhow::Context as _;
@@ -306,7 +306,7 @@ impl Engine {
     /// Queues one message on its own (a reply that records nothing, such as a request's details).
     pub async fn send(&self, intent: &Intent) -> anyhow::Result<()> {
         let mut conn = self.pool.acquire().await?;
-        let id = outbox::enqueue(&mut conn, intent).await?;
+        let id = crate::store::effects::enqueue(&mut conn, intent.row()?).await?;
         self.wake_outbox(&[Queued::of(id, intent)]);
         Ok(())
     }

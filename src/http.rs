@@ -89,7 +89,7 @@ async fn healthz() -> &'static str {
 /// Ready: accepting, the database reachable, migrations current, commands/ loaded.
 async fn readyz(State(h): State<Health>) -> Response {
     let accepting = h.accepting.load(Ordering::SeqCst);
-    let database = sqlx::query("SELECT 1").execute(h.engine.pool()).await.is_ok();
+    let database = store::ping(h.engine.pool()).await;
     let migrations = database && store::migrations_current(h.engine.pool()).await.unwrap_or(false);
     let commands = !h.engine.policy().workflows.is_empty();
     let ready = accepting && database && migrations && commands;

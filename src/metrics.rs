@@ -241,13 +241,7 @@ pub async fn render(pool: &PgPool) -> String {
             "# HELP countersign_{name} {help}\n# TYPE countersign_{name} gauge\ncountersign_{name} {value}"
         );
     };
-    let row: Option<(i64, Option<f64>)> = sqlx::query_as(
-        "SELECT count(*), EXTRACT(EPOCH FROM (now() - min(created_at)))::float8 FROM outbox \
-         WHERE delivered_at IS NULL AND dead_at IS NULL",
-    )
-    .fetch_one(pool)
-    .await
-    .ok();
+    let row = crate::store::outbox::backlog(pool).await.ok();
     let up = row.is_some();
     gauge(
         &mut out,
@@ -264,10 +258,7 @@ pub async fn render(pool: &PgPool) -> String {
             oldest.unwrap_or(0.0),
         );
     }
-    if let Ok(Some(seq)) = sqlx::query_scalar::<_, Option<i64>>("SELECT max(seq) FROM audit_seal")
-        .fetch_one(pool)
-        .await
-    {
+    if let Ok(Some(seq)) = crate::store::sealed_through(pool).await {
         gauge(
             &mut out,
             "audit_sealed_through",

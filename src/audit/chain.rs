@@ -6,15 +6,14 @@
 //! they can be chained now and no later commit can slip in before them. Sealing runs under an
 //! advisory lock, so several replicas may run sealers safely.
 
-use super::entry::{select_entries, StoredEntry};
+use super::entry::StoredEntry;
+use crate::store::audit as store;
+use crate::store::locks::{self, Lock};
 use anyhow::Context;
-use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use std::time::Duration;
 
-/// The advisory lock key that serialises sealing passes ("CSSEAL" in ASCII).
-const SEAL_LOCK: i64 = 0x4353_5345_414c;
 /// The previous hash of the first entry.
 pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 /// How many seals one INSERT writes.
@@ -112,55 +111,28 @@ impl Linker {
 /// Seals every settled, unsealed entry. Safe to run from several processes at once.
 pub async fn seal(pool: &PgPool) -> anyhow::Result<SealReport> {
     let mut tx = pool.begin().await.context("starting a sealing pass")?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(SEAL_LOCK)
-        .execute(&mut *tx)
-        .await?;
-    let last = sqlx::query("SELECT seq, hash, txid_bound::text AS bound FROM audit_seal ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *tx)
-        .await?;
-    let (mut seq, mut prev, lower) = match last {
-        Some(r) => (
-            r.try_get::<i64, _>("seq")?,
-            r.try_get::<String, _>("hash")?,
-            r.try_get::<String, _>("bound")?,
-        ),
+    locks::for_transaction(&mut tx, Lock::Sealing).await?;
+    let (mut seq, mut prev, lower) = match store::last_seal(&mut tx).await? {
+        Some(last) => (last.seq, last.hash, last.bound),
         None => (0, GENESIS.to_string(), "0".to_string()),
     };
-    let upper: String = sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
-        .fetch_one(&mut *tx)
-        .await?;
+    let upper = store::settled_bound(&mut tx).await?;
     // Page through the entries in commit order, so memory stays bounded however many are due.
     let mut sealed = 0u64;
     let mut linker = Linker::default();
     let mut after: (String, i64) = (lower.clone(), 0);
     loop {
-        let chunk: Vec<(String, StoredEntry)> = sqlx::query(concat!(
-            select_entries!(", a.txid::text AS txid_text"),
-            " WHERE a.txid >= $1::xid8 AND a.txid < $2::xid8 \
-             AND (a.txid, a.id) > ($3::xid8, $4) ORDER BY a.txid, a.id LIMIT $5"
-        ))
-        .bind(&lower)
-        .bind(&upper)
-        .bind(&after.0)
-        .bind(after.1)
-        .bind(BATCH as i64)
-        .fetch(&mut *tx)
-        .map_err(anyhow::Error::from)
-        .and_then(|row| async move { Ok((row.try_get::<String, _>("txid_text")?, StoredEntry::from_row(&row)?)) })
-        .try_collect()
-        .await
-        .context("reading entries to seal")?;
-        let Some((last_txid, last)) = chunk.last() else {
+        let chunk = store::to_seal(&mut tx, &lower, &upper, (&after.0, after.1), BATCH as i64).await?;
+        let Some(last) = chunk.last() else {
             break;
         };
-        after = (last_txid.clone(), last.id);
+        after = (last.txid.clone(), last.entry.id);
         sealed += chunk.len() as u64;
         let mut seqs = Vec::with_capacity(chunk.len());
         let mut ids = Vec::with_capacity(chunk.len());
         let mut prevs = Vec::with_capacity(chunk.len());
         let mut hashes = Vec::with_capacity(chunk.len());
-        for (_, e) in &chunk {
+        for e in chunk.iter().map(|c| &c.entry) {
             seq += 1;
             let hash = linker.link(&prev, e, seq);
             seqs.push(seq);
@@ -168,18 +140,13 @@ pub async fn seal(pool: &PgPool) -> anyhow::Result<SealReport> {
             prevs.push(std::mem::replace(&mut prev, hash.clone()));
             hashes.push(hash);
         }
-        sqlx::query(
-            "INSERT INTO audit_seal (seq, entry_id, prev_hash, hash, txid_bound) \
-             SELECT s, e, p, h, $5::xid8 FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[]) AS t(s, e, p, h)",
-        )
-        .bind(&seqs)
-        .bind(&ids)
-        .bind(&prevs)
-        .bind(&hashes)
-        .bind(&upper)
-        .execute(&mut *tx)
-        .await
-        .context("writing seals")?;
+        let links = store::Links {
+            seqs: &seqs,
+            ids: &ids,
+            prevs: &prevs,
+            hashes: &hashes,
+        };
+        store::insert_seals(&mut tx, &links, &upper).await?;
     }
     tx.commit().await.context("committing a sealing pass")?;
     Ok(SealReport {

@@ -1,10 +1,10 @@
 //! What one audit entry says, how it is appended, and how it is read back.
 
 use crate::approval::RefusalReason;
-use anyhow::Context;
+use crate::store::effects::EntryRow;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
-use sqlx::{PgConnection, PgExecutor, Row};
+use sqlx::PgExecutor;
 use std::fmt;
 
 /// The stable action vocabulary that SIEM rules match on: never rename one.
@@ -41,6 +41,29 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every action, in the order of the vocabulary.
+    pub const ALL: [Action; 14] = [
+        Action::RequestOpened,
+        Action::RequestAmended,
+        Action::VoteApprove,
+        Action::VoteReject,
+        Action::RequestApproved,
+        Action::RequestRejected,
+        Action::RequestCancelled,
+        Action::RequestExpired,
+        Action::RequestViewed,
+        Action::PolicyLoaded,
+        Action::DirectoryLoaded,
+        Action::MessageDeadLettered,
+        Action::DigestSent,
+        Action::AuditExported,
+    ];
+
+    /// The action stored as `name`.
+    pub fn parse(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -178,94 +201,34 @@ impl NewEntry {
     }
 }
 
-/// Appends one entry in the caller's transaction (or on its own, given a plain connection).
-pub async fn append(conn: &mut PgConnection, e: &NewEntry) -> anyhow::Result<()> {
-    let effects = crate::store::effects::Effects {
-        entries: std::slice::from_ref(e),
-        ..Default::default()
-    };
-    crate::store::effects::write(conn, &effects)
-        .await
-        .with_context(|| format!("appending audit entry {}", e.action))?;
-    Ok(())
+impl NewEntry {
+    /// The entry as the columns it is stored in, bounded whatever the caller put in it.
+    pub fn row(&self) -> EntryRow {
+        let e = self.bounded();
+        let (outcome, reason) = match e.outcome {
+            AuditOutcome::Done => ("done", None),
+            AuditOutcome::Refused(r) => ("refused", Some(r.as_str())),
+        };
+        EntryRow {
+            at: e.at,
+            actor: e.actor,
+            identity: e.identity,
+            action: e.action.as_str(),
+            r#ref: e.r#ref,
+            version: e.version,
+            rule: e.rule,
+            policy_hash: e.policy_hash,
+            outcome,
+            reason,
+            details: e.details,
+            correlation_id: e.correlation_id,
+        }
+    }
 }
 
-/// An entry as stored, with its place in the chain once sealed.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoredEntry {
-    /// Insertion id (not the chain position).
-    pub id: i64,
-    /// Chain position, once sealed.
-    pub seq: Option<i64>,
-    /// When it happened.
-    pub at: DateTime<Utc>,
-    /// Person id, or `None` for the system.
-    pub actor: Option<String>,
-    /// Identity acted through.
-    pub identity: Option<String>,
-    /// Action name.
-    pub action: String,
-    /// Request ref.
-    pub r#ref: Option<String>,
-    /// Request version.
-    pub version: Option<i32>,
-    /// Rule name.
-    pub rule: Option<String>,
-    /// Policy content hash.
-    pub policy_hash: Option<String>,
-    /// `done` or `refused`.
-    pub outcome: String,
-    /// Refusal reason.
-    pub reason: Option<String>,
-    /// Details object.
-    pub details: Value,
-    /// Correlation id of the inbound request.
-    pub correlation_id: Option<String>,
-    /// Hash of the previous sealed entry, once sealed.
-    pub prev_hash: Option<String>,
-    /// This entry's hash, once sealed.
-    pub hash: Option<String>,
-}
-
-/// `SELECT` of every column [`StoredEntry::from_row`] reads, from the log joined to its seals.
-/// A macro so that queries are assembled from literals at compile time (`concat!`), never at run time.
-macro_rules! select_entries {
-    () => {
-        select_entries!("")
-    };
-    ($extra_columns:literal) => {
-        concat!(
-            "SELECT a.id, s.seq, a.at, a.actor, a.identity, a.action, a.ref, a.version, a.rule, \
-             a.policy_hash, a.outcome, a.reason, a.details, a.correlation_id, s.prev_hash, s.hash",
-            $extra_columns,
-            " FROM audit_log a LEFT JOIN audit_seal s ON s.entry_id = a.id"
-        )
-    };
-}
-pub(crate) use select_entries;
+pub use crate::store::audit::StoredEntry;
 
 impl StoredEntry {
-    pub(crate) fn from_row(row: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
-        Ok(StoredEntry {
-            id: row.try_get("id")?,
-            seq: row.try_get("seq")?,
-            at: row.try_get("at")?,
-            actor: row.try_get("actor")?,
-            identity: row.try_get("identity")?,
-            action: row.try_get("action")?,
-            r#ref: row.try_get("ref")?,
-            version: row.try_get("version")?,
-            rule: row.try_get("rule")?,
-            policy_hash: row.try_get("policy_hash")?,
-            outcome: row.try_get("outcome")?,
-            reason: row.try_get("reason")?,
-            details: row.try_get("details")?,
-            correlation_id: row.try_get("correlation_id")?,
-            prev_hash: row.try_get("prev_hash")?,
-            hash: row.try_get("hash")?,
-        })
-    }
-
     /// `at` as RFC 3339 with microseconds, the form that is hashed and exported.
     pub fn at_rfc3339(&self) -> String {
         self.at.to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -296,13 +259,5 @@ impl StoredEntry {
 
 /// Every entry about one request, sealed or not yet, in the order they were written.
 pub async fn trail(db: impl PgExecutor<'_>, r#ref: &str) -> anyhow::Result<Vec<StoredEntry>> {
-    let rows = sqlx::query(concat!(select_entries!(), " WHERE a.ref = $1 ORDER BY a.id"))
-        .bind(r#ref)
-        .fetch_all(db)
-        .await
-        .context("reading the audit trail")?;
-    rows.iter()
-        .map(StoredEntry::from_row)
-        .collect::<Result<_, _>>()
-        .context("decoding the audit trail")
+    crate::store::audit::trail(db, r#ref).await
 }

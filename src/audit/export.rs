@@ -1,6 +1,6 @@
 //! The formal export of the sealed log, as JSON lines or CSV.
 
-use super::entry::{select_entries, StoredEntry};
+use super::entry::StoredEntry;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
@@ -44,13 +44,6 @@ const CSV_HEADER: [&str; 16] = [
     "hash",
 ];
 
-/// The sealed entries of a period, in chain order.
-const SEALED_IN_PERIOD: &str = concat!(
-    select_entries!(),
-    " WHERE s.seq IS NOT NULL AND ($1::timestamptz IS NULL OR a.at >= $1) \
-     AND ($2::timestamptz IS NULL OR a.at < $2) ORDER BY s.seq"
-);
-
 /// How much JSON a streamed export gathers before it hands a chunk on.
 const CHUNK: usize = 64 * 1024;
 
@@ -63,16 +56,11 @@ pub fn jsonl_stream(
 ) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     tokio::spawn(async move {
-        let mut rows = sqlx::query(SEALED_IN_PERIOD)
-            .bind(filter.since)
-            .bind(filter.until)
-            .fetch(&pool);
+        let mut rows = crate::store::audit::sealed_in_period(&pool, filter.since, filter.until);
         let mut buf = Vec::with_capacity(CHUNK);
         loop {
             let line = match rows.try_next().await {
-                Ok(Some(row)) => StoredEntry::from_row(&row)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|e| Ok(serde_json::to_writer(&mut buf, &e.to_json())?)),
+                Ok(Some(e)) => serde_json::to_writer(&mut buf, &e.to_json()).map_err(anyhow::Error::from),
                 Ok(None) => break,
                 Err(e) => Err(e.into()),
             };
@@ -103,15 +91,7 @@ pub async fn export(
     out: &mut dyn Write,
     mut progress: impl FnMut(u64, u64),
 ) -> anyhow::Result<u64> {
-    let total: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM audit_seal s JOIN audit_log a ON a.id = s.entry_id \
-         WHERE ($1::timestamptz IS NULL OR a.at >= $1) AND ($2::timestamptz IS NULL OR a.at < $2)",
-    )
-    .bind(filter.since)
-    .bind(filter.until)
-    .fetch_one(pool)
-    .await
-    .context("counting entries to export")?;
+    let total = crate::store::audit::count_sealed_in_period(pool, filter.since, filter.until).await?;
     let total = total as u64;
     let n = match format {
         ExportFormat::Jsonl => {
@@ -146,13 +126,10 @@ async fn each_entry(
     progress: &mut impl FnMut(u64, u64),
     mut sink: impl FnMut(&StoredEntry) -> anyhow::Result<()>,
 ) -> anyhow::Result<u64> {
-    let mut rows = sqlx::query(SEALED_IN_PERIOD)
-        .bind(filter.since)
-        .bind(filter.until)
-        .fetch(pool);
+    let mut rows = crate::store::audit::sealed_in_period(pool, filter.since, filter.until);
     let mut n = 0u64;
-    while let Some(row) = rows.try_next().await.context("reading the log")? {
-        sink(&StoredEntry::from_row(&row)?)?;
+    while let Some(e) = rows.try_next().await.context("reading the log")? {
+        sink(&e)?;
         n += 1;
         if n % 4096 == 0 {
             progress(n, total);

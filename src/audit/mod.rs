@@ -7,6 +7,6 @@ mod export;
 mod verify;
 
 pub use chain::{seal, spawn_sealer, SealReport};
-pub use entry::{append, trail, Action, AuditOutcome, NewEntry, StoredEntry};
+pub use entry::{trail, Action, AuditOutcome, NewEntry, StoredEntry};
 pub use export::{export, jsonl_stream, ExportFilter, ExportFormat};
 pub use verify::{unsealed, verify, Problem, VerifyReport};

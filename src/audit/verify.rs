@@ -1,10 +1,10 @@
 //! Walks the whole chain and reports the first entry that does not hold.
 
 use super::chain::{Linker, GENESIS};
-use super::entry::StoredEntry;
+use crate::store::audit as store;
 use anyhow::Context;
 use futures_util::TryStreamExt;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use std::fmt;
 
 /// What is wrong with an entry of the chain.
@@ -70,31 +70,16 @@ impl VerifyReport {
 
 /// Verifies the whole chain, calling `progress(done, total)` as it goes.
 pub async fn verify(pool: &PgPool, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<VerifyReport> {
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_seal")
-        .fetch_one(pool)
-        .await
-        .context("counting sealed entries")?;
+    let total = store::count_sealed(pool).await?;
     let total = total as u64;
     let mut report = VerifyReport::default();
     let mut prev = GENESIS.to_string();
     let mut expected = 1i64;
     let mut linker = Linker::default();
-    // Walk the seals in order through their index, joining each entry by id, so rows stream
-    // from the first one on. Left to itself the planner hashes both tables and sorts the
-    // result, which returns nothing until all of it is done and, on a small machine, takes the
-    // cores the hashing here needs.
     let mut tx = pool.begin().await.context("starting the chain walk")?;
-    sqlx::query(
-        "SELECT set_config('max_parallel_workers_per_gather', '0', true), \
-                set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), \
-                set_config('enable_sort', 'off', true), set_config('jit', 'off', true)",
-    )
-    .execute(&mut *tx)
-    .await
-    .context("starting the chain walk")?;
-    let mut rows = sqlx::query(CHAIN).fetch(&mut *tx);
-    while let Some(row) = rows.try_next().await.context("reading the chain")? {
-        let s = Sealed::from_row(&row).context("decoding the chain")?;
+    store::stream_plan(&mut tx).await?;
+    let mut rows = store::chain(&mut tx);
+    while let Some(s) = rows.try_next().await.context("reading the chain")? {
         let problem = if s.seq != expected {
             Some((expected, Problem::MissingSeq { expected }))
         } else if s.prev_hash != prev {
@@ -131,38 +116,6 @@ pub async fn verify(pool: &PgPool, mut progress: impl FnMut(u64, u64)) -> anyhow
     Ok(report)
 }
 
-/// One seal and the entry it seals (`None` when the entry is gone).
-struct Sealed {
-    seq: i64,
-    entry_id: i64,
-    prev_hash: String,
-    hash: String,
-    entry: Option<StoredEntry>,
-}
-
-/// Every seal in chain order, with the entry it seals.
-const CHAIN: &str = "SELECT s.seq AS chain_seq, s.entry_id AS sealed_id, s.prev_hash AS sealed_prev, \
-     s.hash AS sealed_hash, a.id, s.seq, a.at, a.actor, a.identity, a.action, a.ref, a.version, \
-     a.rule, a.policy_hash, a.outcome, a.reason, a.details, a.correlation_id, s.prev_hash, s.hash \
-     FROM audit_seal s LEFT JOIN audit_log a ON a.id = s.entry_id ORDER BY s.seq";
-
-impl Sealed {
-    fn from_row(row: &sqlx::postgres::PgRow) -> Result<Sealed, sqlx::Error> {
-        let present = row.try_get::<Option<i64>, _>("id")?.is_some();
-        Ok(Sealed {
-            seq: row.try_get("chain_seq")?,
-            entry_id: row.try_get("sealed_id")?,
-            prev_hash: row.try_get("sealed_prev")?,
-            hash: row.try_get("sealed_hash")?,
-            entry: if present {
-                Some(StoredEntry::from_row(row)?)
-            } else {
-                None
-            },
-        })
-    }
-}
-
 /// How many entries are written but not yet sealed.
 pub async fn unsealed(pool: &PgPool) -> anyhow::Result<i64> {
     Ok(unsealed_counts(pool).await?.0)
@@ -170,15 +123,5 @@ pub async fn unsealed(pool: &PgPool) -> anyhow::Result<i64> {
 
 /// Entries not yet sealed, and entries that should have been (older than the last pass's bound).
 async fn unsealed_counts(pool: &PgPool) -> anyhow::Result<(i64, i64)> {
-    let row = sqlx::query(
-        "WITH b AS (SELECT txid_bound FROM audit_seal ORDER BY seq DESC LIMIT 1) \
-         SELECT \
-           (SELECT count(*) FROM audit_log a WHERE a.txid >= coalesce((SELECT txid_bound FROM b), '0'::xid8)) AS unsealed, \
-           (SELECT count(*) FROM audit_log a WHERE a.txid < (SELECT txid_bound FROM b) \
-              AND NOT EXISTS (SELECT 1 FROM audit_seal s WHERE s.entry_id = a.id)) AS stray",
-    )
-    .fetch_one(pool)
-    .await
-    .context("counting unsealed entries")?;
-    Ok((row.try_get("unsealed")?, row.try_get("stray")?))
+    store::unsealed_counts(pool).await
 }

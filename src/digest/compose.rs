@@ -2,14 +2,16 @@
 //! and aging, how fast decisions come, what was refused, what could not be delivered, the audit
 //! chain's state, and which policy files changed.
 
-use crate::audit;
+use crate::audit::{self, Action};
 use crate::engine::Engine;
 use crate::policy::TeamId;
-use anyhow::Context;
+use crate::store::digest::{self as store, Period};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use std::collections::BTreeMap;
+
+/// How many pending requests a digest lists (the oldest first).
+const PENDING_SHOWN: i64 = 200;
 
 /// One workflow's activity in the period.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,44 +154,32 @@ pub async fn compose(
             )
         })
         .collect();
-    let rows = sqlx::query(
-        "SELECT r.workflow, a.action, count(*) AS n FROM audit_log a JOIN requests r ON r.ref = a.ref \
-         WHERE a.at >= $1 AND a.at < $2 AND a.outcome = 'done' AND r.workflow = ANY($3) \
-         AND a.action IN ('request.opened', 'request.approved', 'request.rejected', 'request.cancelled', 'request.expired') \
-         GROUP BY 1, 2",
-    )
-    .bind(since)
-    .bind(until)
-    .bind(&workflows)
-    .fetch_all(pool)
-    .await
-    .context("counting activity")?;
-    for r in rows {
-        let wf: String = r.try_get("workflow")?;
-        let n: i64 = r.try_get("n")?;
+    let period = Period {
+        since,
+        until,
+        workflows: &workflows,
+    };
+    for (wf, action, n) in store::activity(pool, period).await? {
         let a = activity.entry(wf.clone()).or_insert_with(|| WorkflowActivity {
             workflow: wf,
             ..Default::default()
         });
-        match r.try_get::<String, _>("action")?.as_str() {
-            "request.opened" => a.opened = n,
-            "request.approved" => a.approved = n,
-            "request.rejected" => a.rejected = n,
-            "request.cancelled" => a.cancelled = n,
-            _ => a.expired = n,
-        }
-    }
-    let mut pending = Vec::new();
-    let refs: Vec<String> = sqlx::query_scalar(
-        "SELECT ref FROM requests WHERE status = 'pending' AND workflow = ANY($1) ORDER BY created_at, id LIMIT 200",
-    )
-    .bind(&workflows)
-    .fetch_all(pool)
-    .await?;
-    for r in refs {
-        let Some(v) = engine.current_view(&r).await? else {
-            continue;
+        let counter = match Action::parse(&action) {
+            Some(Action::RequestOpened) => &mut a.opened,
+            Some(Action::RequestApproved) => &mut a.approved,
+            Some(Action::RequestRejected) => &mut a.rejected,
+            Some(Action::RequestCancelled) => &mut a.cancelled,
+            Some(Action::RequestExpired) => &mut a.expired,
+            // The statement asks for these five only; anything else is a bug to hear about.
+            _ => anyhow::bail!("the activity count returned an unexpected action {action:?}"),
         };
+        *counter = n;
+    }
+    // One read of every pending request's current state, not one per request.
+    let refs = store::pending_refs(pool, &workflows, PENDING_SHOWN).await?;
+    let views = engine.current_views(&refs).await?;
+    let mut pending = Vec::new();
+    for v in refs.iter().filter_map(|r| views.get(r)) {
         let remind = policy.workflow(&v.workflow).and_then(|w| w.lifecycle.remind_after);
         let age = until - v.created_at;
         let overdue = remind
@@ -204,68 +194,30 @@ pub async fn compose(
             overdue,
         });
     }
-    let mut minutes: Vec<i64> = sqlx::query_scalar(
-        "SELECT (EXTRACT(EPOCH FROM (d.at - r.created_at)) / 60)::bigint FROM decisions d JOIN requests r ON r.id = d.request_id \
-         WHERE d.at >= $1 AND d.at < $2 AND r.workflow = ANY($3) AND d.outcome IN ('approved', 'rejected')",
-    )
-    .bind(since)
-    .bind(until)
-    .bind(&workflows)
-    .fetch_all(pool)
-    .await?;
+    let mut minutes = store::minutes_to_decision(pool, period).await?;
     minutes.sort_unstable();
-    let refusals: BTreeMap<String, i64> = sqlx::query(
-        "SELECT a.reason, count(*) AS n FROM audit_log a LEFT JOIN requests r ON r.ref = a.ref \
-         WHERE a.at >= $1 AND a.at < $2 AND a.outcome = 'refused' \
-         AND (r.workflow = ANY($3) OR a.details->>'workflow' = ANY($3)) GROUP BY 1",
-    )
-    .bind(since)
-    .bind(until)
-    .bind(&workflows)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok((
-            r.try_get::<Option<String>, _>("reason")?.unwrap_or_default(),
-            r.try_get("n")?,
-        ))
-    })
-    .collect::<Result<_, sqlx::Error>>()?;
-    let dead_letters = sqlx::query(
-        "SELECT o.ref, o.intent->>'kind' AS kind, coalesce(o.last_error, '') AS error FROM outbox o \
-         JOIN requests r ON r.ref = o.ref WHERE o.dead_at >= $1 AND o.dead_at < $2 AND r.workflow = ANY($3) ORDER BY o.id",
-    )
-    .bind(since)
-    .bind(until)
-    .bind(&workflows)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| Ok(DeadLetter { r#ref: r.try_get("ref")?, kind: r.try_get("kind")?, error: r.try_get("error")? }))
-    .collect::<Result<_, sqlx::Error>>()?;
+    let refusals: BTreeMap<String, i64> = store::refusals(pool, period).await?.into_iter().collect();
+    let dead_letters = store::dead_letters(pool, period)
+        .await?
+        .into_iter()
+        .map(|d| DeadLetter {
+            r#ref: Some(d.r#ref),
+            kind: d.kind,
+            error: d.error,
+        })
+        .collect();
     let mut names = workflows.clone();
     names.push("people".to_string());
-    let policy_changes = sqlx::query(
-        "SELECT details->>'name' AS name, details->>'previous_hash' AS from_hash, policy_hash, at FROM audit_log \
-         WHERE action IN ('policy.loaded', 'directory.loaded') AND at >= $1 AND at < $2 AND details->>'name' = ANY($3) \
-         AND details->>'previous_hash' IS NOT NULL ORDER BY id",
-    )
-    .bind(since)
-    .bind(until)
-    .bind(&names)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(PolicyChange {
-            name: r.try_get("name")?,
-            from: r.try_get("from_hash")?,
-            to: r.try_get::<Option<String>, _>("policy_hash")?.unwrap_or_default(),
-            at: r.try_get("at")?,
+    let policy_changes = store::policy_changes(pool, since, until, &names)
+        .await?
+        .into_iter()
+        .map(|c| PolicyChange {
+            name: c.name,
+            from: Some(c.from_hash),
+            to: c.to_hash,
+            at: c.at,
         })
-    })
-    .collect::<Result<_, sqlx::Error>>()?;
+        .collect();
     audit::seal(pool).await?;
     let report = audit::verify(pool, |_, _| {}).await?;
     let chain = ChainStatus {

@@ -4,7 +4,7 @@
 
 use super::compose::{compose, Digest};
 use super::schedule::due_slot;
-use crate::audit::{self, Action, AuditOutcome, NewEntry};
+use crate::audit::{Action, AuditOutcome, NewEntry};
 use crate::chat::address::Platform;
 use crate::engine::Engine;
 use crate::outbox::{self, Intent};
@@ -102,12 +102,7 @@ impl Scheduler {
     }
 
     async fn last_slot(&self, team: &TeamId, scheduled_only: bool) -> anyhow::Result<Option<DateTime<Utc>>> {
-        sqlx::query_scalar("SELECT max(slot_at) FROM digest_slots WHERE team = $1 AND (NOT $2 OR NOT manual)")
-            .bind(team.as_str())
-            .bind(scheduled_only)
-            .fetch_one(self.engine.pool())
-            .await
-            .context("reading the last digest")
+        crate::store::digest::last_slot(self.engine.pool(), team.as_str(), scheduled_only).await
     }
 
     /// Composes the digest for `slot`, claims the slot and queues the messages in one
@@ -125,24 +120,20 @@ impl Scheduler {
             .unwrap_or(slot - TimeDelta::hours(24));
         let digest = compose(&self.engine, &team.id, since, slot).await?;
         let mut tx = self.engine.pool().begin().await?;
-        let claimed: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO digest_slots (team, slot_at, covers_from, manual, claimed_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (team, slot_at) DO NOTHING RETURNING id",
-        )
-        .bind(team.id.as_str())
-        .bind(slot)
-        .bind(since)
-        .bind(manual)
-        .bind(self.engine.clock().now())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if claimed.is_none() {
+        let claim = crate::store::digest::Slot {
+            team: team.id.as_str(),
+            at: slot,
+            covers_from: since,
+            manual,
+            claimed_at: self.engine.clock().now(),
+        };
+        if !crate::store::digest::claim_slot(&mut tx, claim).await? {
             return Ok(None);
         }
         let value = serde_json::to_value(&digest)?;
         let mut queued = Vec::new();
         for intent in self.destinations(team, schedule, &value) {
-            let id = outbox::enqueue(&mut tx, &intent).await?;
+            let id = crate::store::effects::enqueue(&mut tx, intent.row()?).await?;
             queued.push(outbox::Queued::of(id, &intent));
         }
         let recipients = queued.len();
@@ -155,7 +146,7 @@ impl Scheduler {
             }),
             ..NewEntry::new(self.engine.clock().now(), Action::DigestSent, AuditOutcome::Done)
         };
-        audit::append(&mut tx, &e).await?;
+        crate::store::effects::append(&mut tx, e.row()).await?;
         tx.commit().await?;
         self.engine.wake_outbox(&queued);
         Ok(Some(digest))

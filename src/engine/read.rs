@@ -223,7 +223,7 @@ impl Engine {
         if let Some(r) = &refusal {
             e.details["message"] = json!(r.message);
         }
-        audit::append(&mut *self.pool.acquire().await?, &e).await?;
+        crate::store::effects::append(&mut *self.pool.acquire().await?, e.row()).await?;
         match refusal {
             Some(r) => {
                 crate::metrics::refusal(r.reason);
@@ -238,10 +238,7 @@ impl Engine {
     /// many entries were written.
     pub async fn record_policy_load(&self) -> anyhow::Result<usize> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(4353504)")
-            .execute(&mut *tx)
-            .await
-            .context("serialising policy load records")?;
+        crate::store::locks::for_transaction(&mut tx, crate::store::locks::Lock::PolicyLoad).await?;
         let mut files: Vec<(Action, String, String)> = vec![(
             Action::DirectoryLoaded,
             "people".to_string(),
@@ -252,14 +249,7 @@ impl Engine {
         }
         let mut written = 0;
         for (action, name, hash) in files {
-            let last: Option<String> = sqlx::query_scalar(
-                "SELECT policy_hash FROM audit_log WHERE action = $1 AND details->>'name' = $2 ORDER BY id DESC LIMIT 1",
-            )
-            .bind(action.as_str())
-            .bind(&name)
-            .fetch_optional(&mut *tx)
-            .await?
-            .flatten();
+            let last = crate::store::audit::last_policy_hash(&mut tx, action.as_str(), &name).await?;
             if last.as_deref() == Some(hash.as_str()) {
                 continue;
             }
@@ -269,7 +259,7 @@ impl Engine {
                 details: json!({ "name": name, "previous_hash": last }),
                 ..NewEntry::new(self.clock.now(), action, AuditOutcome::Done)
             };
-            audit::append(&mut tx, &e).await?;
+            crate::store::effects::append(&mut tx, e.row()).await?;
             written += 1;
         }
         tx.commit().await?;

@@ -2,8 +2,7 @@
 //! who have not voted on its current version, once per interval.
 
 use super::Engine;
-use crate::outbox::{self, Intent};
-use anyhow::Context as _;
+use crate::outbox::Intent;
 use chrono::TimeDelta;
 
 impl Engine {
@@ -15,15 +14,7 @@ impl Engine {
             let Some(every) = wf.lifecycle.remind_after.and_then(|d| TimeDelta::from_std(d).ok()) else {
                 continue;
             };
-            let due: Vec<String> = sqlx::query_scalar(
-                "SELECT ref FROM requests WHERE workflow = $1 AND status = 'pending' AND origin IS NOT NULL \
-                 AND coalesce(last_reminded_at, created_at) <= $2 ORDER BY id LIMIT 200",
-            )
-            .bind(&wf.id)
-            .bind(now - every)
-            .fetch_all(&self.pool)
-            .await
-            .context("finding requests due for a reminder")?;
+            let due = crate::store::requests::due_for_reminder(&self.pool, &wf.id, now - every, 200).await?;
             for r in due {
                 queued += self.remind_one(&r, now - every).await?;
             }
@@ -38,14 +29,7 @@ impl Engine {
     /// Reminds the approvers of one request, unless another replica just did.
     async fn remind_one(&self, r#ref: &str, due_before: chrono::DateTime<chrono::Utc>) -> anyhow::Result<usize> {
         let mut tx = self.pool.begin().await?;
-        let still_due: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM requests WHERE ref = $1 AND status = 'pending' \
-             AND coalesce(last_reminded_at, created_at) <= $2 FOR UPDATE SKIP LOCKED",
-        )
-        .bind(r#ref)
-        .bind(due_before)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let still_due = crate::store::requests::lock_if_due_for_reminder(&mut tx, r#ref, due_before).await?;
         let Some(id) = still_due else { return Ok(0) };
         let Some(l) = self.load_rest_by_ref(&mut tx, r#ref).await? else {
             return Ok(0);
@@ -69,22 +53,15 @@ impl Engine {
                 continue;
             }
             if let Some(to) = person.reach(&place) {
-                outbox::enqueue(
-                    &mut tx,
-                    &Intent::Remind {
-                        r#ref: r#ref.to_string(),
-                        to,
-                    },
-                )
-                .await?;
+                let remind = Intent::Remind {
+                    r#ref: r#ref.to_string(),
+                    to,
+                };
+                crate::store::effects::enqueue(&mut tx, remind.row()?).await?;
                 queued += 1;
             }
         }
-        sqlx::query("UPDATE requests SET last_reminded_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(self.clock.now())
-            .execute(&mut *tx)
-            .await?;
+        crate::store::requests::mark_reminded(&mut tx, id, self.clock.now()).await?;
         tx.commit().await?;
         Ok(queued)
     }

@@ -62,11 +62,17 @@ impl<'c> Work<'c> {
 
     /// Writes what was queued and, with `key`, claims it for `outcome`.
     pub async fn finish(self, key: Option<(&str, &Value)>) -> anyhow::Result<Finished> {
+        let entries: Vec<_> = self.entries.iter().map(NewEntry::row).collect();
+        let messages = self
+            .messages
+            .iter()
+            .map(Intent::row)
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let effects = Effects {
             vote: self.vote.as_ref().map(|(r, v, vote)| (*r, *v, vote)),
             decision: self.decision.as_ref(),
-            entries: &self.entries,
-            messages: &self.messages,
+            entries: &entries,
+            messages: &messages,
             key,
         };
         Ok(match effects::write(self.conn, &effects).await? {

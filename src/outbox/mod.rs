@@ -11,9 +11,9 @@ pub use doorbell::{Doorbell, Queued};
 pub use worker::{Completions, Deliverer, DeliveryError, Job, OutboxConfig, Worker};
 
 use crate::chat::address::{ChatPlace, ChatUser, Platform};
+use crate::store::effects::MessageRow;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
 
 /// What to send. Platform-neutral: cards are rendered at delivery time from the request's
 /// current state, so a late delivery never shows a stale card.
@@ -162,15 +162,12 @@ pub async fn queued(pool: &sqlx::PgPool, ids: &[i64]) -> anyhow::Result<Vec<Job>
     Ok(claim::peek(pool, ids).await?.jobs)
 }
 
-/// Queues an intent in the caller's transaction; returns its id (for [`Doorbell::ring`]).
-pub async fn enqueue(conn: &mut PgConnection, intent: &Intent) -> anyhow::Result<i64> {
-    let effects = crate::store::effects::Effects {
-        messages: std::slice::from_ref(intent),
-        ..Default::default()
-    };
-    let ids = crate::store::effects::write(conn, &effects)
-        .await
-        .context("queueing an outgoing message")?;
-    ids.and_then(|ids| ids.first().copied())
-        .context("the queued message has no id")
+impl Intent {
+    /// The message as the columns it is queued in.
+    pub fn row(&self) -> anyhow::Result<MessageRow> {
+        Ok(MessageRow {
+            r#ref: self.r#ref().map(str::to_owned),
+            intent: serde_json::to_value(self).context("encoding an outgoing message")?,
+        })
+    }
 }

@@ -2,9 +2,13 @@
 //! decisions and idempotency keys. Functions take a connection (usually a transaction) so
 //! that a use case composes several of them into one atomic change.
 
+pub mod audit;
 pub mod chat_messages;
+pub mod digest;
 pub mod effects;
 pub mod idempotency;
+pub mod locks;
+pub mod outbox;
 pub mod requests;
 pub mod snapshot;
 
@@ -62,4 +66,34 @@ pub async fn migrations_current(pool: &PgPool) -> anyhow::Result<bool> {
         .await
         .unwrap_or_default();
     Ok(MIGRATOR.iter().all(|m| applied.contains(&m.version)))
+}
+
+/// Whether the database answers.
+pub async fn ping(pool: &PgPool) -> bool {
+    sqlx::query_scalar!("SELECT 1 AS one").fetch_one(pool).await.is_ok()
+}
+
+/// The chain position of the last sealed audit entry, if any.
+pub async fn sealed_through(pool: &PgPool) -> anyhow::Result<Option<i64>> {
+    sqlx::query_scalar!("SELECT max(seq) FROM audit_seal")
+        .fetch_one(pool)
+        .await
+        .context("reading the sealed position")
+}
+
+/// The name of the demo's own database.
+pub const DEMO_DATABASE: &str = "countersign_demo";
+
+/// Drops and creates the demo's database, on a connection to the server's maintenance database.
+pub async fn recreate_demo_database(admin: &mut sqlx::PgConnection) -> anyhow::Result<()> {
+    // The name is a constant, never input: an identifier cannot be bound, and this one is fixed.
+    sqlx::query!("DROP DATABASE IF EXISTS countersign_demo WITH (FORCE)")
+        .execute(&mut *admin)
+        .await
+        .context("dropping the previous demo database")?;
+    sqlx::query!("CREATE DATABASE countersign_demo")
+        .execute(&mut *admin)
+        .await
+        .context("creating the demo database")?;
+    Ok(())
 }

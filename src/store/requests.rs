@@ -239,3 +239,50 @@ pub async fn due_for_expiry(db: impl PgExecutor<'_>, now: DateTime<Utc>, limit: 
 pub fn is_approval(v: &VoteRow) -> bool {
     v.kind == VoteKind::Approve.as_str()
 }
+
+/// Refs of pending requests of `workflow` asked in chat whose last reminder (or opening) is
+/// older than `before`, oldest first (at most `limit`).
+pub async fn due_for_reminder(
+    pool: &sqlx::PgPool,
+    workflow: &str,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> anyhow::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        "SELECT ref FROM requests WHERE workflow = $1 AND status = 'pending' AND origin IS NOT NULL
+         AND coalesce(last_reminded_at, created_at) <= $2 ORDER BY id LIMIT $3",
+        workflow,
+        before,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+    .context("finding requests due for a reminder")
+}
+
+/// Locks the request `ref` if it is still due for a reminder and no other replica holds it;
+/// returns its id.
+pub async fn lock_if_due_for_reminder(
+    conn: &mut PgConnection,
+    r#ref: &str,
+    before: DateTime<Utc>,
+) -> anyhow::Result<Option<i64>> {
+    sqlx::query_scalar!(
+        "SELECT id FROM requests WHERE ref = $1 AND status = 'pending'
+         AND coalesce(last_reminded_at, created_at) <= $2 FOR UPDATE SKIP LOCKED",
+        r#ref,
+        before
+    )
+    .fetch_optional(conn)
+    .await
+    .context("locking a request to remind")
+}
+
+/// Records that request `id` was reminded at `at`.
+pub async fn mark_reminded(conn: &mut PgConnection, id: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
+    sqlx::query!("UPDATE requests SET last_reminded_at = $2 WHERE id = $1", id, at)
+        .execute(conn)
+        .await
+        .context("recording a reminder")?;
+    Ok(())
+}

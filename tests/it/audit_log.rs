@@ -106,7 +106,7 @@ async fn entries_of_an_open_transaction_wait_and_are_sealed_once_it_commits(pool
     let bot = Bot::new(pool.clone()).await;
     let mut slow = pool.begin().await.unwrap();
     let e = audit::NewEntry::new(bot.clock.now(), audit::Action::DigestSent, audit::AuditOutcome::Done);
-    audit::append(&mut slow, &e).await.unwrap();
+    countersign::store::effects::append(&mut slow, e.row()).await.unwrap();
     bot.engine
         .open(
             &bot.ctx("alice").await,

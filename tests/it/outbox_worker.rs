@@ -41,7 +41,9 @@ fn confirm(r#ref: &str) -> Intent {
 async fn queue(pool: &PgPool, intent: &Intent) -> Queued {
     let mut conn = pool.acquire().await.unwrap();
     Queued {
-        id: outbox::enqueue(&mut conn, intent).await.unwrap(),
+        id: countersign::store::effects::enqueue(&mut conn, intent.row().unwrap())
+            .await
+            .unwrap(),
         r#ref: intent.r#ref().map(str::to_owned),
     }
 }

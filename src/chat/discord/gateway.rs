@@ -3,15 +3,13 @@
 //! a Postgres advisory lock first and keeps it for as long as it is connected.
 
 use super::handlers::{answer, DiscordApp};
+use crate::store::locks::{self, Lock};
 use serenity::all::{Context as SerenityContext, EventHandler, GatewayIntents, Interaction};
 use serenity::async_trait;
 use serenity::Client;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
-
-/// The advisory lock key that makes the gateway a singleton across replicas ("CSGATE").
-const GATEWAY_LOCK: i64 = 0x4353_4741_5445;
 
 struct Handler {
     app: Arc<DiscordApp>,
@@ -65,27 +63,19 @@ pub fn spawn(app: Arc<DiscordApp>, token: String) -> JoinHandle<()> {
 }
 
 async fn hold_and_run(app: &Arc<DiscordApp>, token: &str) -> anyhow::Result<()> {
-    let mut conn = app.engine.pool().acquire().await?;
-    loop {
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(GATEWAY_LOCK)
-            .fetch_one(&mut *conn)
-            .await?;
-        if got {
-            break;
+    let held = loop {
+        if let Some(held) = locks::try_hold(app.engine.pool(), Lock::DiscordGateway).await? {
+            break held;
         }
         tracing::debug!("another replica holds the Discord gateway");
         tokio::time::sleep(Duration::from_secs(10)).await;
-    }
+    };
     tracing::info!("this replica holds the Discord gateway");
     let mut client = Client::builder(token, GatewayIntents::GUILDS | GatewayIntents::DIRECT_MESSAGES)
         .event_handler(Handler { app: app.clone() })
         .await?;
     let result = client.start().await;
-    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(GATEWAY_LOCK)
-        .execute(&mut *conn)
-        .await;
+    let _ = held.release_now().await;
     Ok(result?)
 }
 

@@ -3,10 +3,9 @@
 //! audited in the same transaction.
 
 use super::{Completion, Completions, Deliverer, DeliveryError, Job, OutboxConfig, Worker};
-use crate::audit::{self, Action, AuditOutcome, NewEntry};
+use crate::audit::{Action, AuditOutcome, NewEntry};
 use crate::outbox::claim::Claimed;
 use crate::outbox::{Intent, Queued};
-use anyhow::Context;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -101,11 +100,7 @@ impl<D: Deliverer> Worker<D> {
             }
         }
         if !delivered.is_empty() {
-            sqlx::query("UPDATE outbox SET delivered_at = now(), last_error = NULL WHERE id = ANY($1)")
-                .bind(&delivered)
-                .execute(&self.pool)
-                .await
-                .context("recording deliveries")?;
+            crate::store::outbox::delivered(&self.pool, &delivered).await?;
         }
         Ok(delivered)
     }
@@ -130,16 +125,15 @@ impl<D: Deliverer> Worker<D> {
             DeliveryError::RateLimited { retry_after } => (*retry_after).max(Duration::from_millis(10)),
             DeliveryError::Transient(_) => self.backoff(job.attempt),
         };
-        let error = Some(failure.to_string());
-        tracing::info!(outbox_id = job.id, attempt = job.attempt, ?delay, error = ?error, "delivery will be retried");
-        sqlx::query(
-            "UPDATE outbox SET next_attempt_at = now() + make_interval(secs => $2), last_error = $3 WHERE id = $1",
-        )
-        .bind(job.id)
-        .bind(delay.as_secs_f64())
-        .bind(error)
-        .execute(&self.pool)
-        .await?;
+        let error = failure.to_string();
+        tracing::info!(
+            outbox_id = job.id,
+            attempt = job.attempt,
+            ?delay,
+            error,
+            "delivery will be retried"
+        );
+        crate::store::outbox::retry_later(&self.pool, job.id, delay, &error).await?;
         let bell = self.bell.clone();
         let again = Queued::of(job.id, &job.intent);
         tokio::spawn(async move {
@@ -158,18 +152,14 @@ impl<D: Deliverer> Worker<D> {
     /// Gives up on a message, and audits it in the same transaction.
     async fn dead_letter(&self, id: i64, intent: Option<&Intent>, error: &str, attempts: i32) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE outbox SET dead_at = now(), last_error = $2 WHERE id = $1")
-            .bind(id)
-            .bind(error)
-            .execute(&mut *tx)
-            .await?;
+        crate::store::outbox::dead(&mut tx, id, error).await?;
         let e = NewEntry {
             identity: Some("system".into()),
             r#ref: intent.and_then(Intent::r#ref).map(str::to_owned),
             details: json!({ "outbox_id": id, "kind": intent.map(Intent::kind), "error": error, "attempts": attempts }),
             ..NewEntry::new(self.clock.now(), Action::MessageDeadLettered, AuditOutcome::Done)
         };
-        audit::append(&mut tx, &e).await?;
+        crate::store::effects::append(&mut tx, e.row()).await?;
         tx.commit().await?;
         crate::metrics::dead_letter();
         tracing::warn!(outbox_id = id, error, "message dead-lettered");
