@@ -85,7 +85,7 @@ fn domain(row: &RequestRow, version: &VersionRow, votes: &[VoteRow]) -> anyhow::
     Ok(Request {
         requester: person(&row.requester)?,
         version: u32::try_from(row.version).context("negative version")?,
-        status: row.status()?,
+        status: row.status,
         groups: groups_from(&version.groups.0)?,
         approvals,
         voters,
@@ -148,7 +148,7 @@ impl Engine {
             reason: reason.map(str::to_owned),
             at: now,
         });
-        l.row.status = l.domain.status.as_str().to_string();
+        l.row.status = l.domain.status;
         l.row.decided_at = Some(now);
     }
 
@@ -173,7 +173,7 @@ impl Engine {
         let rejected_by = l
             .votes
             .iter()
-            .find(|v| v.kind == VoteKind::Reject.as_str())
+            .find(|v| v.kind == VoteKind::Reject)
             .map(|v| (self.person_ref(&v.voter), v.reason.clone().unwrap_or_default()));
         RequestView {
             r#ref: l.row.r#ref.clone(),

@@ -71,7 +71,7 @@ impl Engine {
         let vote = VoteRow {
             voter: voter.person.to_string(),
             identity: voter.identity.to_string(),
-            kind: kind.as_str().to_string(),
+            kind,
             roles: voter.roles.iter().map(|r| r.to_string()).collect(),
             reason: reason.map(str::to_owned),
             at: now,

@@ -20,15 +20,15 @@ pub struct CardCopy {
 
 /// Remembers a posted copy (idempotent).
 pub async fn record(db: impl PgExecutor<'_>, r#ref: &str, copy: &CardCopy) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO chat_messages (ref, platform, workspace, channel, message_id) VALUES ($1, $2, $3, $4, $5) \
+    sqlx::query!(
+        "INSERT INTO chat_messages (ref, platform, workspace, channel, message_id) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (platform, channel, message_id) DO NOTHING",
+        r#ref,
+        copy.platform as Platform,
+        copy.workspace.as_deref(),
+        copy.channel,
+        copy.message_id
     )
-    .bind(r#ref)
-    .bind(copy.platform.as_str())
-    .bind(&copy.workspace)
-    .bind(&copy.channel)
-    .bind(&copy.message_id)
     .execute(db)
     .await
     .context("recording a posted card")?;
@@ -41,14 +41,16 @@ pub async fn copies_of(db: impl PgExecutor<'_>, refs: &[String]) -> anyhow::Resu
     if refs.is_empty() {
         return Ok(by_ref);
     }
-    let rows: Vec<(String, String, Option<String>, String, String)> = sqlx::query_as(
+    let rows = sqlx::query!(
         "SELECT ref, platform, workspace, channel, message_id FROM chat_messages WHERE ref = ANY($1) ORDER BY id",
+        refs
     )
-    .bind(refs)
     .fetch_all(db)
     .await
     .context("reading posted cards")?;
-    for (r#ref, platform, workspace, channel, message_id) in rows {
+    for row in rows {
+        let (r#ref, platform, workspace, channel, message_id) =
+            (row.r#ref, row.platform, row.workspace, row.channel, row.message_id);
         // A copy on a platform this build does not know (written by a newer release) cannot be
         // updated; it must not hold back every other delivery of the round either.
         let Some(platform) = Platform::parse(&platform) else {

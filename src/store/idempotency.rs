@@ -10,8 +10,7 @@ use sqlx::PgExecutor;
 
 /// The outcome stored under `key` by the action that used it first, if one has committed.
 pub async fn stored<T: DeserializeOwned>(db: impl PgExecutor<'_>, key: &str) -> anyhow::Result<Option<T>> {
-    let stored: Option<Option<Value>> = sqlx::query_scalar("SELECT outcome FROM idempotency_keys WHERE key = $1")
-        .bind(key)
+    let stored: Option<Option<Value>> = sqlx::query_scalar!("SELECT outcome FROM idempotency_keys WHERE key = $1", key)
         .fetch_optional(db)
         .await
         .context("reading a replayed outcome")?;

@@ -11,6 +11,7 @@ pub mod locks;
 pub mod outbox;
 pub mod requests;
 pub mod snapshot;
+pub mod types;
 
 use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -61,7 +62,7 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 
 /// Whether every embedded migration has been applied.
 pub async fn migrations_current(pool: &PgPool) -> anyhow::Result<bool> {
-    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+    let applied: Vec<i64> = sqlx::query_scalar!("SELECT version FROM _sqlx_migrations WHERE success")
         .fetch_all(pool)
         .await
         .unwrap_or_default();

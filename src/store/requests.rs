@@ -31,8 +31,8 @@ pub struct RequestRow {
     pub requester: String,
     /// Identity the request was opened through.
     pub requester_identity: String,
-    /// `pending`, `approved`, ...
-    pub status: String,
+    /// Where it stands.
+    pub status: Status,
     /// Current version.
     pub version: i32,
     /// When opened.
@@ -43,13 +43,6 @@ pub struct RequestRow {
     pub decided_at: Option<DateTime<Utc>>,
     /// The chat channel it was opened from (cards and confirmations go there).
     pub origin: Option<Json<ChatPlace>>,
-}
-
-impl RequestRow {
-    /// The parsed status.
-    pub fn status(&self) -> anyhow::Result<Status> {
-        self.status.parse().map_err(anyhow::Error::msg)
-    }
 }
 
 /// A row of `request_versions`.
@@ -92,8 +85,8 @@ pub struct VoteRow {
     pub voter: String,
     /// Identity voted through.
     pub identity: String,
-    /// `approve` or `reject`.
-    pub kind: String,
+    /// Approve or reject.
+    pub kind: VoteKind,
     /// The voter's roles when voting.
     pub roles: Vec<String>,
     /// A reject's reason.
@@ -105,12 +98,12 @@ pub struct VoteRow {
 /// Takes the next number of a workflow's refs. The counter row stays locked until commit, so
 /// numbers are gap-free and unique.
 pub async fn next_number(conn: &mut PgConnection, workflow: &str) -> anyhow::Result<i64> {
-    sqlx::query_scalar(
-        "INSERT INTO workflow_counters (workflow, last_number) VALUES ($1, 1) \
-         ON CONFLICT (workflow) DO UPDATE SET last_number = workflow_counters.last_number + 1 \
+    sqlx::query_scalar!(
+        "INSERT INTO workflow_counters (workflow, last_number) VALUES ($1, 1)
+         ON CONFLICT (workflow) DO UPDATE SET last_number = workflow_counters.last_number + 1
          RETURNING last_number",
+        workflow
     )
-    .bind(workflow)
     .fetch_one(conn)
     .await
     .context("numbering a new request")
@@ -129,18 +122,18 @@ pub async fn insert_request(
     expires_at: DateTime<Utc>,
     origin: Option<&ChatPlace>,
 ) -> anyhow::Result<i64> {
-    sqlx::query_scalar(
-        "INSERT INTO requests (ref, workflow, number, requester, requester_identity, status, version, \
+    sqlx::query_scalar!(
+        "INSERT INTO requests (ref, workflow, number, requester, requester_identity, status, version,
          created_at, expires_at, origin) VALUES ($1, $2, $3, $4, $5, 'pending', 1, $6, $7, $8) RETURNING id",
+        r#ref,
+        workflow,
+        number,
+        requester,
+        identity,
+        created_at,
+        expires_at,
+        origin.map(Json) as Option<Json<&ChatPlace>>
     )
-    .bind(r#ref)
-    .bind(workflow)
-    .bind(number)
-    .bind(requester)
-    .bind(identity)
-    .bind(created_at)
-    .bind(expires_at)
-    .bind(origin.map(Json))
     .fetch_one(conn)
     .await
     .context("inserting a request")
@@ -148,18 +141,18 @@ pub async fn insert_request(
 
 /// Inserts one version of a request.
 pub async fn insert_version(conn: &mut PgConnection, request_id: i64, v: &VersionRow) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO request_versions (request_id, version, fields, rule, groups, policy_hash, created_by, created_at) \
+    sqlx::query!(
+        "INSERT INTO request_versions (request_id, version, fields, rule, groups, policy_hash, created_by, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        request_id,
+        v.version,
+        &v.fields as &Json<Fields>,
+        v.rule,
+        &v.groups as &Json<Vec<StoredGroup>>,
+        v.policy_hash,
+        v.created_by,
+        v.created_at
     )
-    .bind(request_id)
-    .bind(v.version)
-    .bind(&v.fields)
-    .bind(&v.rule)
-    .bind(&v.groups)
-    .bind(&v.policy_hash)
-    .bind(&v.created_by)
-    .bind(v.created_at)
     .execute(conn)
     .await
     .context("inserting a request version")?;
@@ -169,11 +162,13 @@ pub async fn insert_version(conn: &mut PgConnection, request_id: i64, v: &Versio
 /// Reads a request and locks its row until the transaction ends: every action on one request
 /// is serialised here.
 pub async fn lock(conn: &mut PgConnection, r#ref: &str) -> anyhow::Result<Option<RequestRow>> {
-    sqlx::query_as::<_, RequestRow>(
-        "SELECT id, ref, workflow, requester, requester_identity, status, version, created_at, \
-         expires_at, decided_at, origin FROM requests WHERE ref = $1 FOR UPDATE",
+    sqlx::query_as!(
+        RequestRow,
+        r#"SELECT id, ref AS "ref", workflow, requester, requester_identity, status AS "status: Status", version,
+                  created_at, expires_at, decided_at, origin AS "origin: Json<ChatPlace>"
+           FROM requests WHERE ref = $1 FOR UPDATE"#,
+        r#ref
     )
-    .bind(r#ref)
     .fetch_optional(conn)
     .await
     .context("locking a request")
@@ -181,11 +176,13 @@ pub async fn lock(conn: &mut PgConnection, r#ref: &str) -> anyhow::Result<Option
 
 /// Reads a request without locking it.
 pub async fn find(db: impl PgExecutor<'_>, r#ref: &str) -> anyhow::Result<Option<RequestRow>> {
-    sqlx::query_as::<_, RequestRow>(
-        "SELECT id, ref, workflow, requester, requester_identity, status, version, created_at, \
-         expires_at, decided_at, origin FROM requests WHERE ref = $1",
+    sqlx::query_as!(
+        RequestRow,
+        r#"SELECT id, ref AS "ref", workflow, requester, requester_identity, status AS "status: Status", version,
+                  created_at, expires_at, decided_at, origin AS "origin: Json<ChatPlace>"
+           FROM requests WHERE ref = $1"#,
+        r#ref
     )
-    .bind(r#ref)
     .fetch_optional(db)
     .await
     .context("reading a request")
@@ -193,9 +190,7 @@ pub async fn find(db: impl PgExecutor<'_>, r#ref: &str) -> anyhow::Result<Option
 
 /// Moves a request to a new version (amendment).
 pub async fn set_version(conn: &mut PgConnection, request_id: i64, version: i32) -> anyhow::Result<()> {
-    sqlx::query("UPDATE requests SET version = $2 WHERE id = $1")
-        .bind(request_id)
-        .bind(version)
+    sqlx::query!("UPDATE requests SET version = $2 WHERE id = $1", request_id, version)
         .execute(conn)
         .await
         .context("moving a request to its new version")?;
@@ -225,11 +220,11 @@ pub struct Decision {
 
 /// Refs of pending requests whose expiry has passed at `now`, oldest first.
 pub async fn due_for_expiry(db: impl PgExecutor<'_>, now: DateTime<Utc>, limit: i64) -> anyhow::Result<Vec<String>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT ref FROM requests WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
+        now,
+        limit
     )
-    .bind(now)
-    .bind(limit)
     .fetch_all(db)
     .await
     .context("finding requests due to expire")
@@ -237,7 +232,7 @@ pub async fn due_for_expiry(db: impl PgExecutor<'_>, now: DateTime<Utc>, limit: 
 
 /// Whether a vote row is an approval.
 pub fn is_approval(v: &VoteRow) -> bool {
-    v.kind == VoteKind::Approve.as_str()
+    v.kind == VoteKind::Approve
 }
 
 /// Refs of pending requests of `workflow` asked in chat whose last reminder (or opening) is

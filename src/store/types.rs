@@ -1,0 +1,48 @@
+//! How the domain's words are stored: each is a `text` column holding its stable name. The
+//! impls live here, not on the domain types, so `approval/` and `chat/address` stay free of
+//! sqlx; a row that holds a word this release does not know fails to decode, loudly.
+
+use crate::approval::{Status, VoteKind};
+use crate::chat::address::Platform;
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
+use sqlx::{Decode, Encode, Postgres, Type};
+
+/// Stores `$t` as `text` through `$name(self) -> &str` and reads it back with `$parse(&str)`.
+macro_rules! text_word {
+    ($t:ty, $what:literal, $name:expr, $parse:expr) => {
+        impl Type<Postgres> for $t {
+            fn type_info() -> PgTypeInfo {
+                <&str as Type<Postgres>>::type_info()
+            }
+
+            fn compatible(ty: &PgTypeInfo) -> bool {
+                <&str as Type<Postgres>>::compatible(ty)
+            }
+        }
+
+        impl Encode<'_, Postgres> for $t {
+            fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+                <&str as Encode<Postgres>>::encode($name(*self), buf)
+            }
+        }
+
+        impl<'r> Decode<'r, Postgres> for $t {
+            fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+                let text = <&str as Decode<Postgres>>::decode(value)?;
+                $parse(text).ok_or_else(|| format!("unknown {} {text:?} in the database", $what).into())
+            }
+        }
+    };
+}
+
+text_word!(Status, "request status", Status::as_str, |s: &str| s
+    .parse::<Status>()
+    .ok());
+text_word!(VoteKind, "vote kind", VoteKind::as_str, |s: &str| match s {
+    "approve" => Some(VoteKind::Approve),
+    "reject" => Some(VoteKind::Reject),
+    _ => None,
+});
+text_word!(Platform, "platform", Platform::as_str, Platform::parse);
