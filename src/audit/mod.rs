@@ -9,4 +9,4 @@ mod verify;
 pub use chain::{seal, spawn_sealer, SealReport};
 pub use entry::{trail, Action, AuditOutcome, NewEntry, StoredEntry};
 pub use export::{export, jsonl_stream, ExportFilter, ExportFormat};
-pub use verify::{unsealed, verify, Problem, VerifyReport};
+pub use verify::{unsealed, verify, verify_after, Problem, VerifyReport};

@@ -258,15 +258,17 @@ pub struct SealedRow {
     pub entry: Option<StoredEntry>,
 }
 
-/// Every seal in chain order, with the entry it seals, as they are read.
-pub fn chain(conn: &mut PgConnection) -> BoxStream<'_, Result<SealedRow, sqlx::Error>> {
+/// Every seal after position `after` (0: all of them) in chain order, with the entry it seals,
+/// as they are read.
+pub fn chain(conn: &mut PgConnection, after: i64) -> BoxStream<'_, Result<SealedRow, sqlx::Error>> {
     use futures_util::StreamExt;
     sqlx::query!(
         r#"SELECT s.seq, s.entry_id, s.prev_hash, s.hash,
                   a.id AS "id?", a.at AS "at?", a.actor, a.identity, a.action AS "action?", a.ref AS "ref",
                   a.version, a.rule, a.policy_hash, a.outcome AS "outcome?", a.reason,
                   a.details AS "details?", a.correlation_id
-           FROM audit_seal s LEFT JOIN audit_log a ON a.id = s.entry_id ORDER BY s.seq"#
+           FROM audit_seal s LEFT JOIN audit_log a ON a.id = s.entry_id WHERE s.seq > $1 ORDER BY s.seq"#,
+        after
     )
     .fetch(conn)
     .map(|row| {
@@ -330,4 +332,26 @@ pub async fn last_policy_hash(conn: &mut PgConnection, action: &str, name: &str)
     .await
     .context("reading the last policy load")?;
     Ok(hash.flatten())
+}
+
+/// The hash sealed at chain position `seq`, if there is one.
+pub async fn seal_hash(pool: &PgPool, seq: i64) -> anyhow::Result<Option<String>> {
+    sqlx::query_scalar!("SELECT hash FROM audit_seal WHERE seq = $1", seq)
+        .fetch_optional(pool)
+        .await
+        .context("reading a seal")
+}
+
+/// The chain position the last digest verified the chain through, if a digest did.
+pub async fn last_digest_verified(pool: &PgPool) -> anyhow::Result<Option<i64>> {
+    let seq = sqlx::query_scalar!(
+        r#"SELECT (details->>'chain_verified_through')::int8 AS "seq"
+           FROM audit_log WHERE action = 'digest.sent' AND outcome = 'done'
+             AND jsonb_typeof(details->'chain_verified_through') = 'number'
+           ORDER BY id DESC LIMIT 1"#
+    )
+    .fetch_optional(pool)
+    .await
+    .context("reading the last digest's verified position")?;
+    Ok(seq.flatten())
 }

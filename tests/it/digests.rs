@@ -282,3 +282,41 @@ async fn digest_preview_and_send_on_the_command_line(pool: PgPool) {
     assert_eq!(nowhere.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&nowhere.stderr).contains("no chat platform is configured"));
 }
+
+#[sqlx::test]
+async fn each_digest_verifies_what_was_sealed_since_the_last_and_finds_a_forgery_there(pool: PgPool) {
+    let bot = Bot::new(pool).await;
+    bot.say("alice", "new invoice amount=80 vendor=Pens").await;
+    bot.clock.set(monday_morning());
+    let scheduler = Scheduler::new(bot.engine.clone(), vec![Platform::Slack]);
+    let first = scheduler.send_now("finance-ops").await.unwrap();
+    let through = first
+        .chain
+        .verified_through
+        .expect("the first digest verifies the chain");
+    assert!(first.chain.broken_at.is_none());
+
+    bot.clock.advance(TimeDelta::hours(1));
+    bot.say("carol", "approve INV-1").await;
+    // An entry sealed after the first digest is rewritten behind the log's back.
+    let forged: i64 = sqlx::query_scalar("SELECT max(seq) FROM audit_seal")
+        .fetch_one(bot.engine.pool())
+        .await
+        .unwrap();
+    assert!(forged > through, "new entries were sealed since the first digest");
+    for sql in [
+        "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+        "UPDATE audit_log SET details = '{\"forged\": true}' WHERE id = (SELECT entry_id FROM audit_seal WHERE seq = (SELECT max(seq) FROM audit_seal))",
+        "ALTER TABLE audit_log ENABLE TRIGGER ALL",
+    ] {
+        sqlx::query(sql).execute(bot.engine.pool()).await.unwrap();
+    }
+    let second = scheduler.send_now("finance-ops").await.unwrap();
+    assert_eq!(
+        second.chain.broken_at.as_ref().map(|(seq, _)| *seq),
+        Some(forged),
+        "the second digest checks the links sealed since the first: {:?}",
+        second.chain
+    );
+    assert!(second.chain.verified_through.is_some_and(|seq| seq >= through));
+}
