@@ -2,7 +2,7 @@
 //! is parsed (401 otherwise, which Discord probes for); PING is answered; commands, buttons and
 //! modals run the same code as every other platform, answered within Discord's 3 seconds.
 
-use super::components::{self as ui, NEW_MODAL, REJECT_MODAL};
+use super::components::{self as ui, Answer, CardButton, NEW_MODAL, REJECT_MODAL};
 use super::inbound::{self as read, APPLICATION_COMMAND, AUTOCOMPLETE, MESSAGE_COMPONENT, MODAL_SUBMIT, PING};
 use super::{DiscordApi, DiscordVerifier};
 use crate::approval::{Ref, VoteKind};
@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,9 +65,9 @@ async fn handle(State(app): State<Arc<DiscordApp>>, headers: HeaderMap, body: By
 }
 
 /// The response to an interaction (over HTTP or the gateway).
-pub async fn answer(app: &Arc<DiscordApp>, i: Value) -> Value {
+pub async fn answer(app: &Arc<DiscordApp>, i: Value) -> Answer {
     match read::kind(&i) {
-        PING => json!({ "type": 1 }),
+        PING => Answer::pong(),
         AUTOCOMPLETE => autocomplete(app, &i),
         kind @ (APPLICATION_COMMAND | MESSAGE_COMPONENT | MODAL_SUBMIT) => {
             let late = if kind == MESSAGE_COMPONENT {
@@ -86,10 +86,7 @@ pub async fn answer(app: &Arc<DiscordApp>, i: Value) -> Value {
                     let app = app.clone();
                     tokio::spawn(async move {
                         let Ok(response) = task.await else { return };
-                        let text = response
-                            .pointer("/data/content")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned);
+                        let text = response.text().map(str::to_owned);
                         if let (Some(token), Some(text)) = (token, text.filter(|t| !t.is_empty())) {
                             if let Err(e) = app
                                 .engine
@@ -118,7 +115,7 @@ pub async fn answer(app: &Arc<DiscordApp>, i: Value) -> Value {
     }
 }
 
-fn failure(e: anyhow::Error) -> Value {
+fn failure(e: anyhow::Error) -> Answer {
     tracing::error!(error = %format!("{e:#}"), "a Discord action failed");
     ui::ephemeral(
         "Countersign could not record that just now (the database may be unavailable). Nothing was changed: please try again.",
@@ -126,21 +123,19 @@ fn failure(e: anyhow::Error) -> Value {
     )
 }
 
-fn autocomplete(app: &DiscordApp, i: &Value) -> Value {
+fn autocomplete(app: &DiscordApp, i: &Value) -> Answer {
     let typed = read::focused(i).unwrap_or_default().to_lowercase();
-    let choices: Vec<Value> = app
-        .engine
-        .policy()
-        .workflows
-        .keys()
-        .filter(|id| id.contains(&typed))
-        .take(25)
-        .map(|id| json!({ "name": id, "value": id }))
-        .collect();
-    json!({ "type": 8, "data": { "choices": choices } })
+    let policy = app.engine.policy();
+    ui::choices(
+        policy
+            .workflows
+            .keys()
+            .filter(|id| id.contains(&typed))
+            .map(String::as_str),
+    )
 }
 
-async fn route(app: &DiscordApp, i: &Value, kind: u64) -> anyhow::Result<Value> {
+async fn route(app: &DiscordApp, i: &Value, kind: u64) -> anyhow::Result<Answer> {
     let attempted = match kind {
         APPLICATION_COMMAND => Action::RequestViewed,
         MODAL_SUBMIT => Action::RequestOpened,
@@ -192,7 +187,7 @@ async fn actor(app: &DiscordApp, i: &Value, attempted: Action) -> anyhow::Result
 }
 
 /// The caller's answer, as one ephemeral answer.
-fn caller_reply(reply: &Reply) -> Value {
+fn caller_reply(reply: &Reply) -> Answer {
     let cards: Vec<Card> = reply.card.iter().cloned().collect();
     let text = reply.text.clone();
     let text = if text.contains('\n') && cards.is_empty() {
@@ -247,7 +242,7 @@ fn command_of(sub: &str, args: &[(String, String)]) -> Result<Command, CommandEr
     })
 }
 
-async fn slash(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Value> {
+async fn slash(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Answer> {
     let Some((sub, args)) = read::subcommand(i) else {
         return Ok(ui::ephemeral(
             "Use /approval with a subcommand, e.g. /approval help.",
@@ -268,46 +263,46 @@ async fn slash(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Val
     Ok(caller_reply(&dispatch(&app.engine, ctx, cmd).await?))
 }
 
-async fn button(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Value> {
+async fn button(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Answer> {
     let custom = read::custom_id(i).unwrap_or_default();
-    let (action, target) = custom.split_once(':').unwrap_or((custom.as_str(), ""));
+    let Some(pressed) = CardButton::parse(&custom) else {
+        tracing::info!(
+            custom_id = %custom,
+            "Discord component acknowledged and ignored (not one of ours)"
+        );
+        return Ok(ui::deferred_update());
+    };
+    let target = pressed.target.as_str();
     let (r#ref, version) = command::button_vote_target(target);
     let version = Some(version);
     let r#ref = Ref::parse(&r#ref).map(|r| r.to_string()).unwrap_or(r#ref);
-    match ButtonKind::from_id(action) {
-        Some(ButtonKind::Approve) => {
+    match pressed.kind {
+        ButtonKind::Approve => {
             let outcome = app.engine.vote(ctx, &r#ref, version, VoteKind::Approve, None).await?;
             Ok(match outcome.refusal() {
                 Some(r) => ui::ephemeral(&r.message, &[]),
                 None => ui::deferred_update(),
             })
         }
-        Some(ButtonKind::Reject) => Ok(ui::reject_modal(target)),
-        Some(ButtonKind::Details) => Ok(ui::ephemeral(
+        ButtonKind::Reject => Ok(ui::reject_modal(target)),
+        ButtonKind::Details => Ok(ui::ephemeral(
             &match app.engine.history(ctx, &r#ref).await? {
                 Ok(entries) => format!("```\n{}\n```", render::history(&r#ref, &entries)),
                 Err(refusal) => refusal.message,
             },
             &[],
         )),
-        None => {
-            tracing::info!(
-                custom_id = %custom,
-                "Discord component acknowledged and ignored (not one of ours)"
-            );
-            Ok(ui::deferred_update())
-        }
     }
 }
 
-fn refused_or(outcome: &Outcome, ok: String) -> Value {
+fn refused_or(outcome: &Outcome, ok: String) -> Answer {
     match outcome.refusal() {
         Some(r) => ui::ephemeral(&render::refusal(r), &[]),
         None => ui::ephemeral(&ok, &[]),
     }
 }
 
-async fn modal(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Value> {
+async fn modal(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Answer> {
     let custom = read::custom_id(i).unwrap_or_default();
     let values = read::modal_values(i);
     if let Some(workflow) = custom.strip_prefix(NEW_MODAL) {
