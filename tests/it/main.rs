@@ -11,6 +11,7 @@ mod concurrency;
 mod console_workflows;
 mod demo;
 mod digests;
+mod discord_buttons;
 mod discord_e2e;
 mod fake_discord_selftest;
 mod fake_slack_selftest;

@@ -3,7 +3,7 @@
 //! modals run the same code as every other platform, answered within Discord's 3 seconds.
 
 use super::components::{self as ui, Answer, CardButton, NEW_MODAL, REJECT_MODAL};
-use super::inbound::{self as read, APPLICATION_COMMAND, AUTOCOMPLETE, MESSAGE_COMPONENT, MODAL_SUBMIT, PING};
+use super::inbound::Interaction;
 use super::{DiscordApi, DiscordVerifier};
 use crate::approval::{Ref, VoteKind};
 use crate::audit::Action;
@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::Value;
+use serenity::all::InteractionType;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,28 +55,34 @@ async fn handle(State(app): State<Arc<DiscordApp>>, headers: HeaderMap, body: By
         tracing::warn!(reason = %e, "refused a Discord request with a bad signature");
         return (StatusCode::UNAUTHORIZED, format!("invalid request signature: {e}")).into_response();
     }
-    let interaction: Value = match serde_json::from_slice(&body) {
+    let payload: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("the interaction is not JSON: {e}")).into_response(),
     };
-    if let Some(id) = read::id_and_token(&interaction).0 {
+    let interaction = Interaction::read(payload);
+    if let Some(id) = interaction.id() {
         tracing::Span::current().record("correlation_id", format!("discord-{id}").as_str());
     }
-    Json(answer(&app, interaction).await).into_response()
+    Json(respond(&app, interaction).await).into_response()
+}
+
+/// The response to an interaction received as JSON (over the gateway).
+pub async fn answer(app: &Arc<DiscordApp>, payload: Value) -> Answer {
+    respond(app, Interaction::read(payload)).await
 }
 
 /// The response to an interaction (over HTTP or the gateway).
-pub async fn answer(app: &Arc<DiscordApp>, i: Value) -> Answer {
-    match read::kind(&i) {
-        PING => Answer::pong(),
-        AUTOCOMPLETE => autocomplete(app, &i),
-        kind @ (APPLICATION_COMMAND | MESSAGE_COMPONENT | MODAL_SUBMIT) => {
-            let late = if kind == MESSAGE_COMPONENT {
+pub async fn respond(app: &Arc<DiscordApp>, i: Interaction) -> Answer {
+    match i.kind {
+        Some(InteractionType::Ping) => Answer::pong(),
+        Some(InteractionType::Autocomplete) => autocomplete(app, &i),
+        Some(kind @ (InteractionType::Command | InteractionType::Component | InteractionType::Modal)) => {
+            let late = if kind == InteractionType::Component {
                 ui::deferred_update()
             } else {
                 ui::deferred()
             };
-            let token = read::id_and_token(&i).1;
+            let token = i.token();
             let work_app = app.clone();
             let work = async move { route(&work_app, &i, kind).await.unwrap_or_else(failure) };
             let mut task = tokio::spawn(tracing::Instrument::in_current_span(work));
@@ -107,7 +114,7 @@ pub async fn answer(app: &Arc<DiscordApp>, i: Value) -> Answer {
         }
         other => {
             tracing::info!(
-                kind = other,
+                kind = ?other,
                 "Discord interaction acknowledged and ignored (unknown type)"
             );
             ui::ephemeral("Countersign does not handle this kind of interaction.", &[])
@@ -123,8 +130,8 @@ fn failure(e: anyhow::Error) -> Answer {
     )
 }
 
-fn autocomplete(app: &DiscordApp, i: &Value) -> Answer {
-    let typed = read::focused(i).unwrap_or_default().to_lowercase();
+fn autocomplete(app: &DiscordApp, i: &Interaction) -> Answer {
+    let typed = i.focused().unwrap_or_default().to_lowercase();
     let policy = app.engine.policy();
     ui::choices(
         policy
@@ -135,51 +142,51 @@ fn autocomplete(app: &DiscordApp, i: &Value) -> Answer {
     )
 }
 
-async fn route(app: &DiscordApp, i: &Value, kind: u64) -> anyhow::Result<Answer> {
+async fn route(app: &DiscordApp, i: &Interaction, kind: InteractionType) -> anyhow::Result<Answer> {
     let attempted = match kind {
-        APPLICATION_COMMAND => Action::RequestViewed,
-        MODAL_SUBMIT => Action::RequestOpened,
+        InteractionType::Command => Action::RequestViewed,
+        InteractionType::Modal => Action::RequestOpened,
         _ => Action::VoteApprove,
     };
     let Some(who) = actor(app, i, attempted).await? else {
         return Ok(ui::ephemeral(&unknown_user(i), &[]));
     };
-    let place = read::channel_id(i).map(|channel| ChatPlace {
+    let place = i.channel_id().map(|channel| ChatPlace {
         platform: Platform::Discord,
-        workspace: read::guild_id(i),
+        workspace: i.guild_id(),
         channel,
     });
     let ctx = Context {
-        idempotency_key: read::id_and_token(i).0.map(|id| format!("discord:interaction:{id}")),
-        correlation_id: read::id_and_token(i).0.map(|id| format!("discord-{id}")),
+        idempotency_key: i.id().map(|id| format!("discord:interaction:{id}")),
+        correlation_id: i.id().map(|id| format!("discord-{id}")),
         origin: place,
         ..Context::new(who)
     };
     match kind {
-        APPLICATION_COMMAND => slash(app, i, &ctx).await,
-        MESSAGE_COMPONENT => button(app, i, &ctx).await,
+        InteractionType::Command => slash(app, i, &ctx).await,
+        InteractionType::Component => button(app, i, &ctx).await,
         _ => modal(app, i, &ctx).await,
     }
 }
 
-fn unknown_user(i: &Value) -> String {
+fn unknown_user(i: &Interaction) -> String {
     format!(
         "Countersign does not know who you are (discord:{}). Ask an administrator to add this identity to commands/people.toml.",
-        read::user_id(i).unwrap_or_default()
+        i.user_id().unwrap_or_default()
     )
 }
 
 /// The person behind the Discord user, or `None` after auditing the refusal.
-async fn actor(app: &DiscordApp, i: &Value, attempted: Action) -> anyhow::Result<Option<Actor>> {
+async fn actor(app: &DiscordApp, i: &Interaction, attempted: Action) -> anyhow::Result<Option<Actor>> {
     let identity = Identity::Chat(ChatUser {
         platform: Platform::Discord,
         workspace: None,
-        user: read::user_id(i).unwrap_or_else(|| "?".into()),
+        user: i.user_id().unwrap_or_else(|| "?".into()),
     });
     if let Some(a) = identity::resolve(&app.engine.policy().directory, &identity) {
         return Ok(Some(a));
     }
-    let correlation = read::id_and_token(i).0.map(|id| format!("discord-{id}"));
+    let correlation = i.id().map(|id| format!("discord-{id}"));
     app.engine
         .refuse_unauthenticated(&identity, attempted, correlation, None)
         .await?;
@@ -242,8 +249,8 @@ fn command_of(sub: &str, args: &[(String, String)]) -> Result<Command, CommandEr
     })
 }
 
-async fn slash(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Answer> {
-    let Some((sub, args)) = read::subcommand(i) else {
+async fn slash(app: &DiscordApp, i: &Interaction, ctx: &Context) -> anyhow::Result<Answer> {
+    let Some((sub, args)) = i.subcommand() else {
         return Ok(ui::ephemeral(
             "Use /approval with a subcommand, e.g. /approval help.",
             &[],
@@ -263,8 +270,8 @@ async fn slash(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Ans
     Ok(caller_reply(&dispatch(&app.engine, ctx, cmd).await?))
 }
 
-async fn button(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Answer> {
-    let custom = read::custom_id(i).unwrap_or_default();
+async fn button(app: &DiscordApp, i: &Interaction, ctx: &Context) -> anyhow::Result<Answer> {
+    let custom = i.custom_id().unwrap_or_default();
     let Some(pressed) = CardButton::parse(&custom) else {
         tracing::info!(
             custom_id = %custom,
@@ -302,9 +309,9 @@ fn refused_or(outcome: &Outcome, ok: String) -> Answer {
     }
 }
 
-async fn modal(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Answer> {
-    let custom = read::custom_id(i).unwrap_or_default();
-    let values = read::modal_values(i);
+async fn modal(app: &DiscordApp, i: &Interaction, ctx: &Context) -> anyhow::Result<Answer> {
+    let custom = i.custom_id().unwrap_or_default();
+    let values = i.modal_values();
     if let Some(workflow) = custom.strip_prefix(NEW_MODAL) {
         let outcome = app.engine.open(ctx, workflow, &values).await?;
         let opened = outcome
