@@ -13,6 +13,7 @@ mod demo;
 mod digests;
 mod discord_buttons;
 mod discord_e2e;
+mod discord_signed;
 mod fake_discord_selftest;
 mod fake_slack_selftest;
 mod hostile_input;

@@ -1,9 +1,11 @@
 //! `POST /discord/interactions`: the Ed25519 signature is checked on the raw body before anything
-//! is parsed (401 otherwise, which Discord probes for); PING is answered; commands, buttons and
-//! modals run the same code as every other platform, answered within Discord's 3 seconds.
+//! is parsed (the [`SignedBody`] extractor; 401 otherwise, which Discord probes for); PING is
+//! answered; commands, buttons and modals run the same code as every other platform, answered
+//! within Discord's 3 seconds.
 
 use super::components::{self as ui, Answer, CardButton, NEW_MODAL, REJECT_MODAL};
 use super::inbound::Interaction;
+use super::signed::{SignedBody, MAX_BODY};
 use super::{DiscordApi, DiscordVerifier};
 use crate::approval::{Ref, VoteKind};
 use crate::audit::Action;
@@ -14,9 +16,8 @@ use crate::chat::render::{self, ButtonKind, Card};
 use crate::engine::{Context, Engine, Outcome};
 use crate::identity::{self, Actor, Identity};
 use crate::outbox::Intent;
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -42,19 +43,11 @@ pub struct DiscordApp {
 pub fn router(app: Arc<DiscordApp>) -> Router {
     Router::new()
         .route("/discord/interactions", post(handle))
-        .layer(DefaultBodyLimit::max(256 * 1024))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
 
-async fn handle(State(app): State<Arc<DiscordApp>>, headers: HeaderMap, body: Bytes) -> Response {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Err(e) = app
-        .verifier
-        .verify(header("x-signature-timestamp"), header("x-signature-ed25519"), &body)
-    {
-        tracing::warn!(reason = %e, "refused a Discord request with a bad signature");
-        return (StatusCode::UNAUTHORIZED, format!("invalid request signature: {e}")).into_response();
-    }
+async fn handle(State(app): State<Arc<DiscordApp>>, SignedBody(body): SignedBody) -> Response {
     let payload: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("the interaction is not JSON: {e}")).into_response(),

@@ -10,6 +10,7 @@ pub mod handlers;
 pub mod inbound;
 mod outbound;
 mod responses;
+pub mod signed;
 pub mod verify;
 
 pub use api::DiscordApi;
