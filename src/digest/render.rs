@@ -2,6 +2,8 @@
 
 use super::compose::Digest;
 use serde_json::{json, Value};
+use serenity::all::Colour;
+use serenity::builder::CreateEmbed;
 use std::fmt::Write as _;
 
 fn duration(minutes: Option<i64>) -> String {
@@ -140,18 +142,24 @@ pub fn slack_blocks(d: &Digest) -> Vec<Value> {
 }
 
 /// A Discord embed.
-pub fn discord_embed(d: &Digest) -> Value {
+pub fn discord_embed(d: &Digest) -> CreateEmbed {
     let color = if d.chain.broken_at.is_some() {
         0xE74C3C
     } else {
         0x3498DB
     };
-    let fields: Vec<Value> = sections(d)
-        .into_iter()
-        .map(|(heading, lines)| {
-            let value = if lines.is_empty() { "none".to_string() } else { lines.join("\n") };
-            json!({ "name": heading.chars().take(256).collect::<String>(), "value": value.chars().take(1024).collect::<String>() })
-        })
-        .collect();
-    json!({ "title": title(d).chars().take(256).collect::<String>(), "color": color, "fields": fields })
+    let fields = sections(d).into_iter().map(|(heading, lines)| {
+        let value = if lines.is_empty() {
+            "none".to_string()
+        } else {
+            lines.join("\n")
+        };
+        // Discord's limits: 256 characters for a field name, 1024 for its value.
+        let name: String = heading.chars().take(256).collect();
+        (name, value.chars().take(1024).collect::<String>(), false)
+    });
+    CreateEmbed::new()
+        .title(title(d).chars().take(256).collect::<String>())
+        .colour(Colour::new(color))
+        .fields(fields)
 }

@@ -4,10 +4,17 @@
 
 use crate::outbox::DeliveryError;
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The body that opens a DM channel.
+#[derive(Serialize)]
+struct DmRecipient<'a> {
+    recipient_id: &'a str,
+}
 
 /// A Discord REST client.
 #[derive(Clone)]
@@ -47,7 +54,12 @@ impl DiscordApi {
     }
 
     #[tracing::instrument(name = "discord", skip_all, fields(method = %method))]
-    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, DeliveryError> {
+    async fn call<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Value, DeliveryError> {
         let blocked = *self.global_wait.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(left) = blocked.and_then(|until| until.checked_duration_since(Instant::now())) {
             return Err(DeliveryError::RateLimited { retry_after: left });
@@ -111,7 +123,11 @@ impl DiscordApi {
     }
 
     /// Posts a message in a channel; returns the message id.
-    pub async fn post_message(&self, channel: &str, message: &Value) -> Result<String, DeliveryError> {
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        message: &(impl Serialize + ?Sized),
+    ) -> Result<String, DeliveryError> {
         Self::id_of(
             &self
                 .call(Method::POST, &format!("/channels/{channel}/messages"), Some(message))
@@ -120,7 +136,12 @@ impl DiscordApi {
     }
 
     /// Edits a posted message.
-    pub async fn edit_message(&self, channel: &str, message_id: &str, message: &Value) -> Result<(), DeliveryError> {
+    pub async fn edit_message(
+        &self,
+        channel: &str,
+        message_id: &str,
+        message: &(impl Serialize + ?Sized),
+    ) -> Result<(), DeliveryError> {
         self.call(
             Method::PATCH,
             &format!("/channels/{channel}/messages/{message_id}"),
@@ -140,7 +161,7 @@ impl DiscordApi {
                 .call(
                     Method::POST,
                     "/users/@me/channels",
-                    Some(&json!({ "recipient_id": user })),
+                    Some(&DmRecipient { recipient_id: user }),
                 )
                 .await?,
         )?;
@@ -152,13 +173,18 @@ impl DiscordApi {
     }
 
     /// Replaces the deferred answer of an interaction.
-    pub async fn edit_original(&self, token: &str, message: &Value) -> Result<(), DeliveryError> {
+    pub async fn edit_original(&self, token: &str, message: &(impl Serialize + ?Sized)) -> Result<(), DeliveryError> {
         let path = format!("/webhooks/{}/{token}/messages/@original", self.application_id);
         self.call(Method::PATCH, &path, Some(message)).await.map(|_| ())
     }
 
     /// Answers an interaction received over the gateway.
-    pub async fn interaction_callback(&self, id: &str, token: &str, response: &Value) -> Result<(), DeliveryError> {
+    pub async fn interaction_callback(
+        &self,
+        id: &str,
+        token: &str,
+        response: &(impl Serialize + ?Sized),
+    ) -> Result<(), DeliveryError> {
         self.call(
             Method::POST,
             &format!("/interactions/{id}/{token}/callback"),
@@ -169,7 +195,11 @@ impl DiscordApi {
     }
 
     /// Registers the application's commands, globally or in one guild (bulk overwrite).
-    pub async fn register_commands(&self, guild: Option<&str>, commands: &Value) -> Result<Value, DeliveryError> {
+    pub async fn register_commands(
+        &self,
+        guild: Option<&str>,
+        commands: &(impl Serialize + ?Sized),
+    ) -> Result<Value, DeliveryError> {
         let path = match guild {
             Some(g) => format!("/applications/{}/guilds/{g}/commands", self.application_id),
             None => format!("/applications/{}/commands", self.application_id),

@@ -1,19 +1,19 @@
-//! Discord's shapes: the card as an embed with buttons, the modals, the interaction responses,
-//! and the `/approval` command with typed options.
+//! Discord's shapes for a card: the embed, its buttons (whose meaning travels in the custom_id,
+//! never in the label) and the messages that carry them, built with serenity's builders.
 
 use crate::approval::Status;
-use crate::chat::render::{ButtonStyle, Card};
-use crate::policy::{FieldKind, Workflow};
-use serde_json::{json, Value};
+use crate::chat::render::{self, ButtonKind, Card};
+use serenity::all::{ButtonStyle, Colour};
+use serenity::builder::{
+    CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed, CreateEmbedFooter, CreateMessage,
+    EditInteractionResponse, EditMessage,
+};
 
-/// Ephemeral message flag.
-pub const EPHEMERAL: u64 = 64;
-/// Custom id prefix of the new-request modal.
-pub const NEW_MODAL: &str = "countersign_new:";
-/// Custom id prefix of the reject-reason modal.
-pub const REJECT_MODAL: &str = "countersign_reject:";
-/// Discord allows at most five inputs in a modal.
-pub const MODAL_INPUTS: usize = 5;
+pub use super::commands::approval_command;
+pub use super::responses::{
+    choices, deferred, deferred_update, ephemeral, new_request_modal, reject_modal, Answer, MODAL_INPUTS, NEW_MODAL,
+    REJECT_MODAL,
+};
 
 /// Text a person typed, as Discord shows it literally: every markdown character escaped with a
 /// backslash (bold, italics, code, spoilers, quotes, headings, masked links, mentions), so a
@@ -29,33 +29,40 @@ pub fn literal(text: &str) -> String {
     out
 }
 
-fn clip(text: &str, max: usize) -> String {
+/// Cuts text to Discord's limit for where it goes (in characters, as Discord counts).
+pub(super) fn clip(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
 
+/// Request text never pings anyone: no mention type is parsed.
+pub(super) fn no_mentions() -> CreateAllowedMentions {
+    CreateAllowedMentions::new()
+}
+
 /// The card as an embed.
-pub fn card_embed(card: &Card) -> Value {
+pub fn card_embed(card: &Card) -> CreateEmbed {
     let color = match card.status {
         Status::Pending => 0xF1C40F,
         Status::Approved => 0x2ECC71,
         Status::Rejected => 0xE74C3C,
         Status::Cancelled | Status::Expired => 0x95A5A6,
     };
-    let mut fields: Vec<Value> = card
+    // Discord allows 25 fields; two are kept for the approvals and decisions.
+    let mut fields: Vec<(String, String, bool)> = card
         .facts
         .iter()
         .take(23)
         .map(|(k, v)| {
             let value = if v.is_empty() { "-".to_string() } else { literal(v) };
-            json!({ "name": clip(k, 256), "value": clip(&value, 1024), "inline": true })
+            (clip(k, 256), clip(&value, 1024), true)
         })
         .collect();
     if !card.groups.is_empty() {
-        fields.push(json!({ "name": "Approvals", "value": clip(&card.groups.join("\n"), 1024), "inline": false }));
+        fields.push(("Approvals".into(), clip(&card.groups.join("\n"), 1024), false));
     }
     if !card.decisions.is_empty() {
         let lines: Vec<String> = card.decisions.iter().map(|d| literal(d)).collect();
-        fields.push(json!({ "name": "Decisions", "value": clip(&lines.join("\n"), 1024), "inline": false }));
+        fields.push(("Decisions".into(), clip(&lines.join("\n"), 1024), false));
     }
     let mut description = format!(
         "**{}**\nRequested by {} · version {}\n{}",
@@ -65,176 +72,111 @@ pub fn card_embed(card: &Card) -> Value {
         description.push_str("\n\n");
         description.push_str(&literal(a));
     }
-    json!({
-        "title": clip(&card.title, 256),
-        "description": clip(&description, 4096),
-        "color": color,
-        "fields": fields,
-        "footer": { "text": clip(&format!("Rule {}", card.rule), 2048) },
-    })
+    CreateEmbed::new()
+        .title(clip(&card.title, 256))
+        .description(clip(&description, 4096))
+        .colour(Colour::new(color))
+        .fields(fields)
+        .footer(CreateEmbedFooter::new(clip(&format!("Rule {}", card.rule), 2048)))
+}
+
+/// A card's button as Discord sends it back: what it means and the request (with the version
+/// shown, for votes) it is about. Its label is for people only and is never read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardButton {
+    /// What the button does.
+    pub kind: ButtonKind,
+    /// `REF@VERSION` for votes, `REF` otherwise.
+    pub target: String,
+}
+
+impl CardButton {
+    /// The custom_id Discord returns on a click.
+    pub fn custom_id(&self) -> String {
+        format!("{}:{}", self.kind.id(), self.target)
+    }
+
+    /// The button a custom_id stands for; `None` when it is not one of ours.
+    pub fn parse(custom_id: &str) -> Option<CardButton> {
+        let (action, target) = custom_id.split_once(':').unwrap_or((custom_id, ""));
+        Some(CardButton {
+            kind: ButtonKind::from_id(action)?,
+            target: target.to_string(),
+        })
+    }
+
+    /// The button, labelled as people read it.
+    pub fn build(&self) -> CreateButton {
+        let style = match self.kind.style() {
+            render::ButtonStyle::Primary => ButtonStyle::Success,
+            render::ButtonStyle::Danger => ButtonStyle::Danger,
+            render::ButtonStyle::Plain => ButtonStyle::Secondary,
+        };
+        CreateButton::new(self.custom_id())
+            .style(style)
+            .label(self.kind.label())
+    }
 }
 
 /// The card's buttons (none once the request is final: an empty list removes them).
-pub fn card_buttons(card: &Card) -> Vec<Value> {
+pub fn card_buttons(card: &Card) -> Vec<CreateActionRow> {
     if card.actions.is_empty() {
         return Vec::new();
     }
     let at = format!("{}@{}", card.r#ref, card.version);
-    let buttons: Vec<Value> = card
+    let buttons = card
         .actions
         .iter()
         .map(|a| {
             let target = if a.kind.votes() { at.clone() } else { card.r#ref.clone() };
-            let style = match a.kind.style() {
-                ButtonStyle::Primary => 3,
-                ButtonStyle::Danger => 4,
-                ButtonStyle::Plain => 2,
-            };
-            json!({ "type": 2, "style": style, "label": a.kind.label(), "custom_id": format!("{}:{target}", a.kind.id()) })
+            CardButton { kind: a.kind, target }.build()
         })
         .collect();
-    vec![json!({ "type": 1, "components": buttons })]
+    vec![CreateActionRow::Buttons(buttons)]
 }
 
-/// A message carrying the card under `content`, or under the card's notification line (what a
-/// phone shows); mentions are never parsed from request text.
-pub fn card_message(card: &Card, content: Option<&str>) -> Value {
-    let content = content.map_or_else(|| literal(&card.notification()), str::to_owned);
-    json!({
-        "content": clip(&content, 2000),
-        "embeds": [card_embed(card)],
-        "components": card_buttons(card),
-        "allowed_mentions": { "parse": [] },
-    })
-}
-
-/// An immediate ephemeral answer (type 4).
-pub fn ephemeral(text: &str, cards: &[Card]) -> Value {
-    json!({
-        "type": 4,
-        "data": {
-            "content": clip(text, 2000),
-            "embeds": cards.iter().take(10).map(card_embed).collect::<Vec<_>>(),
-            "components": cards.first().map(card_buttons).unwrap_or_default(),
-            "flags": EPHEMERAL,
-            "allowed_mentions": { "parse": [] },
-        }
-    })
-}
-
-/// "Working on it": a deferred ephemeral answer (type 5), edited when the work is done.
-pub fn deferred() -> Value {
-    json!({ "type": 5, "data": { "flags": EPHEMERAL } })
-}
-
-/// Acknowledges a button press without changing its message (type 6): the card is updated
-/// through the outbox like every other copy.
-pub fn deferred_update() -> Value {
-    json!({ "type": 6 })
-}
-
-fn modal(custom_id: String, title: &str, inputs: Vec<Value>) -> Value {
-    let rows: Vec<Value> = inputs
-        .into_iter()
-        .map(|i| json!({ "type": 1, "components": [i] }))
-        .collect();
-    json!({ "type": 9, "data": { "custom_id": custom_id, "title": clip(title, 45), "components": rows } })
-}
-
-fn input(id: &str, label: &str, required: bool, paragraph: bool, value: Option<&str>, max: Option<usize>) -> Value {
-    let mut i = json!({
-        "type": 4, "custom_id": id, "label": clip(label, 45), "style": if paragraph { 2 } else { 1 }, "required": required,
-    });
-    if let Some(v) = value {
-        i["value"] = json!(clip(v, 4000));
-    }
-    if let Some(m) = max {
-        i["max_length"] = json!(m.min(4000));
-    }
-    i
-}
-
-/// The new-request modal: the workflow's fields (at most five), prefilled with what was typed.
-pub fn new_request_modal(wf: &Workflow, given: &[(String, String)]) -> Value {
-    let inputs = wf
-        .fields
-        .iter()
-        .take(MODAL_INPUTS)
-        .map(|f| {
-            let value = given
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(&f.name))
-                .map(|(_, v)| v.as_str());
-            let label = f.label.clone().unwrap_or_else(|| f.name.clone());
-            let (label, paragraph, max) = match &f.kind {
-                FieldKind::Money { currency, .. } => (format!("{label} ({})", currency.code()), false, None),
-                FieldKind::Text { max_length } => (label, max_length.is_some_and(|m| m > 200), *max_length),
-                FieldKind::Integer { .. } => (label, false, None),
-                FieldKind::Date => (format!("{label} (YYYY-MM-DD)"), false, Some(10)),
-                FieldKind::Choice { options } => (format!("{label} ({})", options.join("/")), false, None),
-            };
-            input(&f.name, &label, f.required, paragraph, value, max)
-        })
-        .collect();
-    modal(format!("{NEW_MODAL}{}", wf.id), &format!("New {}", wf.id), inputs)
-}
-
-/// The reject-reason modal for `REF@VERSION`.
-pub fn reject_modal(target: &str) -> Value {
-    let reason = input(
-        "reason",
-        "Why? (the requester will see this)",
-        true,
-        true,
-        None,
-        Some(500),
-    );
-    modal(
-        format!("{REJECT_MODAL}{target}"),
-        &format!("Reject {}", target.split('@').next().unwrap_or(target)),
-        vec![reason],
+/// What a card message says above the embed: `content`, or the card's notification line (what
+/// a phone shows).
+fn card_content(card: &Card, content: Option<&str>) -> String {
+    clip(
+        &content.map_or_else(|| literal(&card.notification()), str::to_owned),
+        2000,
     )
 }
 
-fn string_opt(name: &str, description: &str, required: bool) -> Value {
-    json!({ "type": 3, "name": name, "description": description, "required": required })
+/// A new message carrying the card; mentions are never parsed from request text.
+pub fn card_message(card: &Card, content: Option<&str>) -> CreateMessage {
+    CreateMessage::new()
+        .content(card_content(card, content))
+        .embeds(vec![card_embed(card)])
+        .components(card_buttons(card))
+        .allowed_mentions(no_mentions())
 }
 
-/// The `/approval` command with a subcommand per verb of the command language.
-pub fn approval_command() -> Value {
-    let r#ref = || string_opt("ref", "The request, e.g. INV-42", true);
-    let sub = |name: &str, description: &str, options: Vec<Value>| json!({ "type": 1, "name": name, "description": description, "options": options });
-    let mut workflow = string_opt("workflow", "The workflow, e.g. invoice", true);
-    workflow["autocomplete"] = json!(true);
-    let mut policy_wf = string_opt("workflow", "One workflow (default: all)", false);
-    policy_wf["autocomplete"] = json!(true);
-    let mut filter = string_opt("filter", "Which requests", false);
-    filter["choices"] = json!([
-        { "name": "pending", "value": "pending" }, { "name": "mine", "value": "mine" }, { "name": "all", "value": "all" }
-    ]);
-    json!({
-        "name": "approval",
-        "type": 1,
-        "description": "Ask for, decide and look up approvals",
-        "options": [
-            sub("new", "Open a request (missing fields open a form)", vec![workflow, string_opt("fields", "field=value ... (quote values with spaces)", false)]),
-            sub("approve", "Approve a request", vec![r#ref()]),
-            sub("reject", "Reject a request (a reason is required)", vec![r#ref(), string_opt("reason", "Why", true)]),
-            sub("cancel", "Withdraw your own pending request", vec![r#ref(), string_opt("reason", "Why", false)]),
-            sub("amend", "Change your pending request (earlier votes void)", vec![r#ref(), string_opt("fields", "field=value ...", true)]),
-            sub("show", "The request card", vec![r#ref()]),
-            sub("list", "Requests you may see", vec![filter]),
-            sub("history", "The audit trail of one request", vec![r#ref()]),
-            sub("policy", "The rules, in plain language", vec![policy_wf]),
-            sub("whoami", "Your person, roles and identities", vec![]),
-            sub("help", "The commands", vec![]),
-        ],
-    })
+/// The edit that brings a posted card up to date (its buttons go once the request is final).
+pub fn card_edit(card: &Card) -> EditMessage {
+    EditMessage::new()
+        .content(card_content(card, None))
+        .embeds(vec![card_embed(card)])
+        .components(card_buttons(card))
+        .allowed_mentions(no_mentions())
+}
+
+/// Plain text that mentions nobody, whatever it contains.
+pub fn text_message(text: &str) -> CreateMessage {
+    CreateMessage::new().content(text).allowed_mentions(no_mentions())
+}
+
+/// The text that replaces a deferred interaction answer.
+pub fn late_answer(text: &str) -> EditInteractionResponse {
+    EditInteractionResponse::new()
+        .content(text)
+        .allowed_mentions(no_mentions())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::literal;
+    use super::*;
 
     #[test]
     fn typed_text_is_shown_literally_in_discord() {
@@ -243,5 +185,21 @@ mod tests {
             r"\*\*bold\*\* \[bank\](https://evil.test) \<@1\>"
         );
         assert_eq!(literal("ACME GmbH 12,500.00"), "ACME GmbH 12,500.00");
+    }
+
+    #[test]
+    fn a_button_means_its_custom_id_whatever_its_label() {
+        for kind in [ButtonKind::Approve, ButtonKind::Reject, ButtonKind::Details] {
+            let button = CardButton {
+                kind,
+                target: "INV-7@2".into(),
+            };
+            for label in ["Approve", "Reject", "Details", "✅ Freigeben", ""] {
+                let shown = serde_json::to_value(button.build().label(label)).expect("a button serialises");
+                let id = shown["custom_id"].as_str().unwrap_or_default();
+                assert_eq!(CardButton::parse(id).as_ref(), Some(&button), "{label}: {shown}");
+            }
+        }
+        assert_eq!(CardButton::parse("Approve:INV-7@2"), None, "a label is not an id");
     }
 }

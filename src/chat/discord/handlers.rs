@@ -1,9 +1,11 @@
 //! `POST /discord/interactions`: the Ed25519 signature is checked on the raw body before anything
-//! is parsed (401 otherwise, which Discord probes for); PING is answered; commands, buttons and
-//! modals run the same code as every other platform, answered within Discord's 3 seconds.
+//! is parsed (the [`SignedBody`] extractor; 401 otherwise, which Discord probes for); PING is
+//! answered; commands, buttons and modals run the same code as every other platform, answered
+//! within Discord's 3 seconds.
 
-use super::components::{self as ui, NEW_MODAL, REJECT_MODAL};
-use super::inbound::{self as read, APPLICATION_COMMAND, AUTOCOMPLETE, MESSAGE_COMPONENT, MODAL_SUBMIT, PING};
+use super::components::{self as ui, Answer, CardButton, NEW_MODAL, REJECT_MODAL};
+use super::inbound::Interaction;
+use super::signed::{SignedBody, MAX_BODY};
 use super::{DiscordApi, DiscordVerifier};
 use crate::approval::{Ref, VoteKind};
 use crate::audit::Action;
@@ -14,13 +16,13 @@ use crate::chat::render::{self, ButtonKind, Card};
 use crate::engine::{Context, Engine, Outcome};
 use crate::identity::{self, Actor, Identity};
 use crate::outbox::Intent;
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::Value;
+use serenity::all::InteractionType;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,41 +43,39 @@ pub struct DiscordApp {
 pub fn router(app: Arc<DiscordApp>) -> Router {
     Router::new()
         .route("/discord/interactions", post(handle))
-        .layer(DefaultBodyLimit::max(256 * 1024))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
 
-async fn handle(State(app): State<Arc<DiscordApp>>, headers: HeaderMap, body: Bytes) -> Response {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Err(e) = app
-        .verifier
-        .verify(header("x-signature-timestamp"), header("x-signature-ed25519"), &body)
-    {
-        tracing::warn!(reason = %e, "refused a Discord request with a bad signature");
-        return (StatusCode::UNAUTHORIZED, format!("invalid request signature: {e}")).into_response();
-    }
-    let interaction: Value = match serde_json::from_slice(&body) {
+async fn handle(State(app): State<Arc<DiscordApp>>, SignedBody(body): SignedBody) -> Response {
+    let payload: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("the interaction is not JSON: {e}")).into_response(),
     };
-    if let Some(id) = read::id_and_token(&interaction).0 {
+    let interaction = Interaction::read(payload);
+    if let Some(id) = interaction.id() {
         tracing::Span::current().record("correlation_id", format!("discord-{id}").as_str());
     }
-    Json(answer(&app, interaction).await).into_response()
+    Json(respond(&app, interaction).await).into_response()
+}
+
+/// The response to an interaction received as JSON (over the gateway).
+pub async fn answer(app: &Arc<DiscordApp>, payload: Value) -> Answer {
+    respond(app, Interaction::read(payload)).await
 }
 
 /// The response to an interaction (over HTTP or the gateway).
-pub async fn answer(app: &Arc<DiscordApp>, i: Value) -> Value {
-    match read::kind(&i) {
-        PING => json!({ "type": 1 }),
-        AUTOCOMPLETE => autocomplete(app, &i),
-        kind @ (APPLICATION_COMMAND | MESSAGE_COMPONENT | MODAL_SUBMIT) => {
-            let late = if kind == MESSAGE_COMPONENT {
+pub async fn respond(app: &Arc<DiscordApp>, i: Interaction) -> Answer {
+    match i.kind {
+        Some(InteractionType::Ping) => Answer::pong(),
+        Some(InteractionType::Autocomplete) => autocomplete(app, &i),
+        Some(kind @ (InteractionType::Command | InteractionType::Component | InteractionType::Modal)) => {
+            let late = if kind == InteractionType::Component {
                 ui::deferred_update()
             } else {
                 ui::deferred()
             };
-            let token = read::id_and_token(&i).1;
+            let token = i.token();
             let work_app = app.clone();
             let work = async move { route(&work_app, &i, kind).await.unwrap_or_else(failure) };
             let mut task = tokio::spawn(tracing::Instrument::in_current_span(work));
@@ -86,10 +86,7 @@ pub async fn answer(app: &Arc<DiscordApp>, i: Value) -> Value {
                     let app = app.clone();
                     tokio::spawn(async move {
                         let Ok(response) = task.await else { return };
-                        let text = response
-                            .pointer("/data/content")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned);
+                        let text = response.text().map(str::to_owned);
                         if let (Some(token), Some(text)) = (token, text.filter(|t| !t.is_empty())) {
                             if let Err(e) = app
                                 .engine
@@ -110,7 +107,7 @@ pub async fn answer(app: &Arc<DiscordApp>, i: Value) -> Value {
         }
         other => {
             tracing::info!(
-                kind = other,
+                kind = ?other,
                 "Discord interaction acknowledged and ignored (unknown type)"
             );
             ui::ephemeral("Countersign does not handle this kind of interaction.", &[])
@@ -118,7 +115,7 @@ pub async fn answer(app: &Arc<DiscordApp>, i: Value) -> Value {
     }
 }
 
-fn failure(e: anyhow::Error) -> Value {
+fn failure(e: anyhow::Error) -> Answer {
     tracing::error!(error = %format!("{e:#}"), "a Discord action failed");
     ui::ephemeral(
         "Countersign could not record that just now (the database may be unavailable). Nothing was changed: please try again.",
@@ -126,65 +123,63 @@ fn failure(e: anyhow::Error) -> Value {
     )
 }
 
-fn autocomplete(app: &DiscordApp, i: &Value) -> Value {
-    let typed = read::focused(i).unwrap_or_default().to_lowercase();
-    let choices: Vec<Value> = app
-        .engine
-        .policy()
-        .workflows
-        .keys()
-        .filter(|id| id.contains(&typed))
-        .take(25)
-        .map(|id| json!({ "name": id, "value": id }))
-        .collect();
-    json!({ "type": 8, "data": { "choices": choices } })
+fn autocomplete(app: &DiscordApp, i: &Interaction) -> Answer {
+    let typed = i.focused().unwrap_or_default().to_lowercase();
+    let policy = app.engine.policy();
+    ui::choices(
+        policy
+            .workflows
+            .keys()
+            .filter(|id| id.contains(&typed))
+            .map(String::as_str),
+    )
 }
 
-async fn route(app: &DiscordApp, i: &Value, kind: u64) -> anyhow::Result<Value> {
+async fn route(app: &DiscordApp, i: &Interaction, kind: InteractionType) -> anyhow::Result<Answer> {
     let attempted = match kind {
-        APPLICATION_COMMAND => Action::RequestViewed,
-        MODAL_SUBMIT => Action::RequestOpened,
+        InteractionType::Command => Action::RequestViewed,
+        InteractionType::Modal => Action::RequestOpened,
         _ => Action::VoteApprove,
     };
     let Some(who) = actor(app, i, attempted).await? else {
         return Ok(ui::ephemeral(&unknown_user(i), &[]));
     };
-    let place = read::channel_id(i).map(|channel| ChatPlace {
+    let place = i.channel_id().map(|channel| ChatPlace {
         platform: Platform::Discord,
-        workspace: read::guild_id(i),
+        workspace: i.guild_id(),
         channel,
     });
     let ctx = Context {
-        idempotency_key: read::id_and_token(i).0.map(|id| format!("discord:interaction:{id}")),
-        correlation_id: read::id_and_token(i).0.map(|id| format!("discord-{id}")),
+        idempotency_key: i.id().map(|id| format!("discord:interaction:{id}")),
+        correlation_id: i.id().map(|id| format!("discord-{id}")),
         origin: place,
         ..Context::new(who)
     };
     match kind {
-        APPLICATION_COMMAND => slash(app, i, &ctx).await,
-        MESSAGE_COMPONENT => button(app, i, &ctx).await,
+        InteractionType::Command => slash(app, i, &ctx).await,
+        InteractionType::Component => button(app, i, &ctx).await,
         _ => modal(app, i, &ctx).await,
     }
 }
 
-fn unknown_user(i: &Value) -> String {
+fn unknown_user(i: &Interaction) -> String {
     format!(
         "Countersign does not know who you are (discord:{}). Ask an administrator to add this identity to commands/people.toml.",
-        read::user_id(i).unwrap_or_default()
+        i.user_id().unwrap_or_default()
     )
 }
 
 /// The person behind the Discord user, or `None` after auditing the refusal.
-async fn actor(app: &DiscordApp, i: &Value, attempted: Action) -> anyhow::Result<Option<Actor>> {
+async fn actor(app: &DiscordApp, i: &Interaction, attempted: Action) -> anyhow::Result<Option<Actor>> {
     let identity = Identity::Chat(ChatUser {
         platform: Platform::Discord,
         workspace: None,
-        user: read::user_id(i).unwrap_or_else(|| "?".into()),
+        user: i.user_id().unwrap_or_else(|| "?".into()),
     });
     if let Some(a) = identity::resolve(&app.engine.policy().directory, &identity) {
         return Ok(Some(a));
     }
-    let correlation = read::id_and_token(i).0.map(|id| format!("discord-{id}"));
+    let correlation = i.id().map(|id| format!("discord-{id}"));
     app.engine
         .refuse_unauthenticated(&identity, attempted, correlation, None)
         .await?;
@@ -192,7 +187,7 @@ async fn actor(app: &DiscordApp, i: &Value, attempted: Action) -> anyhow::Result
 }
 
 /// The caller's answer, as one ephemeral answer.
-fn caller_reply(reply: &Reply) -> Value {
+fn caller_reply(reply: &Reply) -> Answer {
     let cards: Vec<Card> = reply.card.iter().cloned().collect();
     let text = reply.text.clone();
     let text = if text.contains('\n') && cards.is_empty() {
@@ -247,8 +242,8 @@ fn command_of(sub: &str, args: &[(String, String)]) -> Result<Command, CommandEr
     })
 }
 
-async fn slash(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Value> {
-    let Some((sub, args)) = read::subcommand(i) else {
+async fn slash(app: &DiscordApp, i: &Interaction, ctx: &Context) -> anyhow::Result<Answer> {
+    let Some((sub, args)) = i.subcommand() else {
         return Ok(ui::ephemeral(
             "Use /approval with a subcommand, e.g. /approval help.",
             &[],
@@ -268,48 +263,48 @@ async fn slash(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Val
     Ok(caller_reply(&dispatch(&app.engine, ctx, cmd).await?))
 }
 
-async fn button(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Value> {
-    let custom = read::custom_id(i).unwrap_or_default();
-    let (action, target) = custom.split_once(':').unwrap_or((custom.as_str(), ""));
+async fn button(app: &DiscordApp, i: &Interaction, ctx: &Context) -> anyhow::Result<Answer> {
+    let custom = i.custom_id().unwrap_or_default();
+    let Some(pressed) = CardButton::parse(&custom) else {
+        tracing::info!(
+            custom_id = %custom,
+            "Discord component acknowledged and ignored (not one of ours)"
+        );
+        return Ok(ui::deferred_update());
+    };
+    let target = pressed.target.as_str();
     let (r#ref, version) = command::button_vote_target(target);
     let version = Some(version);
     let r#ref = Ref::parse(&r#ref).map(|r| r.to_string()).unwrap_or(r#ref);
-    match ButtonKind::from_id(action) {
-        Some(ButtonKind::Approve) => {
+    match pressed.kind {
+        ButtonKind::Approve => {
             let outcome = app.engine.vote(ctx, &r#ref, version, VoteKind::Approve, None).await?;
             Ok(match outcome.refusal() {
                 Some(r) => ui::ephemeral(&r.message, &[]),
                 None => ui::deferred_update(),
             })
         }
-        Some(ButtonKind::Reject) => Ok(ui::reject_modal(target)),
-        Some(ButtonKind::Details) => Ok(ui::ephemeral(
+        ButtonKind::Reject => Ok(ui::reject_modal(target)),
+        ButtonKind::Details => Ok(ui::ephemeral(
             &match app.engine.history(ctx, &r#ref).await? {
                 Ok(entries) => format!("```\n{}\n```", render::history(&r#ref, &entries)),
                 Err(refusal) => refusal.message,
             },
             &[],
         )),
-        None => {
-            tracing::info!(
-                custom_id = %custom,
-                "Discord component acknowledged and ignored (not one of ours)"
-            );
-            Ok(ui::deferred_update())
-        }
     }
 }
 
-fn refused_or(outcome: &Outcome, ok: String) -> Value {
+fn refused_or(outcome: &Outcome, ok: String) -> Answer {
     match outcome.refusal() {
         Some(r) => ui::ephemeral(&render::refusal(r), &[]),
         None => ui::ephemeral(&ok, &[]),
     }
 }
 
-async fn modal(app: &DiscordApp, i: &Value, ctx: &Context) -> anyhow::Result<Value> {
-    let custom = read::custom_id(i).unwrap_or_default();
-    let values = read::modal_values(i);
+async fn modal(app: &DiscordApp, i: &Interaction, ctx: &Context) -> anyhow::Result<Answer> {
+    let custom = i.custom_id().unwrap_or_default();
+    let values = i.modal_values();
     if let Some(workflow) = custom.strip_prefix(NEW_MODAL) {
         let outcome = app.engine.open(ctx, workflow, &values).await?;
         let opened = outcome

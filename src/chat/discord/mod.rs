@@ -3,11 +3,14 @@
 //! translates; the rules live in the engine.
 
 pub mod api;
+mod commands;
 pub mod components;
 pub mod gateway;
 pub mod handlers;
 pub mod inbound;
 mod outbound;
+mod responses;
+pub mod signed;
 pub mod verify;
 
 pub use api::DiscordApi;

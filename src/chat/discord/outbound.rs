@@ -8,7 +8,7 @@ use crate::chat::render::Card;
 use crate::digest::compose::Digest;
 use crate::outbox::DeliveryError;
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use serenity::builder::CreateMessage;
 
 impl DiscordApi {
     /// The channel a destination means: a person's is their DM channel with the bot.
@@ -18,11 +18,6 @@ impl DiscordApi {
             Destination::User(user) => self.dm_channel(&user.user).await,
         }
     }
-}
-
-/// Plain text that mentions nobody, whatever it contains.
-fn text_message(text: &str) -> Value {
-    json!({ "content": text, "allowed_mentions": { "parse": [] } })
 }
 
 #[async_trait]
@@ -41,13 +36,15 @@ impl ChatPlatform for DiscordApi {
     }
 
     async fn update_card(&self, copy: &Posted, card: &Card) -> Result<(), DeliveryError> {
-        let message = components::card_message(card, None);
+        let message = components::card_edit(card);
         self.edit_message(&copy.channel, &copy.message_id, &message).await
     }
 
     async fn direct(&self, to: &ChatUser, text: &str) -> Result<(), DeliveryError> {
         let channel = self.dm_channel(&to.user).await?;
-        self.post_message(&channel, &text_message(text)).await.map(|_| ())
+        self.post_message(&channel, &components::text_message(text))
+            .await
+            .map(|_| ())
     }
 
     async fn ephemeral(&self, place: &ChatPlace, user: &str, text: &str) -> Result<(), DeliveryError> {
@@ -62,14 +59,13 @@ impl ChatPlatform for DiscordApi {
 
     async fn post_digest(&self, to: Destination<'_>, digest: &Digest) -> Result<(), DeliveryError> {
         let channel = self.channel_of(to).await?;
-        let message = json!({
-            "embeds": [crate::digest::render::discord_embed(digest)],
-            "allowed_mentions": { "parse": [] },
-        });
+        let message = CreateMessage::new()
+            .embeds(vec![crate::digest::render::discord_embed(digest)])
+            .allowed_mentions(components::no_mentions());
         self.post_message(&channel, &message).await.map(|_| ())
     }
 
     async fn answer_later(&self, token: &str, text: &str) -> Result<(), DeliveryError> {
-        self.edit_original(token, &text_message(text)).await
+        self.edit_original(token, &components::late_answer(text)).await
     }
 }
