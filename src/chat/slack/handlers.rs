@@ -4,21 +4,19 @@
 use super::blocks;
 use super::commands;
 use super::interactions;
-use super::verify::SignatureError;
+use super::verified::VerifiedSlackRequest;
 use super::{SlackApi, SlackVerifier};
 use crate::audit::Action;
 use crate::chat::address::{ChatPlace, ChatUser, Platform};
 use crate::chat::dispatch::Reply;
 use crate::engine::{Engine, Refusal, ReplyTo};
 use crate::identity::{self, Actor, Identity};
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,31 +44,6 @@ pub fn router(app: Arc<SlackApp>) -> Router {
         .route("/slack/events", post(events))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
-}
-
-/// Checks the signature on the raw body; returns the request's correlation id.
-pub(super) fn verified(app: &SlackApp, headers: &HeaderMap, body: &[u8]) -> Result<String, SignatureError> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let ts = header("x-slack-request-timestamp");
-    let sig = header("x-slack-signature");
-    match app.verifier.verify(ts, sig, body) {
-        Ok(()) => {
-            // Stable across Slack's retries of the same request, unique otherwise.
-            let digest = Sha256::digest(format!("{}:{}", ts.unwrap_or_default(), sig.unwrap_or_default()));
-            let correlation = format!("slack-{}", &hex::encode(digest)[..16]);
-            tracing::Span::current().record("correlation_id", correlation.as_str());
-            Ok(correlation)
-        }
-        Err(e) => {
-            tracing::warn!(reason = %e, "refused a Slack request with a bad signature");
-            Err(e)
-        }
-    }
-}
-
-/// The answer to a request whose signature did not hold: 401, and nothing was written.
-pub(super) fn unauthorized(e: SignatureError) -> Response {
-    (StatusCode::UNAUTHORIZED, format!("invalid Slack signature: {e}")).into_response()
 }
 
 /// The person behind a Slack user, or the audited refusal to show them.
@@ -202,15 +175,12 @@ pub(super) fn failure(e: anyhow::Error) -> SlackReply {
 }
 
 /// `POST /slack/events`: answers the URL check; other events are acknowledged and logged.
-async fn events(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(e) = verified(&app, &headers, &body) {
-        return unauthorized(e);
-    }
+async fn events(headers: HeaderMap, signed: VerifiedSlackRequest) -> Response {
     let retry = headers
         .get("x-slack-retry-num")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let event: Value = match serde_json::from_slice(&body) {
+    let event: Value = match serde_json::from_slice(&signed.body) {
         Ok(v) => v,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("the event body is not JSON: {e}")).into_response(),
     };

@@ -3,32 +3,28 @@
 //! outbox (updated cards, ephemeral refusals); modal errors come back inline.
 
 use super::blocks::{self, ModalContext, NEW_CALLBACK, REJECT_CALLBACK};
-use super::handlers::{actor, failure, place, unauthorized, verified, within_budget, SlackApp, SlackReply};
+use super::handlers::{actor, failure, place, within_budget, SlackApp, SlackReply};
 use super::inbound::{self, ButtonPress, Who};
+use super::verified::VerifiedSlackRequest;
 use crate::approval::{Ref, VoteKind};
 use crate::audit::Action;
 use crate::chat::render::{self, ButtonKind};
 use crate::engine::{Context, Outcome, ReplyTo};
 use crate::outbox::Intent;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// `POST /slack/interactions`.
-pub async fn handle(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: Bytes) -> Response {
-    let correlation = match verified(&app, &headers, &body) {
-        Ok(c) => c,
-        Err(e) => return unauthorized(e),
-    };
-    let payload = match inbound::interaction_payload(&body) {
+pub async fn handle(State(app): State<Arc<SlackApp>>, signed: VerifiedSlackRequest) -> Response {
+    let payload = match inbound::interaction_payload(&signed.body) {
         Ok(p) => p,
         Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
     };
-    answer(&app, payload, correlation).await.into_response()
+    answer(&app, payload, signed.correlation).await.into_response()
 }
 
 /// Answers an interaction (over HTTP or Socket Mode), within Slack's time budget.
