@@ -17,6 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use slack_morphism::prelude::{
+    SlackBlock, SlackCommandEventResponse, SlackMessageContent, SlackMessageResponseType, SlackViewSubmissionResponse,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,32 +82,34 @@ pub(super) fn place(workspace: Option<&str>, channel: Option<&str>) -> Option<Ch
     })
 }
 
-/// What a Slack handler answers: a bare acknowledgement, or a JSON body (an ephemeral reply,
-/// modal errors). The same answer goes back over HTTP or as a Socket Mode acknowledgement.
+/// What a Slack handler answers: a bare acknowledgement, a message for the person (slash
+/// commands), or a modal's problems. The same answer goes back over HTTP or as a Socket Mode
+/// acknowledgement.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SlackReply {
     /// 200 with an empty body.
     Ack,
-    /// 200 with this JSON.
-    Body(Value),
+    /// 200 with a message only the person sees.
+    Message(SlackCommandEventResponse),
+    /// 200 with a `view_submission` answer (problems shown under the modal's inputs).
+    View(SlackViewSubmissionResponse),
 }
 
 impl IntoResponse for SlackReply {
     fn into_response(self) -> Response {
         match self {
             SlackReply::Ack => StatusCode::OK.into_response(),
-            SlackReply::Body(v) => Json(v).into_response(),
+            SlackReply::Message(m) => Json(m).into_response(),
+            SlackReply::View(v) => Json(v).into_response(),
         }
     }
 }
 
 /// An ephemeral answer (slash commands).
-pub(super) fn ephemeral(text: &str, blocks: Option<Vec<Value>>) -> SlackReply {
-    let mut body = json!({ "response_type": "ephemeral", "text": blocks::escape(text) });
-    if let Some(b) = blocks {
-        body["blocks"] = Value::Array(b);
-    }
-    SlackReply::Body(body)
+pub(super) fn ephemeral(text: &str, blocks: Option<Vec<SlackBlock>>) -> SlackReply {
+    let mut content = SlackMessageContent::new().with_text(blocks::escape(text));
+    content.blocks = blocks;
+    SlackReply::Message(SlackCommandEventResponse::new(content).with_response_type(SlackMessageResponseType::Ephemeral))
 }
 
 /// The caller's answer: its text, and its card as blocks.
@@ -113,8 +118,7 @@ pub(super) fn caller_reply(reply: &Reply) -> SlackReply {
     let mut all_blocks = Vec::new();
     if !reply.text.is_empty() {
         texts.push(reply.text.clone());
-        all_blocks
-            .push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": blocks::escape(&reply.text) } }));
+        all_blocks.push(blocks::escaped_section(&reply.text));
     }
     if let Some(card) = &reply.card {
         texts.push(card.notification());
@@ -146,7 +150,7 @@ where
             tokio::spawn(async move {
                 let text = match task.await {
                     // The reply's text is escaped for Slack already; the outbox escapes again.
-                    Ok(SlackReply::Body(v)) => v.get("text").and_then(Value::as_str).map(blocks::unescape),
+                    Ok(SlackReply::Message(m)) => m.content.text.as_deref().map(blocks::unescape),
                     _ => None,
                 };
                 if let (Some(text), Some(to)) = (text, reply_to) {

@@ -203,7 +203,7 @@ fn inline_errors(outcome: &Outcome, first_block: &str) -> Option<SlackReply> {
             .map(|f| (f.field.clone(), f.message.clone()))
             .collect()
     };
-    Some(SlackReply::Body(blocks::field_errors(&errors)))
+    Some(SlackReply::View(blocks::field_errors(&errors)))
 }
 
 /// A submitted modal: where it came from, who sent it, and what they entered.
@@ -239,7 +239,7 @@ async fn submission(
     {
         Ok(a) => a,
         Err(refusal) => {
-            return Ok(Err(SlackReply::Body(blocks::field_errors(&[(
+            return Ok(Err(SlackReply::View(blocks::field_errors(&[(
                 error_block.to_string(),
                 refusal.message,
             )]))));

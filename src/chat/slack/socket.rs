@@ -54,7 +54,9 @@ pub fn payload_from(event: &SlackInteractionEvent) -> anyhow::Result<Value> {
 pub fn command_ack(reply: SlackReply) -> anyhow::Result<SlackCommandEventResponse> {
     Ok(match reply {
         SlackReply::Ack => SlackCommandEventResponse::new(SlackMessageContent::new()),
-        SlackReply::Body(v) => serde_json::from_value(v)?,
+        SlackReply::Message(m) => m,
+        // Only modal submissions answer with a view response, never a command.
+        SlackReply::View(_) => SlackCommandEventResponse::new(SlackMessageContent::new()),
     })
 }
 
@@ -62,10 +64,8 @@ pub fn command_ack(reply: SlackReply) -> anyhow::Result<SlackCommandEventRespons
 pub fn interaction_ack(reply: SlackReply) -> anyhow::Result<SlackInteractionResponse> {
     Ok(match reply {
         SlackReply::Ack => SlackInteractionResponse::Empty,
-        SlackReply::Body(v) if v.get("response_action").is_some() => {
-            SlackInteractionResponse::ViewSubmission(serde_json::from_value(v)?)
-        }
-        SlackReply::Body(_) => SlackInteractionResponse::Empty,
+        SlackReply::View(v) => SlackInteractionResponse::ViewSubmission(v),
+        SlackReply::Message(_) => SlackInteractionResponse::Empty,
     })
 }
 
@@ -145,11 +145,13 @@ mod tests {
 
     #[test]
     fn modal_errors_become_a_view_submission_acknowledgement() {
-        let reply =
-            SlackReply::Body(json!({ "response_action": "errors", "errors": { "amount": "too many decimals" } }));
+        let reply = SlackReply::View(crate::chat::slack::blocks::field_errors(&[(
+            "amount".into(),
+            "too many decimals".into(),
+        )]));
         let ack = interaction_ack(reply).unwrap();
         assert!(matches!(ack, SlackInteractionResponse::ViewSubmission(_)));
-        let ephemeral = SlackReply::Body(json!({ "response_type": "ephemeral", "text": "Request INV-1 opened." }));
+        let ephemeral = crate::chat::slack::handlers::ephemeral("Request INV-1 opened.", None);
         let ack = command_ack(ephemeral).unwrap();
         assert_eq!(ack.content.text.as_deref(), Some("Request INV-1 opened."));
     }
