@@ -3,6 +3,7 @@
 
 use super::blocks;
 use super::commands;
+use super::inbound::EventEnvelope;
 use super::interactions;
 use super::verified::VerifiedSlackRequest;
 use super::{SlackApi, SlackVerifier};
@@ -16,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::json;
 use slack_morphism::prelude::{
     SlackBlock, SlackCommandEventResponse, SlackMessageContent, SlackMessageResponseType, SlackViewSubmissionResponse,
 };
@@ -184,17 +185,17 @@ async fn events(headers: HeaderMap, signed: VerifiedSlackRequest) -> Response {
         .get("x-slack-retry-num")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let event: Value = match serde_json::from_slice(&signed.body) {
-        Ok(v) => v,
+    let event = match serde_json::from_slice(&signed.body) {
+        Ok(v) => EventEnvelope::from_json(&v),
         Err(e) => return (StatusCode::BAD_REQUEST, format!("the event body is not JSON: {e}")).into_response(),
     };
-    match event.get("type").and_then(Value::as_str) {
+    match event.kind.get() {
         Some("url_verification") => {
-            let challenge = event.get("challenge").cloned().unwrap_or(Value::Null);
+            let challenge = event.challenge.unwrap_or(serde_json::Value::Null);
             Json(json!({ "challenge": challenge })).into_response()
         }
         kind => {
-            let inner = event.pointer("/event/type").and_then(Value::as_str);
+            let inner = event.event.0.as_ref().and_then(|e| e.kind.get());
             tracing::info!(kind = ?kind, event = ?inner, retry = ?retry, "Slack event acknowledged and ignored");
             StatusCode::OK.into_response()
         }
