@@ -1,9 +1,11 @@
 //! A digest as text (preview, console), Slack Block Kit and a Discord embed.
 
 use super::compose::Digest;
-use serde_json::{json, Value};
 use serenity::all::Colour;
 use serenity::builder::CreateEmbed;
+use slack_morphism::prelude::{
+    SlackBlock, SlackBlockMarkDownText, SlackBlockPlainText, SlackHeaderBlock, SlackSectionBlock,
+};
 use std::fmt::Write as _;
 
 fn duration(minutes: Option<i64>) -> String {
@@ -121,10 +123,9 @@ pub fn text(d: &Digest) -> String {
 }
 
 /// Slack Block Kit.
-pub fn slack_blocks(d: &Digest) -> Vec<Value> {
-    let mut blocks = vec![
-        json!({ "type": "header", "text": { "type": "plain_text", "text": title(d).chars().take(150).collect::<String>() } }),
-    ];
+pub fn slack_blocks(d: &Digest) -> Vec<SlackBlock> {
+    let header = SlackBlockPlainText::new(title(d).chars().take(150).collect());
+    let mut blocks: Vec<SlackBlock> = vec![SlackHeaderBlock::new(header.into()).into()];
     for (heading, lines) in sections(d) {
         let body = if lines.is_empty() {
             "none".to_string()
@@ -136,7 +137,11 @@ pub fn slack_blocks(d: &Digest) -> Vec<Value> {
                 .join("\n")
         };
         let text: String = format!("*{heading}*\n{body}").chars().take(3000).collect();
-        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } }));
+        blocks.push(
+            SlackSectionBlock::new()
+                .with_text(SlackBlockMarkDownText::new(text).into())
+                .into(),
+        );
     }
     blocks
 }

@@ -126,7 +126,9 @@ async fn the_digest_reports_activity_pending_speed_refusals_dead_letters_and_the
     assert_eq!(digest.dead_letters.len(), 1);
     assert!(digest.chain.verified_through.is_some() && digest.chain.broken_at.is_none());
     let blocks = render::slack_blocks(&digest);
-    assert!(blocks[0].to_string().contains("Countersign digest for finance-ops"));
+    assert!(serde_json::to_string(&blocks[0])
+        .unwrap()
+        .contains("Countersign digest for finance-ops"));
     let embed = serde_json::to_value(render::discord_embed(&digest)).unwrap();
     assert_eq!(embed["fields"].as_array().unwrap().len(), 7);
 }

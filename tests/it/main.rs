@@ -21,6 +21,7 @@ mod idempotency;
 mod operations;
 mod outbox_worker;
 mod refusals;
+mod slack_buttons;
 mod slack_conformance;
 mod slack_e2e;
 mod slack_slow_answers;

@@ -5,13 +5,12 @@ use super::blocks::escape;
 use crate::outbox::DeliveryError;
 use anyhow::Context;
 use hyper_rustls::HttpsConnectorBuilder;
-use serde::de::DeserializeOwned;
-use serde_json::{json, Value};
 use slack_morphism::api::{
     SlackApiChatPostEphemeralRequest, SlackApiChatPostMessageRequest, SlackApiChatUpdateRequest,
     SlackApiViewsOpenRequest,
 };
 use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::{SlackBlock, SlackMessageContent, SlackView};
 use slack_morphism::prelude::{SlackClientHyperConnector, SlackHyperClient};
 use slack_morphism::{SlackApiToken, SlackApiTokenValue, SlackClient};
 use std::sync::Arc;
@@ -89,9 +88,13 @@ impl SlackApi {
     /// Posts a message (to a channel, or to a user id for a DM). `text` is what notifications
     /// show: it is plain text here, escaped so that nothing a person typed (a reject reason, a
     /// vendor) becomes a mention, `<!channel>` or a link.
-    pub async fn post_message(&self, channel: &str, text: &str, blocks: &[Value]) -> Result<Posted, DeliveryError> {
-        let req: SlackApiChatPostMessageRequest =
-            model(json!({ "channel": channel, "text": escape(text), "blocks": blocks, "unfurl_links": false }))?;
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        text: &str,
+        blocks: &[SlackBlock],
+    ) -> Result<Posted, DeliveryError> {
+        let req = SlackApiChatPostMessageRequest::new(channel.into(), content(text, blocks)).with_unfurl_links(false);
         let session = self.client.open_session(&self.token);
         let res = self.call("chat_post_message", session.chat_post_message(&req)).await?;
         Ok(Posted {
@@ -101,9 +104,14 @@ impl SlackApi {
     }
 
     /// Replaces a posted message.
-    pub async fn update(&self, channel: &str, ts: &str, text: &str, blocks: &[Value]) -> Result<(), DeliveryError> {
-        let req: SlackApiChatUpdateRequest =
-            model(json!({ "channel": channel, "ts": ts, "text": escape(text), "blocks": blocks }))?;
+    pub async fn update(
+        &self,
+        channel: &str,
+        ts: &str,
+        text: &str,
+        blocks: &[SlackBlock],
+    ) -> Result<(), DeliveryError> {
+        let req = SlackApiChatUpdateRequest::new(channel.into(), content(text, blocks), ts.into());
         let session = self.client.open_session(&self.token);
         self.call("chat_update", session.chat_update(&req)).await?;
         Ok(())
@@ -111,8 +119,11 @@ impl SlackApi {
 
     /// A message only `user` sees, in `channel`.
     pub async fn post_ephemeral(&self, channel: &str, user: &str, text: &str) -> Result<(), DeliveryError> {
-        let req: SlackApiChatPostEphemeralRequest =
-            model(json!({ "channel": channel, "user": user, "text": escape(text) }))?;
+        let req = SlackApiChatPostEphemeralRequest::new(
+            channel.into(),
+            user.into(),
+            SlackMessageContent::new().with_text(escape(text)),
+        );
         let session = self.client.open_session(&self.token);
         self.call("chat_post_ephemeral", session.chat_post_ephemeral(&req))
             .await?;
@@ -120,8 +131,8 @@ impl SlackApi {
     }
 
     /// Opens a modal; the trigger id is valid for 3 seconds after the click or command.
-    pub async fn open_view(&self, trigger_id: &str, view: Value) -> Result<(), DeliveryError> {
-        let req: SlackApiViewsOpenRequest = model(json!({ "trigger_id": trigger_id, "view": view }))?;
+    pub async fn open_view(&self, trigger_id: &str, view: SlackView) -> Result<(), DeliveryError> {
+        let req = SlackApiViewsOpenRequest::new(trigger_id.into(), view);
         let session = self.client.open_session(&self.token);
         self.call("views_open", session.views_open(&req)).await?;
         Ok(())
@@ -154,9 +165,12 @@ impl SlackApi {
     }
 }
 
-/// Builds a slack-morphism request from its wire JSON; a mismatch is our bug, not a retry.
-fn model<T: DeserializeOwned>(v: Value) -> Result<T, DeliveryError> {
-    serde_json::from_value(v).map_err(|e| DeliveryError::Permanent(format!("malformed Slack request: {e}")))
+/// A message's content: `text` escaped (it is what notifications show) and its blocks, sent
+/// even when there are none.
+fn content(text: &str, blocks: &[SlackBlock]) -> SlackMessageContent {
+    SlackMessageContent::new()
+        .with_text(escape(text))
+        .with_blocks(blocks.to_vec())
 }
 
 /// Sorts a client error into retry, wait, or give up.

@@ -2,33 +2,27 @@
 //! with fields missing opens a modal instead.
 
 use super::blocks::{self, ModalContext};
-use super::handlers::{
-    actor, caller_reply, ephemeral, failure, place, unauthorized, verified, within_budget, SlackApp, SlackReply,
-};
+use super::handlers::{actor, caller_reply, ephemeral, failure, place, within_budget, SlackApp, SlackReply};
 use super::inbound::SlashCommand;
+use super::verified::VerifiedSlackRequest;
 use crate::audit::Action;
 use crate::chat::command::{self, Command};
 use crate::chat::dispatch::dispatch;
 use crate::chat::render;
 use crate::engine::{Context, ReplyTo};
 use crate::identity::Actor;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 /// `POST /slack/commands`.
-pub async fn handle(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: Bytes) -> Response {
-    let correlation = match verified(&app, &headers, &body) {
-        Ok(c) => c,
-        Err(e) => return unauthorized(e),
-    };
-    let cmd: SlashCommand = match serde_urlencoded::from_bytes(&body) {
+pub async fn handle(State(app): State<Arc<SlackApp>>, signed: VerifiedSlackRequest) -> Response {
+    let cmd: SlashCommand = match serde_urlencoded::from_bytes(&signed.body) {
         Ok(c) => c,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("not a slash command form: {e}")).into_response(),
     };
-    answer(&app, cmd, correlation).await.into_response()
+    answer(&app, cmd, signed.correlation).await.into_response()
 }
 
 /// Answers a slash command (over HTTP or Socket Mode), within Slack's time budget.

@@ -3,22 +3,24 @@
 
 use super::blocks;
 use super::commands;
+use super::inbound::EventEnvelope;
 use super::interactions;
-use super::verify::SignatureError;
+use super::verified::VerifiedSlackRequest;
 use super::{SlackApi, SlackVerifier};
 use crate::audit::Action;
 use crate::chat::address::{ChatPlace, ChatUser, Platform};
 use crate::chat::dispatch::Reply;
 use crate::engine::{Engine, Refusal, ReplyTo};
 use crate::identity::{self, Actor, Identity};
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use serde_json::json;
+use slack_morphism::prelude::{
+    SlackBlock, SlackCommandEventResponse, SlackMessageContent, SlackMessageResponseType, SlackViewSubmissionResponse,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,31 +48,6 @@ pub fn router(app: Arc<SlackApp>) -> Router {
         .route("/slack/events", post(events))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
-}
-
-/// Checks the signature on the raw body; returns the request's correlation id.
-pub(super) fn verified(app: &SlackApp, headers: &HeaderMap, body: &[u8]) -> Result<String, SignatureError> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let ts = header("x-slack-request-timestamp");
-    let sig = header("x-slack-signature");
-    match app.verifier.verify(ts, sig, body) {
-        Ok(()) => {
-            // Stable across Slack's retries of the same request, unique otherwise.
-            let digest = Sha256::digest(format!("{}:{}", ts.unwrap_or_default(), sig.unwrap_or_default()));
-            let correlation = format!("slack-{}", &hex::encode(digest)[..16]);
-            tracing::Span::current().record("correlation_id", correlation.as_str());
-            Ok(correlation)
-        }
-        Err(e) => {
-            tracing::warn!(reason = %e, "refused a Slack request with a bad signature");
-            Err(e)
-        }
-    }
-}
-
-/// The answer to a request whose signature did not hold: 401, and nothing was written.
-pub(super) fn unauthorized(e: SignatureError) -> Response {
-    (StatusCode::UNAUTHORIZED, format!("invalid Slack signature: {e}")).into_response()
 }
 
 /// The person behind a Slack user, or the audited refusal to show them.
@@ -106,32 +83,34 @@ pub(super) fn place(workspace: Option<&str>, channel: Option<&str>) -> Option<Ch
     })
 }
 
-/// What a Slack handler answers: a bare acknowledgement, or a JSON body (an ephemeral reply,
-/// modal errors). The same answer goes back over HTTP or as a Socket Mode acknowledgement.
+/// What a Slack handler answers: a bare acknowledgement, a message for the person (slash
+/// commands), or a modal's problems. The same answer goes back over HTTP or as a Socket Mode
+/// acknowledgement.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SlackReply {
     /// 200 with an empty body.
     Ack,
-    /// 200 with this JSON.
-    Body(Value),
+    /// 200 with a message only the person sees.
+    Message(SlackCommandEventResponse),
+    /// 200 with a `view_submission` answer (problems shown under the modal's inputs).
+    View(SlackViewSubmissionResponse),
 }
 
 impl IntoResponse for SlackReply {
     fn into_response(self) -> Response {
         match self {
             SlackReply::Ack => StatusCode::OK.into_response(),
-            SlackReply::Body(v) => Json(v).into_response(),
+            SlackReply::Message(m) => Json(m).into_response(),
+            SlackReply::View(v) => Json(v).into_response(),
         }
     }
 }
 
 /// An ephemeral answer (slash commands).
-pub(super) fn ephemeral(text: &str, blocks: Option<Vec<Value>>) -> SlackReply {
-    let mut body = json!({ "response_type": "ephemeral", "text": blocks::escape(text) });
-    if let Some(b) = blocks {
-        body["blocks"] = Value::Array(b);
-    }
-    SlackReply::Body(body)
+pub(super) fn ephemeral(text: &str, blocks: Option<Vec<SlackBlock>>) -> SlackReply {
+    let mut content = SlackMessageContent::new().with_text(blocks::escape(text));
+    content.blocks = blocks;
+    SlackReply::Message(SlackCommandEventResponse::new(content).with_response_type(SlackMessageResponseType::Ephemeral))
 }
 
 /// The caller's answer: its text, and its card as blocks.
@@ -140,8 +119,7 @@ pub(super) fn caller_reply(reply: &Reply) -> SlackReply {
     let mut all_blocks = Vec::new();
     if !reply.text.is_empty() {
         texts.push(reply.text.clone());
-        all_blocks
-            .push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": blocks::escape(&reply.text) } }));
+        all_blocks.push(blocks::escaped_section(&reply.text));
     }
     if let Some(card) = &reply.card {
         texts.push(card.notification());
@@ -173,7 +151,7 @@ where
             tokio::spawn(async move {
                 let text = match task.await {
                     // The reply's text is escaped for Slack already; the outbox escapes again.
-                    Ok(SlackReply::Body(v)) => v.get("text").and_then(Value::as_str).map(blocks::unescape),
+                    Ok(SlackReply::Message(m)) => m.content.text.as_deref().map(blocks::unescape),
                     _ => None,
                 };
                 if let (Some(text), Some(to)) = (text, reply_to) {
@@ -202,25 +180,22 @@ pub(super) fn failure(e: anyhow::Error) -> SlackReply {
 }
 
 /// `POST /slack/events`: answers the URL check; other events are acknowledged and logged.
-async fn events(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(e) = verified(&app, &headers, &body) {
-        return unauthorized(e);
-    }
+async fn events(headers: HeaderMap, signed: VerifiedSlackRequest) -> Response {
     let retry = headers
         .get("x-slack-retry-num")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let event: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
+    let event = match serde_json::from_slice(&signed.body) {
+        Ok(v) => EventEnvelope::from_json(&v),
         Err(e) => return (StatusCode::BAD_REQUEST, format!("the event body is not JSON: {e}")).into_response(),
     };
-    match event.get("type").and_then(Value::as_str) {
+    match event.kind.get() {
         Some("url_verification") => {
-            let challenge = event.get("challenge").cloned().unwrap_or(Value::Null);
+            let challenge = event.challenge.unwrap_or(serde_json::Value::Null);
             Json(json!({ "challenge": challenge })).into_response()
         }
         kind => {
-            let inner = event.pointer("/event/type").and_then(Value::as_str);
+            let inner = event.event.0.as_ref().and_then(|e| e.kind.get());
             tracing::info!(kind = ?kind, event = ?inner, retry = ?retry, "Slack event acknowledged and ignored");
             StatusCode::OK.into_response()
         }

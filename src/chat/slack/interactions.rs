@@ -3,36 +3,31 @@
 //! outbox (updated cards, ephemeral refusals); modal errors come back inline.
 
 use super::blocks::{self, ModalContext, NEW_CALLBACK, REJECT_CALLBACK};
-use super::handlers::{actor, failure, place, unauthorized, verified, within_budget, SlackApp, SlackReply};
-use super::inbound::{self, ButtonPress, Who};
+use super::handlers::{actor, failure, place, within_budget, SlackApp, SlackReply};
+use super::inbound::{self, ButtonPress, Interaction, Who};
+use super::verified::VerifiedSlackRequest;
 use crate::approval::{Ref, VoteKind};
 use crate::audit::Action;
 use crate::chat::render::{self, ButtonKind};
 use crate::engine::{Context, Outcome, ReplyTo};
 use crate::outbox::Intent;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// `POST /slack/interactions`.
-pub async fn handle(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: Bytes) -> Response {
-    let correlation = match verified(&app, &headers, &body) {
-        Ok(c) => c,
-        Err(e) => return unauthorized(e),
-    };
-    let payload = match inbound::interaction_payload(&body) {
+pub async fn handle(State(app): State<Arc<SlackApp>>, signed: VerifiedSlackRequest) -> Response {
+    let payload = match inbound::interaction_payload(&signed.body) {
         Ok(p) => p,
         Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
     };
-    answer(&app, payload, correlation).await.into_response()
+    answer(&app, payload, signed.correlation).await.into_response()
 }
 
 /// Answers an interaction (over HTTP or Socket Mode), within Slack's time budget.
-pub async fn answer(app: &Arc<SlackApp>, payload: Value, correlation: String) -> SlackReply {
+pub async fn answer(app: &Arc<SlackApp>, payload: Interaction, correlation: String) -> SlackReply {
     let work_app = app.clone();
     let work = async move {
         match route(&work_app, payload.clone(), correlation).await {
@@ -48,7 +43,7 @@ pub async fn answer(app: &Arc<SlackApp>, payload: Value, correlation: String) ->
 
 /// When the database is unavailable nothing can be queued, so the person is told directly that
 /// their click was not recorded (a button's HTTP answer is never shown to them).
-async fn tell_directly(app: &SlackApp, payload: &Value) {
+async fn tell_directly(app: &SlackApp, payload: &Interaction) {
     let who = inbound::who(payload);
     if let (Some(user), Some(channel)) = (who.user, who.channel) {
         let text = "Countersign could not record that just now (the database is unavailable). Nothing was changed: please try again in a moment.";
@@ -63,12 +58,9 @@ async fn tell_directly(app: &SlackApp, payload: &Value) {
     }
 }
 
-async fn route(app: &SlackApp, payload: Value, correlation: String) -> anyhow::Result<SlackReply> {
-    let kind = payload.get("type").and_then(Value::as_str).unwrap_or_default();
-    let callback = payload
-        .pointer("/view/callback_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+async fn route(app: &SlackApp, payload: Interaction, correlation: String) -> anyhow::Result<SlackReply> {
+    let kind = payload.kind();
+    let callback = payload.callback();
     match (kind, callback) {
         ("block_actions", _) => {
             for press in inbound::presses(&payload) {
@@ -96,7 +88,7 @@ fn reply_to(who: &Who) -> Option<ReplyTo> {
 }
 
 /// A button on one of our cards.
-async fn button(app: &SlackApp, payload: &Value, press: &ButtonPress, correlation: &str) -> anyhow::Result<()> {
+async fn button(app: &SlackApp, payload: &Interaction, press: &ButtonPress, correlation: &str) -> anyhow::Result<()> {
     let attempted = match ButtonKind::from_id(&press.action_id) {
         Some(ButtonKind::Approve) => Action::VoteApprove,
         Some(ButtonKind::Reject) => Action::VoteReject,
@@ -148,7 +140,7 @@ async fn button(app: &SlackApp, payload: &Value, press: &ButtonPress, correlatio
             app.engine.vote(&ctx, &r#ref, version, VoteKind::Approve, None).await?;
         }
         Action::VoteReject => {
-            let Some(trigger) = payload.get("trigger_id").and_then(Value::as_str) else {
+            let Some(trigger) = payload.trigger_id.get() else {
                 return Ok(());
             };
             let modal = ModalContext {
@@ -180,18 +172,18 @@ async fn button(app: &SlackApp, payload: &Value, press: &ButtonPress, correlatio
     Ok(())
 }
 
-fn metadata(payload: &Value) -> ModalContext {
+fn metadata(payload: &Interaction) -> ModalContext {
     payload
-        .pointer("/view/private_metadata")
-        .and_then(Value::as_str)
+        .view()
+        .and_then(|v| v.private_metadata.get())
         .and_then(|m| serde_json::from_str(m).ok())
         .unwrap_or_default()
 }
 
 /// A key for one submission of a modal: the same values resubmitted are a replay; corrected
 /// values after an error are a new attempt.
-fn submission_key(payload: &Value, values: &[(String, String)]) -> Option<String> {
-    let view = payload.pointer("/view/id").and_then(Value::as_str)?;
+fn submission_key(payload: &Interaction, values: &[(String, String)]) -> Option<String> {
+    let view = payload.view()?.id.get()?;
     let digest = Sha256::digest(serde_json::to_string(values).unwrap_or_default());
     Some(format!("slack:view:{view}:{}", &hex::encode(digest)[..16]))
 }
@@ -207,7 +199,7 @@ fn inline_errors(outcome: &Outcome, first_block: &str) -> Option<SlackReply> {
             .map(|f| (f.field.clone(), f.message.clone()))
             .collect()
     };
-    Some(SlackReply::Body(blocks::field_errors(&errors)))
+    Some(SlackReply::View(blocks::field_errors(&errors)))
 }
 
 /// A submitted modal: where it came from, who sent it, and what they entered.
@@ -223,7 +215,7 @@ struct Submission {
 /// shown under `error_block`.
 async fn submission(
     app: &SlackApp,
-    payload: &Value,
+    payload: &Interaction,
     correlation: &str,
     attempted: Action,
     error_block: &str,
@@ -243,7 +235,7 @@ async fn submission(
     {
         Ok(a) => a,
         Err(refusal) => {
-            return Ok(Err(SlackReply::Body(blocks::field_errors(&[(
+            return Ok(Err(SlackReply::View(blocks::field_errors(&[(
                 error_block.to_string(),
                 refusal.message,
             )]))));
@@ -265,7 +257,7 @@ async fn submission(
 }
 
 /// The new-request modal was submitted.
-async fn new_request(app: &SlackApp, payload: &Value, correlation: &str) -> anyhow::Result<SlackReply> {
+async fn new_request(app: &SlackApp, payload: &Interaction, correlation: &str) -> anyhow::Result<SlackReply> {
     let workflow = metadata(payload).subject;
     let first = app
         .engine
@@ -291,7 +283,7 @@ async fn new_request(app: &SlackApp, payload: &Value, correlation: &str) -> anyh
 }
 
 /// The reject modal was submitted with a reason.
-async fn reject_reason(app: &SlackApp, payload: &Value, correlation: &str) -> anyhow::Result<SlackReply> {
+async fn reject_reason(app: &SlackApp, payload: &Interaction, correlation: &str) -> anyhow::Result<SlackReply> {
     let s = match submission(app, payload, correlation, Action::VoteReject, "reason").await? {
         Ok(s) => s,
         Err(reply) => return Ok(reply),

@@ -9,7 +9,9 @@ pub mod inbound;
 mod interactions;
 mod outbound;
 pub mod socket;
+mod verified;
 pub mod verify;
 
 pub use api::SlackApi;
+pub use verified::VerifiedSlackRequest;
 pub use verify::SlackVerifier;

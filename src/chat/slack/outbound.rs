@@ -1,7 +1,7 @@
 //! Slack as a [`ChatPlatform`]: what the outbox's messages become in Slack's Web API (cards
 //! as Block Kit, direct messages by user id, ephemeral replies, digests).
 
-use super::blocks::{card_blocks, escape};
+use super::blocks::{card_blocks, escaped_section};
 use super::SlackApi;
 use crate::chat::address::{ChatPlace, ChatUser};
 use crate::chat::platform::{ChatPlatform, Destination, Posted};
@@ -9,7 +9,7 @@ use crate::chat::render::Card;
 use crate::digest::compose::Digest;
 use crate::outbox::DeliveryError;
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use slack_morphism::prelude::SlackBlock;
 
 /// Slack posts to a user id as to a channel: the message lands in the bot's DM with them.
 fn channel_of(to: Destination<'_>) -> &str {
@@ -17,10 +17,6 @@ fn channel_of(to: Destination<'_>) -> &str {
         Destination::Channel(place) => &place.channel,
         Destination::User(user) => &user.user,
     }
-}
-
-fn section(text: &str) -> Value {
-    json!({ "type": "section", "text": { "type": "mrkdwn", "text": escape(text) } })
 }
 
 #[async_trait]
@@ -31,7 +27,11 @@ impl ChatPlatform for SlackApi {
         card: &Card,
         preface: Option<&str>,
     ) -> Result<Posted, DeliveryError> {
-        let blocks: Vec<Value> = preface.map(section).into_iter().chain(card_blocks(card)).collect();
+        let blocks: Vec<SlackBlock> = preface
+            .map(escaped_section)
+            .into_iter()
+            .chain(card_blocks(card))
+            .collect();
         let text = preface.map(str::to_owned).unwrap_or_else(|| card.notification());
         let posted = self.post_message(channel_of(to), &text, &blocks).await?;
         Ok(Posted {

@@ -1,11 +1,11 @@
 //! Socket Mode: the same handlers over Slack's WebSocket, for installs that cannot expose a
 //! public URL. slack-morphism keeps the connections; this module only translates its typed
 //! events into the payloads the HTTP routes read, and the replies back into acknowledgements.
+//! Socket Mode messages carry no signature: the WebSocket itself is authenticated.
 
 use super::handlers::{SlackApp, SlackReply};
-use super::inbound::SlashCommand;
+use super::inbound::{Interaction, SlashCommand};
 use super::{commands, interactions};
-use serde_json::Value;
 use slack_morphism::prelude::*;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
@@ -45,16 +45,18 @@ pub fn command_from(event: &SlackCommandEvent) -> anyhow::Result<SlashCommand> {
     Ok(serde_json::from_value(serde_json::to_value(event)?)?)
 }
 
-/// A Socket Mode interaction as the `payload` JSON the HTTP route reads.
-pub fn payload_from(event: &SlackInteractionEvent) -> anyhow::Result<Value> {
-    Ok(serde_json::to_value(event)?)
+/// A Socket Mode interaction as the payload the HTTP route reads.
+pub fn payload_from(event: &SlackInteractionEvent) -> anyhow::Result<Interaction> {
+    Ok(Interaction::from_json(&serde_json::to_value(event)?))
 }
 
 /// A reply as a command acknowledgement.
 pub fn command_ack(reply: SlackReply) -> anyhow::Result<SlackCommandEventResponse> {
     Ok(match reply {
         SlackReply::Ack => SlackCommandEventResponse::new(SlackMessageContent::new()),
-        SlackReply::Body(v) => serde_json::from_value(v)?,
+        SlackReply::Message(m) => m,
+        // Only modal submissions answer with a view response, never a command.
+        SlackReply::View(_) => SlackCommandEventResponse::new(SlackMessageContent::new()),
     })
 }
 
@@ -62,10 +64,8 @@ pub fn command_ack(reply: SlackReply) -> anyhow::Result<SlackCommandEventRespons
 pub fn interaction_ack(reply: SlackReply) -> anyhow::Result<SlackInteractionResponse> {
     Ok(match reply {
         SlackReply::Ack => SlackInteractionResponse::Empty,
-        SlackReply::Body(v) if v.get("response_action").is_some() => {
-            SlackInteractionResponse::ViewSubmission(serde_json::from_value(v)?)
-        }
-        SlackReply::Body(_) => SlackInteractionResponse::Empty,
+        SlackReply::View(v) => SlackInteractionResponse::ViewSubmission(v),
+        SlackReply::Message(_) => SlackInteractionResponse::Empty,
     })
 }
 
@@ -91,13 +91,7 @@ async fn on_interaction(
 ) -> UserCallbackResult<SlackInteractionResponse> {
     let app = app_of(&state).await.ok_or("Socket Mode has no app state")?;
     let payload = payload_from(&event).map_err(boxed)?;
-    let correlation = format!(
-        "slack-socket-{}",
-        payload
-            .get("trigger_id")
-            .and_then(Value::as_str)
-            .unwrap_or("interaction")
-    );
+    let correlation = format!("slack-socket-{}", payload.trigger_id.get().unwrap_or("interaction"));
     interaction_ack(interactions::answer(&app, payload, correlation).await).map_err(boxed)
 }
 
@@ -136,20 +130,23 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/conformance/slack/block_actions_1.json"
         );
-        let raw: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let raw: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let event: SlackInteractionEvent = serde_json::from_value(raw.clone()).unwrap();
         let payload = payload_from(&event).unwrap();
+        let raw = inbound::Interaction::from_json(&raw);
         assert_eq!(inbound::who(&payload), inbound::who(&raw));
         assert_eq!(inbound::presses(&payload), inbound::presses(&raw));
     }
 
     #[test]
     fn modal_errors_become_a_view_submission_acknowledgement() {
-        let reply =
-            SlackReply::Body(json!({ "response_action": "errors", "errors": { "amount": "too many decimals" } }));
+        let reply = SlackReply::View(crate::chat::slack::blocks::field_errors(&[(
+            "amount".into(),
+            "too many decimals".into(),
+        )]));
         let ack = interaction_ack(reply).unwrap();
         assert!(matches!(ack, SlackInteractionResponse::ViewSubmission(_)));
-        let ephemeral = SlackReply::Body(json!({ "response_type": "ephemeral", "text": "Request INV-1 opened." }));
+        let ephemeral = crate::chat::slack::handlers::ephemeral("Request INV-1 opened.", None);
         let ack = command_ack(ephemeral).unwrap();
         assert_eq!(ack.content.text.as_deref(), Some("Request INV-1 opened."));
     }
