@@ -6,7 +6,7 @@ mod problems;
 use crate::audit::{self, ExportFilter, ExportFormat, VerifyReport};
 use crate::chat::{console, demo, render};
 use crate::clock::{Clock, SystemClock};
-use crate::config::Settings;
+use crate::config::{DiscordArgs, ServeArgs, Settings, SlackArgs};
 use crate::engine::Engine;
 use crate::policy::{explain_markdown, explain_text, PolicySet};
 use crate::store;
@@ -265,70 +265,12 @@ pub async fn audit_show(settings: &Settings, r#ref: &str, out: &mut dyn Write) -
     Ok(true)
 }
 
-/// Slack settings from the environment: none, or a complete set (a half-configured Slack is an
-/// error that names what is missing).
-pub fn slack_from_env() -> anyhow::Result<Option<crate::server::SlackSettings>> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let (secret, token) = (var("SLACK_SIGNING_SECRET"), var("SLACK_BOT_TOKEN"));
-    match (secret, token) {
-        (None, None) => Ok(None),
-        (Some(secret), Some(bot_token)) => Ok(Some(crate::server::SlackSettings {
-            signing_secrets: secret
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
-            bot_token,
-            app_token: var("SLACK_APP_TOKEN"),
-            api_url: var("SLACK_API_URL").unwrap_or_else(|| "https://slack.com/api".to_string()),
-        })),
-        (Some(_), None) => {
-            anyhow::bail!("SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not: set both to serve Slack")
-        }
-        (None, Some(_)) => {
-            anyhow::bail!("SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: set both to serve Slack")
-        }
-    }
-}
-
-/// Discord settings from the environment: none, or a complete set.
-pub fn discord_from_env(gateway: bool) -> anyhow::Result<Option<crate::server::DiscordSettings>> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let names = ["DISCORD_PUBLIC_KEY", "DISCORD_APPLICATION_ID", "DISCORD_BOT_TOKEN"];
-    let values: Vec<Option<String>> = names.iter().map(|n| var(n)).collect();
-    if values.iter().all(Option::is_none) {
-        anyhow::ensure!(
-            !gateway,
-            "--discord-gateway needs DISCORD_PUBLIC_KEY, DISCORD_APPLICATION_ID and DISCORD_BOT_TOKEN"
-        );
-        return Ok(None);
-    }
-    let missing: Vec<&str> = names
-        .iter()
-        .zip(&values)
-        .filter(|(_, v)| v.is_none())
-        .map(|(n, _)| *n)
-        .collect();
-    anyhow::ensure!(
-        missing.is_empty(),
-        "Discord is half configured: set {} as well",
-        missing.join(" and ")
-    );
-    let mut values = values.into_iter().flatten();
-    Ok(Some(crate::server::DiscordSettings {
-        public_key: values.next().unwrap_or_default(),
-        application_id: values.next().unwrap_or_default(),
-        bot_token: values.next().unwrap_or_default(),
-        api_base: var("DISCORD_API_BASE").unwrap_or_else(|| "https://discord.com".to_string()),
-        gateway,
-    }))
-}
-
 /// `countersign serve`: runs until SIGTERM or Ctrl-C, then shuts down gracefully.
-pub async fn serve(settings: &Settings, listen: std::net::SocketAddr, gateway: bool) -> anyhow::Result<()> {
-    let slack = slack_from_env()?;
-    let discord = discord_from_env(gateway)?;
-    let api = api::api_from_env()?;
+pub async fn serve(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
+    let slack = args.slack.settings()?;
+    let discord = args.discord.settings(args.discord_gateway)?;
+    let api = args.api.settings()?;
+    let listen = args.listen;
     let pool = connect_migrated(settings).await?;
     let engine = engine(settings, pool).await?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -348,15 +290,11 @@ pub async fn serve(settings: &Settings, listen: std::net::SocketAddr, gateway: b
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let running = crate::server::start(engine, clock, serve, listener).await?;
     shutdown_signal().await;
-    let drain = std::env::var("COUNTERSIGN_SHUTDOWN_DRAIN_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
     tracing::info!(
-        drain_ms = drain,
+        drain_ms = args.shutdown_drain_ms,
         "shutting down: /readyz is now false; finishing requests in flight"
     );
-    running.shutdown_after(std::time::Duration::from_millis(drain)).await;
+    running.shutdown_after(args.drain()).await;
     tracing::info!("shut down cleanly");
     Ok(())
 }
@@ -383,14 +321,10 @@ async fn shutdown_signal() {
 }
 
 /// `countersign discord register [--guild ID]`: registers /approval through the API.
-pub async fn discord_register(guild: Option<&str>) -> anyhow::Result<()> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let token = var("DISCORD_BOT_TOKEN")
-        .context("DISCORD_BOT_TOKEN is not set: copy the bot token from the Developer Portal")?;
-    let app = var("DISCORD_APPLICATION_ID")
-        .context("DISCORD_APPLICATION_ID is not set: copy it from the Developer Portal")?;
-    let base = var("DISCORD_API_BASE").unwrap_or_else(|| "https://discord.com".to_string());
-    let api = crate::chat::discord::DiscordApi::new(&base, &token, &app)?;
+pub async fn discord_register(discord: &DiscordArgs, guild: Option<&str>) -> anyhow::Result<()> {
+    let token = discord.require_bot_token()?;
+    let app = discord.require_application_id()?;
+    let api = crate::chat::discord::DiscordApi::new(&discord.api_base(), &token, &app)?;
     let commands = serde_json::json!([crate::chat::discord::components::approval_command()]);
     let registered = api
         .register_commands(guild, &commands)
@@ -417,13 +351,20 @@ pub async fn digest_preview(settings: &Settings, owner: &str) -> anyhow::Result<
 
 /// `countersign digest send OWNER`: sends the digest now and delivers it through the platforms
 /// configured in this shell before returning.
-pub async fn digest_send(settings: &Settings, owner: &str) -> anyhow::Result<()> {
+pub async fn digest_send(
+    settings: &Settings,
+    slack: &SlackArgs,
+    discord: &DiscordArgs,
+    owner: &str,
+) -> anyhow::Result<()> {
     let pool = connect_migrated(settings).await?;
     let engine = engine(settings, pool.clone()).await?;
-    let slack = slack_from_env()?
+    let slack = slack
+        .settings()?
         .map(|s| crate::chat::slack::SlackApi::new(&s.api_url, &s.bot_token))
         .transpose()?;
-    let discord = discord_from_env(false)?
+    let discord = discord
+        .settings(false)?
         .map(|d| crate::chat::discord::DiscordApi::new(&d.api_base, &d.bot_token, &d.application_id))
         .transpose()?;
     let mut platforms = crate::chat::platform::Platforms::none();

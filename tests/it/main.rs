@@ -19,6 +19,7 @@ mod idempotency;
 mod operations;
 mod outbox_worker;
 mod refusals;
+mod settings;
 mod slack_conformance;
 mod slack_e2e;
 mod slack_slow_answers;
