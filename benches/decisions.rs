@@ -266,8 +266,8 @@ async fn run(s: &Settings) -> anyhow::Result<Report> {
     let settings = ServeSettings {
         listen: "127.0.0.1:0".parse()?,
         slack: Some(SlackSettings {
-            signing_secrets: vec![SECRET.to_string()],
-            bot_token: BOT_TOKEN.to_string(),
+            signing_secrets: vec![SECRET.into()],
+            bot_token: BOT_TOKEN.into(),
             app_token: None,
             api_url: fake.api_url(),
         }),

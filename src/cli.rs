@@ -12,6 +12,7 @@ use crate::policy::{explain_markdown, explain_text, PolicySet};
 use crate::store;
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
+use secrecy::ExposeSecret as _;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgPool};
 use std::io::{IsTerminal, Write};
@@ -91,7 +92,7 @@ pub fn explain(policy: &PolicySet, workflow: Option<&str>, markdown: bool) -> an
 
 /// Connects to the configured database and checks that it is migrated.
 pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<PgPool> {
-    let pool = store::connect(settings.require_database()?.expose(), 8).await?;
+    let pool = store::connect(settings.require_database()?.expose_secret(), 8).await?;
     anyhow::ensure!(
         store::migrations_current(&pool).await?,
         "the database is not migrated to this version of Countersign: run `countersign migrate`"
@@ -111,7 +112,8 @@ pub async fn engine(settings: &Settings, pool: PgPool) -> anyhow::Result<Engine>
 /// `countersign demo`: recreates its own database on the configured server and tells the story.
 pub async fn demo(settings: &Settings, out: &mut dyn Write) -> anyhow::Result<bool> {
     let url = settings.require_database()?;
-    let admin_opts = PgConnectOptions::from_str(url.expose()).context("DATABASE_URL is not a valid postgres:// URL")?;
+    let admin_opts =
+        PgConnectOptions::from_str(url.expose_secret()).context("DATABASE_URL is not a valid postgres:// URL")?;
     let mut admin = admin_opts
         .connect()
         .await
@@ -137,7 +139,7 @@ pub async fn demo(settings: &Settings, out: &mut dyn Write) -> anyhow::Result<bo
     )?;
     let ok = demo::tell(&engine, out).await?;
     pool.close().await;
-    writeln!(out, "\n{}", try_it_yourself(url.expose()))?;
+    writeln!(out, "\n{}", try_it_yourself(url.expose_secret()))?;
     Ok(ok)
 }
 
@@ -324,7 +326,7 @@ async fn shutdown_signal() {
 pub async fn discord_register(discord: &DiscordArgs, guild: Option<&str>) -> anyhow::Result<()> {
     let token = discord.require_bot_token()?;
     let app = discord.require_application_id()?;
-    let api = crate::chat::discord::DiscordApi::new(&discord.api_base(), &token, &app)?;
+    let api = crate::chat::discord::DiscordApi::new(&discord.api_base(), token.expose_secret(), &app)?;
     let commands = serde_json::json!([crate::chat::discord::components::approval_command()]);
     let registered = api
         .register_commands(guild, &commands)
@@ -361,11 +363,11 @@ pub async fn digest_send(
     let engine = engine(settings, pool.clone()).await?;
     let slack = slack
         .settings()?
-        .map(|s| crate::chat::slack::SlackApi::new(&s.api_url, &s.bot_token))
+        .map(|s| crate::chat::slack::SlackApi::new(&s.api_url, s.bot_token.expose_secret()))
         .transpose()?;
     let discord = discord
         .settings(false)?
-        .map(|d| crate::chat::discord::DiscordApi::new(&d.api_base, &d.bot_token, &d.application_id))
+        .map(|d| crate::chat::discord::DiscordApi::new(&d.api_base, d.bot_token.expose_secret(), &d.application_id))
         .transpose()?;
     let mut platforms = crate::chat::platform::Platforms::none();
     if let Some(api) = slack {

@@ -4,39 +4,43 @@ mod serve;
 
 pub use serve::{ApiArgs, DiscordArgs, ServeArgs, SlackArgs};
 
+use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::path::PathBuf;
 
-/// A database URL whose password never reaches a log or an error message.
+/// A database URL whose password never reaches a log or an error message: `Debug` and
+/// `Display` show it with the password masked, and the URL itself only through `expose_secret`.
 #[derive(Clone)]
-pub struct DatabaseUrl(String);
+pub struct DatabaseUrl(SecretString);
 
 impl DatabaseUrl {
     /// Wraps a URL.
     pub fn new(url: impl Into<String>) -> Self {
-        DatabaseUrl(url.into())
+        DatabaseUrl(SecretString::from(url.into()))
     }
 
     /// For clap: any text is taken, and checked when connecting.
     fn parse(url: &str) -> Result<Self, std::convert::Infallible> {
         Ok(DatabaseUrl::new(url))
     }
+}
 
+impl ExposeSecret<str> for DatabaseUrl {
     /// The URL itself, for connecting only.
-    pub fn expose(&self) -> &str {
-        &self.0
+    fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
     }
 }
 
 impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact(&self.0))
+        f.write_str(&redact(self.0.expose_secret()))
     }
 }
 
 impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact(&self.0))
+        f.write_str(&redact(self.0.expose_secret()))
     }
 }
 

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use countersign::audit::{ExportFilter, ExportFormat};
 use countersign::cli;
 use countersign::config::{DiscordArgs, ServeArgs, Settings, SlackArgs};
+use secrecy::ExposeSecret as _;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,8 +77,13 @@ enum TokenCommand {
         #[arg(long, default_value = "1h")]
         ttl: String,
         /// The shared secret the server checks HS256 tokens with.
-        #[arg(long = "api-jwt-secret", env = "COUNTERSIGN_API_JWT_SECRET", hide_env_values = true)]
-        secret: Option<String>,
+        #[arg(
+            long = "api-jwt-secret",
+            env = "COUNTERSIGN_API_JWT_SECRET",
+            hide_env_values = true,
+            value_parser = |s: &str| Ok::<_, std::convert::Infallible>(secrecy::SecretString::from(s))
+        )]
+        secret: Option<secrecy::SecretString>,
     },
 }
 
@@ -157,7 +163,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     let mut out = std::io::stdout();
     match cli.command {
         Command::Migrate => {
-            let pool = countersign::store::connect(settings.require_database()?.expose(), 2).await?;
+            let pool = countersign::store::connect(settings.require_database()?.expose_secret(), 2).await?;
             countersign::store::migrate(&pool).await?;
             println!("Migrations applied.");
             Ok(true)
@@ -205,7 +211,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         } => {
             println!(
                 "{}",
-                cli::api::token_issue(&settings.commands, secret.as_deref(), &sub, &ttl)?
+                cli::api::token_issue(&settings.commands, secret.as_ref(), &sub, &ttl)?
             );
             Ok(true)
         }

@@ -15,6 +15,7 @@ use crate::engine::Engine;
 use crate::http::{self, Health};
 use crate::outbox::{OutboxConfig, Worker};
 use crate::{audit, clock::Clock};
+use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -26,11 +27,11 @@ use tokio::task::JoinHandle;
 #[derive(Clone)]
 pub struct SlackSettings {
     /// Signing secrets; two during a rotation.
-    pub signing_secrets: Vec<String>,
+    pub signing_secrets: Vec<SecretString>,
     /// `xoxb-...`.
-    pub bot_token: String,
+    pub bot_token: SecretString,
     /// `xapp-...`: Socket Mode when present.
-    pub app_token: Option<String>,
+    pub app_token: Option<SecretString>,
     /// The Web API base URL.
     pub api_url: String,
 }
@@ -57,7 +58,7 @@ pub struct DiscordSettings {
     /// The application id.
     pub application_id: String,
     /// The bot token.
-    pub bot_token: String,
+    pub bot_token: SecretString,
     /// The API base URL (`https://discord.com`).
     pub api_base: String,
     /// Also connect to the gateway (one replica at a time).
@@ -172,11 +173,17 @@ pub async fn start(
     let slack_api = match &settings.slack {
         // Each call ends well within the delivery deadline, so a round is never cut short by
         // one slow answer.
-        Some(s) => Some(SlackApi::new(&s.api_url, &s.bot_token)?.with_timeout(settings.outbox.deadline / 3)),
+        Some(s) => {
+            Some(SlackApi::new(&s.api_url, s.bot_token.expose_secret())?.with_timeout(settings.outbox.deadline / 3))
+        }
         None => None,
     };
     let discord_api = match &settings.discord {
-        Some(d) => Some(DiscordApi::new(&d.api_base, &d.bot_token, &d.application_id)?),
+        Some(d) => Some(DiscordApi::new(
+            &d.api_base,
+            d.bot_token.expose_secret(),
+            &d.application_id,
+        )?),
         None => None,
     };
     // The one place that names each platform's implementation of the delivery seam.
@@ -208,14 +215,19 @@ pub async fn start(
     ];
     let slack = match (&settings.slack, slack_api) {
         (Some(s), Some(api)) => {
+            // The verifier keeps its own copy; exposed here, where it is handed over.
+            let secrets: Vec<String> = s.signing_secrets.iter().map(|s| s.expose_secret().to_owned()).collect();
             let app = Arc::new(SlackApp {
                 engine: engine.clone(),
-                verifier: SlackVerifier::new(&s.signing_secrets, clock.clone()),
+                verifier: SlackVerifier::new(&secrets, clock.clone()),
                 api,
                 ack_budget: settings.ack_budget,
             });
             if let Some(token) = &s.app_token {
-                tasks.push(crate::chat::slack::socket::spawn(app.clone(), token.clone()));
+                tasks.push(crate::chat::slack::socket::spawn(
+                    app.clone(),
+                    token.expose_secret().to_owned(),
+                ));
             }
             Some(app)
         }
@@ -230,7 +242,10 @@ pub async fn start(
                 ack_budget: settings.ack_budget,
             });
             if d.gateway {
-                tasks.push(crate::chat::discord::gateway::spawn(app.clone(), d.bot_token.clone()));
+                tasks.push(crate::chat::discord::gateway::spawn(
+                    app.clone(),
+                    d.bot_token.expose_secret().to_owned(),
+                ));
             }
             Some(app)
         }

@@ -2,6 +2,7 @@
 
 use crate::api::{auth, ApiAuth};
 use crate::policy::PersonId;
+use secrecy::{ExposeSecret, SecretString};
 
 /// Parses a TTL such as `1h`, `30m`, `7d` or `90s`.
 fn parse_ttl(s: &str) -> anyhow::Result<std::time::Duration> {
@@ -16,10 +17,20 @@ fn parse_ttl(s: &str) -> anyhow::Result<std::time::Duration> {
 
 /// `countersign token issue --sub ID --ttl 1h`: an HS256 token for a person or service of
 /// people.toml, signed with `COUNTERSIGN_API_JWT_SECRET`, printed on standard output.
-pub fn token_issue(commands: &std::path::Path, secret: Option<&str>, sub: &str, ttl: &str) -> anyhow::Result<String> {
-    let secret = secret.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
-        anyhow::anyhow!("COUNTERSIGN_API_JWT_SECRET is not set: it is the secret the server checks HS256 tokens with")
-    })?;
+pub fn token_issue(
+    commands: &std::path::Path,
+    secret: Option<&SecretString>,
+    sub: &str,
+    ttl: &str,
+) -> anyhow::Result<String> {
+    let secret = secret
+        .map(ExposeSecret::expose_secret)
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "COUNTERSIGN_API_JWT_SECRET is not set: it is the secret the server checks HS256 tokens with"
+            )
+        })?;
     // The same checks the server applies to the secret.
     ApiAuth::new(Some(secret), None)?;
     let policy = super::load_policy(commands)?;

@@ -5,6 +5,7 @@
 use crate::api::{ApiAuth, ReceiptSigner};
 use crate::server::{ApiSettings, DiscordSettings, SlackSettings};
 use clap::Args;
+use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -65,27 +66,30 @@ pub struct SlackArgs {
         value_name = "SECRET",
         long = "slack-signing-secret",
         env = "SLACK_SIGNING_SECRET",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = secret
     )]
-    pub signing_secret: Option<String>,
+    pub signing_secret: Option<SecretString>,
     /// The bot token (`xoxb-...`).
     #[arg(
         id = "slack_bot_token",
         value_name = "TOKEN",
         long = "slack-bot-token",
         env = "SLACK_BOT_TOKEN",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = secret
     )]
-    pub bot_token: Option<String>,
+    pub bot_token: Option<SecretString>,
     /// The app-level token (`xapp-...`): Socket Mode instead of public URLs.
     #[arg(
         id = "slack_app_token",
         value_name = "TOKEN",
         long = "slack-app-token",
         env = "SLACK_APP_TOKEN",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = secret
     )]
-    pub app_token: Option<String>,
+    pub app_token: Option<SecretString>,
     /// The Web API base URL.
     #[arg(id = "slack_api_url", value_name = "URL", long = "slack-api-url", env = "SLACK_API_URL", default_value = SLACK_API_URL)]
     pub api_url: String,
@@ -94,6 +98,16 @@ pub struct SlackArgs {
 /// A value that is only blanks counts as unset, as an empty line in an env file means to.
 fn given(v: &Option<String>) -> Option<String> {
     v.as_ref().filter(|v| !v.trim().is_empty()).cloned()
+}
+
+/// The same for a secret, which stays wrapped.
+fn given_secret(v: &Option<SecretString>) -> Option<SecretString> {
+    v.as_ref().filter(|v| !v.expose_secret().trim().is_empty()).cloned()
+}
+
+/// For clap: a secret is wrapped as soon as it is read, so no settings value can print it.
+fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s))
 }
 
 fn or_default(v: &str, default: &str) -> String {
@@ -107,16 +121,18 @@ fn or_default(v: &str, default: &str) -> String {
 impl SlackArgs {
     /// None, or a complete set: a half-configured Slack is an error that names what is missing.
     pub fn settings(&self) -> anyhow::Result<Option<SlackSettings>> {
-        match (given(&self.signing_secret), given(&self.bot_token)) {
+        match (given_secret(&self.signing_secret), given_secret(&self.bot_token)) {
             (None, None) => Ok(None),
             (Some(secret), Some(bot_token)) => Ok(Some(SlackSettings {
                 signing_secrets: secret
+                    .expose_secret()
                     .split(',')
-                    .map(|s| s.trim().to_string())
+                    .map(str::trim)
                     .filter(|s| !s.is_empty())
+                    .map(SecretString::from)
                     .collect(),
                 bot_token,
-                app_token: given(&self.app_token),
+                app_token: given_secret(&self.app_token),
                 api_url: or_default(&self.api_url, SLACK_API_URL),
             })),
             (Some(_), None) => {
@@ -156,9 +172,10 @@ pub struct DiscordArgs {
         value_name = "TOKEN",
         long = "discord-bot-token",
         env = "DISCORD_BOT_TOKEN",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = secret
     )]
-    pub bot_token: Option<String>,
+    pub bot_token: Option<SecretString>,
     /// The API base URL.
     #[arg(id = "discord_api_base", value_name = "URL", long = "discord-api-base", env = "DISCORD_API_BASE", default_value = DISCORD_API_BASE)]
     pub api_base: String,
@@ -171,7 +188,7 @@ impl DiscordArgs {
         let (public_key, application_id, bot_token) = (
             given(&self.public_key),
             given(&self.application_id),
-            given(&self.bot_token),
+            given_secret(&self.bot_token),
         );
         let present = [public_key.is_some(), application_id.is_some(), bot_token.is_some()];
         if present.iter().all(|p| !p) {
@@ -200,8 +217,8 @@ impl DiscordArgs {
     }
 
     /// The bot token, or an error that says where to find it.
-    pub fn require_bot_token(&self) -> anyhow::Result<String> {
-        given(&self.bot_token).ok_or_else(|| {
+    pub fn require_bot_token(&self) -> anyhow::Result<SecretString> {
+        given_secret(&self.bot_token).ok_or_else(|| {
             anyhow::anyhow!("DISCORD_BOT_TOKEN is not set: copy the bot token from the Developer Portal")
         })
     }
@@ -224,9 +241,10 @@ pub struct ApiArgs {
         value_name = "SECRET",
         long = "api-jwt-secret",
         env = "COUNTERSIGN_API_JWT_SECRET",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = secret
     )]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<SecretString>,
     /// A PEM file with the public key RS256 or EdDSA API tokens are checked with.
     #[arg(
         id = "api_jwt_public_key",
@@ -250,7 +268,10 @@ impl ApiArgs {
     /// Reads the keys.
     pub fn settings(&self) -> anyhow::Result<ApiSettings> {
         let public_key = given(&self.jwt_public_key).map(PathBuf::from);
-        let auth = ApiAuth::new(given(&self.jwt_secret).as_deref(), public_key.as_deref())?;
+        let auth = ApiAuth::new(
+            given_secret(&self.jwt_secret).as_ref().map(ExposeSecret::expose_secret),
+            public_key.as_deref(),
+        )?;
         let receipts = match given(&self.receipt_key) {
             Some(path) => Some(ReceiptSigner::from_pem_file(&PathBuf::from(path))?),
             None => None,
@@ -262,12 +283,66 @@ impl ApiArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Settings;
+    use crate::server::ServeSettings;
     use clap::Parser;
 
     #[derive(Parser, Debug)]
     struct Cli {
         #[command(flatten)]
+        settings: Settings,
+        #[command(flatten)]
         serve: ServeArgs,
+    }
+
+    #[test]
+    fn debug_of_the_settings_shows_no_secret() {
+        let jwt = "jwt-secret-that-is-long-enough-0123456789abcdef";
+        let secrets = [
+            "db-pass-31",
+            "slack-signing-new",
+            "slack-signing-old",
+            "xoxb-bot-31",
+            "xapp-app-31",
+            "discord-bot-31",
+            jwt,
+        ];
+        let cli = Cli::try_parse_from([
+            "countersign",
+            "--database-url",
+            "postgres://bot:db-pass-31@db/countersign",
+            "--slack-signing-secret",
+            "slack-signing-new,slack-signing-old",
+            "--slack-bot-token",
+            "xoxb-bot-31",
+            "--slack-app-token",
+            "xapp-app-31",
+            "--discord-public-key",
+            "00ff",
+            "--discord-application-id",
+            "123",
+            "--discord-bot-token",
+            "discord-bot-31",
+            "--api-jwt-secret",
+            jwt,
+        ])
+        .unwrap();
+        let serve = ServeSettings {
+            listen: cli.serve.listen,
+            slack: cli.serve.slack.settings().unwrap(),
+            discord: cli.serve.discord.settings(true).unwrap(),
+            outbox: Default::default(),
+            seal_every: Duration::from_millis(250),
+            tick_every: Duration::from_secs(30),
+            ack_budget: Duration::from_millis(2500),
+            api: cli.serve.api.settings().unwrap(),
+        };
+        assert!(serve.slack.is_some() && serve.discord.is_some());
+        let printed = format!("{cli:?}\n{serve:?}\n{:?}", cli.settings);
+        for secret in secrets {
+            assert!(!printed.contains(secret), "{secret} is in {printed}");
+        }
+        assert!(printed.contains("postgres://bot:***@db/countersign"), "{printed}");
     }
 
     #[test]
