@@ -246,10 +246,17 @@ async fn run(s: &Settings) -> anyhow::Result<Report> {
     println!("opening {} invoices (two approvals each) ...", s.requests);
     let t = Instant::now();
     // The sealer runs meanwhile, as it does beside a serving process.
-    let sealer = audit::spawn_sealer(pool.clone(), Duration::from_millis(250));
+    let sealing = tokio_util::sync::CancellationToken::new();
+    let sealer = audit::spawn_sealer(
+        &tokio_util::task::TaskTracker::new(),
+        pool.clone(),
+        Duration::from_millis(250),
+        sealing.clone(),
+    );
     open_requests(&engine, s.requests).await?;
     let open_time = t.elapsed();
-    sealer.abort();
+    sealing.cancel();
+    sealer.await?;
     // Every approver is sent the card privately when a request opens: with this many approvers
     // that is one copy per client and request, which no real team has. Only the channel copy is
     // kept (see docs/performance.md).
@@ -266,8 +273,8 @@ async fn run(s: &Settings) -> anyhow::Result<Report> {
     let settings = ServeSettings {
         listen: "127.0.0.1:0".parse()?,
         slack: Some(SlackSettings {
-            signing_secrets: vec![SECRET.to_string()],
-            bot_token: BOT_TOKEN.to_string(),
+            signing_secrets: vec![SECRET.into()],
+            bot_token: BOT_TOKEN.into(),
             app_token: None,
             api_url: fake.api_url(),
         }),

@@ -6,12 +6,13 @@ mod problems;
 use crate::audit::{self, ExportFilter, ExportFormat, VerifyReport};
 use crate::chat::{console, demo, render};
 use crate::clock::{Clock, SystemClock};
-use crate::config::Settings;
+use crate::config::{DiscordArgs, ServeArgs, Settings, SlackArgs};
 use crate::engine::Engine;
 use crate::policy::{explain_markdown, explain_text, PolicySet};
 use crate::store;
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
+use secrecy::ExposeSecret as _;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgPool};
 use std::io::{IsTerminal, Write};
@@ -91,7 +92,7 @@ pub fn explain(policy: &PolicySet, workflow: Option<&str>, markdown: bool) -> an
 
 /// Connects to the configured database and checks that it is migrated.
 pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<PgPool> {
-    let pool = store::connect(settings.require_database()?.expose(), 8).await?;
+    let pool = store::connect(settings.require_database()?.expose_secret(), 8).await?;
     anyhow::ensure!(
         store::migrations_current(&pool).await?,
         "the database is not migrated to this version of Countersign: run `countersign migrate`"
@@ -111,7 +112,8 @@ pub async fn engine(settings: &Settings, pool: PgPool) -> anyhow::Result<Engine>
 /// `countersign demo`: recreates its own database on the configured server and tells the story.
 pub async fn demo(settings: &Settings, out: &mut dyn Write) -> anyhow::Result<bool> {
     let url = settings.require_database()?;
-    let admin_opts = PgConnectOptions::from_str(url.expose()).context("DATABASE_URL is not a valid postgres:// URL")?;
+    let admin_opts =
+        PgConnectOptions::from_str(url.expose_secret()).context("DATABASE_URL is not a valid postgres:// URL")?;
     let mut admin = admin_opts
         .connect()
         .await
@@ -130,7 +132,7 @@ pub async fn demo(settings: &Settings, out: &mut dyn Write) -> anyhow::Result<bo
     )?;
     let ok = demo::tell(&engine, out).await?;
     pool.close().await;
-    writeln!(out, "\n{}", try_it_yourself(url.expose()))?;
+    writeln!(out, "\n{}", try_it_yourself(url.expose_secret()))?;
     Ok(ok)
 }
 
@@ -258,70 +260,12 @@ pub async fn audit_show(settings: &Settings, r#ref: &str, out: &mut dyn Write) -
     Ok(true)
 }
 
-/// Slack settings from the environment: none, or a complete set (a half-configured Slack is an
-/// error that names what is missing).
-pub fn slack_from_env() -> anyhow::Result<Option<crate::server::SlackSettings>> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let (secret, token) = (var("SLACK_SIGNING_SECRET"), var("SLACK_BOT_TOKEN"));
-    match (secret, token) {
-        (None, None) => Ok(None),
-        (Some(secret), Some(bot_token)) => Ok(Some(crate::server::SlackSettings {
-            signing_secrets: secret
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
-            bot_token,
-            app_token: var("SLACK_APP_TOKEN"),
-            api_url: var("SLACK_API_URL").unwrap_or_else(|| "https://slack.com/api".to_string()),
-        })),
-        (Some(_), None) => {
-            anyhow::bail!("SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not: set both to serve Slack")
-        }
-        (None, Some(_)) => {
-            anyhow::bail!("SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: set both to serve Slack")
-        }
-    }
-}
-
-/// Discord settings from the environment: none, or a complete set.
-pub fn discord_from_env(gateway: bool) -> anyhow::Result<Option<crate::server::DiscordSettings>> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let names = ["DISCORD_PUBLIC_KEY", "DISCORD_APPLICATION_ID", "DISCORD_BOT_TOKEN"];
-    let values: Vec<Option<String>> = names.iter().map(|n| var(n)).collect();
-    if values.iter().all(Option::is_none) {
-        anyhow::ensure!(
-            !gateway,
-            "--discord-gateway needs DISCORD_PUBLIC_KEY, DISCORD_APPLICATION_ID and DISCORD_BOT_TOKEN"
-        );
-        return Ok(None);
-    }
-    let missing: Vec<&str> = names
-        .iter()
-        .zip(&values)
-        .filter(|(_, v)| v.is_none())
-        .map(|(n, _)| *n)
-        .collect();
-    anyhow::ensure!(
-        missing.is_empty(),
-        "Discord is half configured: set {} as well",
-        missing.join(" and ")
-    );
-    let mut values = values.into_iter().flatten();
-    Ok(Some(crate::server::DiscordSettings {
-        public_key: values.next().unwrap_or_default(),
-        application_id: values.next().unwrap_or_default(),
-        bot_token: values.next().unwrap_or_default(),
-        api_base: var("DISCORD_API_BASE").unwrap_or_else(|| "https://discord.com".to_string()),
-        gateway,
-    }))
-}
-
 /// `countersign serve`: runs until SIGTERM or Ctrl-C, then shuts down gracefully.
-pub async fn serve(settings: &Settings, listen: std::net::SocketAddr, gateway: bool) -> anyhow::Result<()> {
-    let slack = slack_from_env()?;
-    let discord = discord_from_env(gateway)?;
-    let api = api::api_from_env()?;
+pub async fn serve(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
+    let slack = args.slack.settings()?;
+    let discord = args.discord.settings(args.discord_gateway)?;
+    let api = args.api.settings()?;
+    let listen = args.listen;
     let pool = connect_migrated(settings).await?;
     let engine = engine(settings, pool).await?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -341,15 +285,11 @@ pub async fn serve(settings: &Settings, listen: std::net::SocketAddr, gateway: b
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let running = crate::server::start(engine, clock, serve, listener).await?;
     shutdown_signal().await;
-    let drain = std::env::var("COUNTERSIGN_SHUTDOWN_DRAIN_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
     tracing::info!(
-        drain_ms = drain,
+        drain_ms = args.shutdown_drain_ms,
         "shutting down: /readyz is now false; finishing requests in flight"
     );
-    running.shutdown_after(std::time::Duration::from_millis(drain)).await;
+    running.shutdown_after(args.drain()).await;
     tracing::info!("shut down cleanly");
     Ok(())
 }
@@ -376,14 +316,10 @@ async fn shutdown_signal() {
 }
 
 /// `countersign discord register [--guild ID]`: registers /approval through the API.
-pub async fn discord_register(guild: Option<&str>) -> anyhow::Result<()> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let token = var("DISCORD_BOT_TOKEN")
-        .context("DISCORD_BOT_TOKEN is not set: copy the bot token from the Developer Portal")?;
-    let app = var("DISCORD_APPLICATION_ID")
-        .context("DISCORD_APPLICATION_ID is not set: copy it from the Developer Portal")?;
-    let base = var("DISCORD_API_BASE").unwrap_or_else(|| "https://discord.com".to_string());
-    let api = crate::chat::discord::DiscordApi::new(&base, &token, &app)?;
+pub async fn discord_register(discord: &DiscordArgs, guild: Option<&str>) -> anyhow::Result<()> {
+    let token = discord.require_bot_token()?;
+    let app = discord.require_application_id()?;
+    let api = crate::chat::discord::DiscordApi::new(&discord.api_base(), token.expose_secret(), &app)?;
     let commands = serde_json::json!([crate::chat::discord::components::approval_command()]);
     let registered = api
         .register_commands(guild, &commands)
@@ -410,14 +346,21 @@ pub async fn digest_preview(settings: &Settings, owner: &str) -> anyhow::Result<
 
 /// `countersign digest send OWNER`: sends the digest now and delivers it through the platforms
 /// configured in this shell before returning.
-pub async fn digest_send(settings: &Settings, owner: &str) -> anyhow::Result<()> {
+pub async fn digest_send(
+    settings: &Settings,
+    slack: &SlackArgs,
+    discord: &DiscordArgs,
+    owner: &str,
+) -> anyhow::Result<()> {
     let pool = connect_migrated(settings).await?;
     let engine = engine(settings, pool.clone()).await?;
-    let slack = slack_from_env()?
-        .map(|s| crate::chat::slack::SlackApi::new(&s.api_url, &s.bot_token))
+    let slack = slack
+        .settings()?
+        .map(|s| crate::chat::slack::SlackApi::new(&s.api_url, s.bot_token.expose_secret()))
         .transpose()?;
-    let discord = discord_from_env(false)?
-        .map(|d| crate::chat::discord::DiscordApi::new(&d.api_base, &d.bot_token, &d.application_id))
+    let discord = discord
+        .settings(false)?
+        .map(|d| crate::chat::discord::DiscordApi::new(&d.api_base, d.bot_token.expose_secret(), &d.application_id))
         .transpose()?;
     let mut platforms = crate::chat::platform::Platforms::none();
     if let Some(api) = slack {

@@ -1,33 +1,46 @@
 //! Settings from flags and the environment. Secrets are held here and never printed.
 
+mod serve;
+
+pub use serve::{ApiArgs, DiscordArgs, ServeArgs, SlackArgs};
+
+use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::path::PathBuf;
 
-/// A database URL whose password never reaches a log or an error message.
+/// A database URL whose password never reaches a log or an error message: `Debug` and
+/// `Display` show it with the password masked, and the URL itself only through `expose_secret`.
 #[derive(Clone)]
-pub struct DatabaseUrl(String);
+pub struct DatabaseUrl(SecretString);
 
 impl DatabaseUrl {
     /// Wraps a URL.
     pub fn new(url: impl Into<String>) -> Self {
-        DatabaseUrl(url.into())
+        DatabaseUrl(SecretString::from(url.into()))
     }
 
+    /// For clap: any text is taken, and checked when connecting.
+    fn parse(url: &str) -> Result<Self, std::convert::Infallible> {
+        Ok(DatabaseUrl::new(url))
+    }
+}
+
+impl ExposeSecret<str> for DatabaseUrl {
     /// The URL itself, for connecting only.
-    pub fn expose(&self) -> &str {
-        &self.0
+    fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
     }
 }
 
 impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact(&self.0))
+        f.write_str(&redact(self.0.expose_secret()))
     }
 }
 
 impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact(&self.0))
+        f.write_str(&redact(self.0.expose_secret()))
     }
 }
 
@@ -46,12 +59,31 @@ pub fn redact(url: &str) -> String {
 }
 
 /// What every subcommand may need.
-#[derive(Clone, Debug)]
+#[derive(clap::Args, Clone, Debug)]
 pub struct Settings {
-    /// Where Postgres is, when a command needs it.
+    /// Postgres URL (13 or later).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        global = true,
+        hide_env_values = true,
+        value_parser = DatabaseUrl::parse
+    )]
     pub database_url: Option<DatabaseUrl>,
-    /// The commands/ directory.
+    /// The directory with people.toml and one <workflow>.toml per workflow.
+    #[arg(
+        long = "commands",
+        env = "COUNTERSIGN_COMMANDS",
+        global = true,
+        default_value = "./commands"
+    )]
     pub commands: PathBuf,
+    /// `json` for one JSON object a line on standard error; readable text otherwise.
+    #[arg(long, env = "COUNTERSIGN_LOG_FORMAT", global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// What to log, as tracing's filter directives [default: warn,countersign=info].
+    #[arg(long = "log", env = "RUST_LOG", global = true, value_name = "FILTER")]
+    pub log: Option<String>,
 }
 
 impl Settings {
@@ -68,11 +100,19 @@ impl Settings {
 
 /// Logs through tracing on standard error: readable on a terminal, one JSON object a line when
 /// `COUNTERSIGN_LOG_FORMAT=json`. `RUST_LOG` sets the level (default: info for `serve`'s own
-/// events, warnings from libraries). Secrets never reach a log: settings print them as hidden.
-pub fn init_logging() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,countersign=info".into());
-    let json = std::env::var("COUNTERSIGN_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+/// events, warnings from libraries); a filter that does not parse falls back to the default, as
+/// it always has. Secrets never reach a log: settings print them as hidden.
+pub fn init_logging(settings: &Settings) {
+    let filter = settings
+        .log
+        .as_deref()
+        .filter(|f| !f.trim().is_empty())
+        .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| "warn,countersign=info".into());
+    let json = settings
+        .log_format
+        .as_deref()
+        .is_some_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -4,7 +4,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use countersign::audit::{ExportFilter, ExportFormat};
 use countersign::cli;
-use countersign::config::{DatabaseUrl, Settings};
+use countersign::config::{DiscordArgs, ServeArgs, Settings, SlackArgs};
+use secrecy::ExposeSecret as _;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,17 +14,8 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "countersign", version, about, long_about = None)]
 struct Cli {
-    /// Postgres URL (13 or later).
-    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
-    database_url: Option<String>,
-    /// The directory with people.toml and one <workflow>.toml per workflow.
-    #[arg(
-        long = "commands",
-        env = "COUNTERSIGN_COMMANDS",
-        global = true,
-        default_value = "./commands"
-    )]
-    commands: PathBuf,
+    #[command(flatten)]
+    settings: Settings,
     #[command(subcommand)]
     command: Command,
 }
@@ -51,14 +43,7 @@ enum Command {
         person: String,
     },
     /// Serve Slack, Discord, the HTTP API and the health routes; Socket Mode when SLACK_APP_TOKEN is set.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "COUNTERSIGN_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-        /// Also connect to the Discord gateway (one replica at a time holds it).
-        #[arg(long)]
-        discord_gateway: bool,
-    },
+    Serve(Box<ServeArgs>),
     /// Owners' health digests.
     Digest {
         #[command(subcommand)]
@@ -91,6 +76,14 @@ enum TokenCommand {
         /// How long it is valid: 30m, 1h, 7d ... (at most a year).
         #[arg(long, default_value = "1h")]
         ttl: String,
+        /// The shared secret the server checks HS256 tokens with.
+        #[arg(
+            long = "api-jwt-secret",
+            env = "COUNTERSIGN_API_JWT_SECRET",
+            hide_env_values = true,
+            value_parser = |s: &str| Ok::<_, std::convert::Infallible>(secrecy::SecretString::from(s))
+        )]
+        secret: Option<secrecy::SecretString>,
     },
 }
 
@@ -131,6 +124,10 @@ enum DigestCommand {
     Send {
         /// The owner team, from people.toml.
         owner: String,
+        #[command(flatten)]
+        slack: SlackArgs,
+        #[command(flatten)]
+        discord: DiscordArgs,
     },
 }
 
@@ -141,6 +138,8 @@ enum DiscordCommand {
         /// A guild id; without it the command is registered globally.
         #[arg(long)]
         guild: Option<String>,
+        #[command(flatten)]
+        discord: DiscordArgs,
     },
 }
 
@@ -160,14 +159,11 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<bool> {
-    let settings = Settings {
-        database_url: cli.database_url.map(DatabaseUrl::new),
-        commands: cli.commands,
-    };
+    let settings = cli.settings;
     let mut out = std::io::stdout();
     match cli.command {
         Command::Migrate => {
-            let pool = countersign::store::connect(settings.require_database()?.expose(), 2).await?;
+            let pool = countersign::store::connect(settings.require_database()?.expose_secret(), 2).await?;
             countersign::store::migrate(&pool).await?;
             println!("Migrations applied.");
             Ok(true)
@@ -184,19 +180,18 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Demo => cli::demo(&settings, &mut out).await,
         Command::Console { person } => cli::console(&settings, &person).await.map(|()| true),
-        Command::Serve {
-            listen,
-            discord_gateway,
-        } => cli::serve(&settings, listen, discord_gateway).await.map(|()| true),
+        Command::Serve(args) => cli::serve(&settings, &args).await.map(|()| true),
         Command::Discord {
-            command: DiscordCommand::Register { guild },
-        } => cli::discord_register(guild.as_deref()).await.map(|()| true),
+            command: DiscordCommand::Register { guild, discord },
+        } => cli::discord_register(&discord, guild.as_deref()).await.map(|()| true),
         Command::Digest {
             command: DigestCommand::Preview { owner },
         } => cli::digest_preview(&settings, &owner).await.map(|()| true),
         Command::Digest {
-            command: DigestCommand::Send { owner },
-        } => cli::digest_send(&settings, &owner).await.map(|()| true),
+            command: DigestCommand::Send { owner, slack, discord },
+        } => cli::digest_send(&settings, &slack, &discord, &owner)
+            .await
+            .map(|()| true),
         Command::Audit { command } => match command {
             AuditCommand::Verify => cli::audit_verify(&settings, &mut out).await,
             AuditCommand::Export {
@@ -212,9 +207,12 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             AuditCommand::Show { r#ref } => cli::audit_show(&settings, &r#ref, &mut out).await,
         },
         Command::Token {
-            command: TokenCommand::Issue { sub, ttl },
+            command: TokenCommand::Issue { sub, ttl, secret },
         } => {
-            println!("{}", cli::api::token_issue(&settings.commands, &sub, &ttl)?);
+            println!(
+                "{}",
+                cli::api::token_issue(&settings.commands, secret.as_ref(), &sub, &ttl)?
+            );
             Ok(true)
         }
     }
@@ -237,8 +235,10 @@ fn closed_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn main() -> ExitCode {
-    countersign::config::init_logging();
+    // Logging is configured by flags too, so it starts once they are parsed; clap reports its
+    // own errors without it.
     let cli = Cli::parse();
+    countersign::config::init_logging(&cli.settings);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -15,22 +15,25 @@ use crate::engine::Engine;
 use crate::http::{self, Health};
 use crate::outbox::{OutboxConfig, Worker};
 use crate::{audit, clock::Clock};
+use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Slack settings (from `SLACK_*`).
 #[derive(Clone)]
 pub struct SlackSettings {
     /// Signing secrets; two during a rotation.
-    pub signing_secrets: Vec<String>,
+    pub signing_secrets: Vec<SecretString>,
     /// `xoxb-...`.
-    pub bot_token: String,
+    pub bot_token: SecretString,
     /// `xapp-...`: Socket Mode when present.
-    pub app_token: Option<String>,
+    pub app_token: Option<SecretString>,
     /// The Web API base URL.
     pub api_url: String,
 }
@@ -57,7 +60,7 @@ pub struct DiscordSettings {
     /// The application id.
     pub application_id: String,
     /// The bot token.
-    pub bot_token: String,
+    pub bot_token: SecretString,
     /// The API base URL (`https://discord.com`).
     pub api_base: String,
     /// Also connect to the gateway (one replica at a time).
@@ -77,15 +80,18 @@ impl std::fmt::Debug for DiscordSettings {
 
 /// Writes the counts of the unauthenticated refusals that were not recorded one by one, once
 /// their minute is over, even when no further refusal comes to trigger it.
-fn spawn_refusal_counts(engine: Engine, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+fn spawn_refusal_counts(tasks: &TaskTracker, engine: Engine, every: Duration, stop: CancellationToken) {
+    tasks.spawn(async move {
         loop {
-            tokio::time::sleep(every).await;
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
             if let Err(e) = engine.flush_refusal_counts().await {
                 tracing::warn!(error = %format!("{e:#}"), "could not record refusal counts; will retry");
             }
         }
-    })
+    });
 }
 
 /// Everything `serve` needs besides the engine.
@@ -122,9 +128,11 @@ pub struct ApiSettings {
 pub struct Running {
     /// The address it listens on.
     pub addr: SocketAddr,
-    stop: tokio::sync::watch::Sender<bool>,
+    stop: CancellationToken,
+    // A server dropped without `shutdown` stops its tasks too, rather than running on unseen.
+    _stop_on_drop: tokio_util::sync::DropGuard,
     accepting: Arc<AtomicBool>,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: TaskTracker,
     http: JoinHandle<std::io::Result<()>>,
     engine: Engine,
 }
@@ -141,16 +149,18 @@ impl Running {
     /// Stops taking requests, finishes those in flight and the outbox round in hand, then returns.
     pub async fn shutdown(self) {
         self.accepting.store(false, Ordering::SeqCst);
-        let _ = self.stop.send(true);
+        self.stop.cancel();
+        // Requests in flight are waited for however long they take, as a client holds each.
         let _ = self.http.await;
-        let mut tasks = self.tasks.into_iter();
-        // The outbox worker finishes its round; the sealer and the sweep hold nothing in flight.
-        if let Some(worker) = tasks.next() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
-        }
-        for t in tasks {
-            t.abort();
-            let _ = t.await;
+        // Each task stops at its next check: the outbox worker after its round in hand, the
+        // sealer, the scheduler and the refusal counts after the pass in hand, the Slack and
+        // Discord connections at once. The bound is for a platform that never answers.
+        self.tasks.close();
+        if tokio::time::timeout(Duration::from_secs(10), self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background tasks were still running 10 seconds after shutdown began; not waiting for them");
         }
         // A minute of counted refusals still open is recorded now rather than lost.
         if let Err(e) = self.engine.flush_all_refusal_counts().await {
@@ -167,16 +177,23 @@ pub async fn start(
     listener: TcpListener,
 ) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stop = CancellationToken::new();
+    let tasks = TaskTracker::new();
     let accepting = Arc::new(AtomicBool::new(true));
     let slack_api = match &settings.slack {
         // Each call ends well within the delivery deadline, so a round is never cut short by
         // one slow answer.
-        Some(s) => Some(SlackApi::new(&s.api_url, &s.bot_token)?.with_timeout(settings.outbox.deadline / 3)),
+        Some(s) => {
+            Some(SlackApi::new(&s.api_url, s.bot_token.expose_secret())?.with_timeout(settings.outbox.deadline / 3))
+        }
         None => None,
     };
     let discord_api = match &settings.discord {
-        Some(d) => Some(DiscordApi::new(&d.api_base, &d.bot_token, &d.application_id)?),
+        Some(d) => Some(DiscordApi::new(
+            &d.api_base,
+            d.bot_token.expose_secret(),
+            &d.application_id,
+        )?),
         None => None,
     };
     // The one place that names each platform's implementation of the delivery seam.
@@ -197,25 +214,37 @@ pub async fn start(
         clock.clone(),
     );
     let engine = engine.with_outbox_waker(worker.waker());
-    let mut tasks = vec![
-        tokio::spawn(worker.run(stopped.clone())),
-        audit::spawn_sealer(engine.pool().clone(), settings.seal_every),
-        spawn_refusal_counts(engine.clone(), settings.seal_every.max(Duration::from_secs(1))),
-        crate::digest::scheduler::spawn(
-            Scheduler::new(engine.clone(), platforms.configured()),
-            settings.tick_every,
-        ),
-    ];
+    tasks.spawn(worker.run(stop.child_token()));
+    audit::spawn_sealer(&tasks, engine.pool().clone(), settings.seal_every, stop.child_token());
+    spawn_refusal_counts(
+        &tasks,
+        engine.clone(),
+        settings.seal_every.max(Duration::from_secs(1)),
+        stop.child_token(),
+    );
+    crate::digest::scheduler::spawn(
+        &tasks,
+        Scheduler::new(engine.clone(), platforms.configured()),
+        settings.tick_every,
+        stop.child_token(),
+    );
     let slack = match (&settings.slack, slack_api) {
         (Some(s), Some(api)) => {
+            // The verifier keeps its own copy; exposed here, where it is handed over.
+            let secrets: Vec<String> = s.signing_secrets.iter().map(|s| s.expose_secret().to_owned()).collect();
             let app = Arc::new(SlackApp {
                 engine: engine.clone(),
-                verifier: SlackVerifier::new(&s.signing_secrets, clock.clone()),
+                verifier: SlackVerifier::new(&secrets, clock.clone()),
                 api,
                 ack_budget: settings.ack_budget,
             });
             if let Some(token) = &s.app_token {
-                tasks.push(crate::chat::slack::socket::spawn(app.clone(), token.clone()));
+                crate::chat::slack::socket::spawn(
+                    &tasks,
+                    app.clone(),
+                    token.expose_secret().to_owned(),
+                    stop.child_token(),
+                );
             }
             Some(app)
         }
@@ -230,7 +259,12 @@ pub async fn start(
                 ack_budget: settings.ack_budget,
             });
             if d.gateway {
-                tasks.push(crate::chat::discord::gateway::spawn(app.clone(), d.bot_token.clone()));
+                crate::chat::discord::gateway::spawn(
+                    &tasks,
+                    app.clone(),
+                    d.bot_token.expose_secret().to_owned(),
+                    stop.child_token(),
+                );
             }
             Some(app)
         }
@@ -246,16 +280,15 @@ pub async fn start(
         receipts: settings.api.receipts.clone(),
     });
     let router = http::router(health, slack, discord, api).layer(tower_http::trace::TraceLayer::new_for_http());
-    let mut shutdown = stopped;
+    let draining = stop.clone();
     let http = tokio::spawn(async move {
         axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = shutdown.wait_for(|stop| *stop).await;
-            })
+            .with_graceful_shutdown(draining.cancelled_owned())
             .await
     });
     Ok(Running {
         addr,
+        _stop_on_drop: stop.clone().drop_guard(),
         stop,
         accepting,
         tasks,

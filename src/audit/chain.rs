@@ -13,6 +13,8 @@ use anyhow::Context;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// The previous hash of the first entry.
 pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -155,14 +157,23 @@ pub async fn seal(pool: &PgPool) -> anyhow::Result<SealReport> {
     })
 }
 
-/// Seals in the background every `every`, until the returned handle is aborted. Failures are
-/// logged and retried on the next tick: an unsealed entry is still in the log, only not yet chained.
-pub fn spawn_sealer(pool: PgPool, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+/// Seals in the background every `every`, until `stop` is cancelled (a pass in hand is
+/// finished). Failures are logged and retried on the next tick: an unsealed entry is still in
+/// the log, only not yet chained.
+pub fn spawn_sealer(
+    tasks: &TaskTracker,
+    pool: PgPool,
+    every: Duration,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tasks.spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
             if let Err(e) = seal(&pool).await {
                 tracing::warn!(error = %format!("{e:#}"), "audit sealing pass failed; will retry");
             }

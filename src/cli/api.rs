@@ -1,25 +1,8 @@
-//! The API's settings from the environment, and `countersign token issue`.
+//! `countersign token issue`: API tokens for operators.
 
-use crate::api::{auth, ApiAuth, ReceiptSigner};
+use crate::api::{auth, ApiAuth};
 use crate::policy::PersonId;
-use crate::server::ApiSettings;
-use std::path::PathBuf;
-
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// `COUNTERSIGN_API_JWT_SECRET`, `COUNTERSIGN_API_JWT_PUBLIC_KEY` (a PEM path) and
-/// `COUNTERSIGN_RECEIPT_KEY` (a PEM path). Any may be absent; a bad one is an error that says so.
-pub fn api_from_env() -> anyhow::Result<ApiSettings> {
-    let public_key = var("COUNTERSIGN_API_JWT_PUBLIC_KEY").map(PathBuf::from);
-    let auth = ApiAuth::new(var("COUNTERSIGN_API_JWT_SECRET").as_deref(), public_key.as_deref())?;
-    let receipts = match var("COUNTERSIGN_RECEIPT_KEY") {
-        Some(path) => Some(ReceiptSigner::from_pem_file(&PathBuf::from(path))?),
-        None => None,
-    };
-    Ok(ApiSettings { auth, receipts })
-}
+use secrecy::{ExposeSecret, SecretString};
 
 /// Parses a TTL such as `1h`, `30m`, `7d` or `90s`.
 fn parse_ttl(s: &str) -> anyhow::Result<std::time::Duration> {
@@ -34,12 +17,22 @@ fn parse_ttl(s: &str) -> anyhow::Result<std::time::Duration> {
 
 /// `countersign token issue --sub ID --ttl 1h`: an HS256 token for a person or service of
 /// people.toml, signed with `COUNTERSIGN_API_JWT_SECRET`, printed on standard output.
-pub fn token_issue(commands: &std::path::Path, sub: &str, ttl: &str) -> anyhow::Result<String> {
-    let secret = var("COUNTERSIGN_API_JWT_SECRET").ok_or_else(|| {
-        anyhow::anyhow!("COUNTERSIGN_API_JWT_SECRET is not set: it is the secret the server checks HS256 tokens with")
-    })?;
+pub fn token_issue(
+    commands: &std::path::Path,
+    secret: Option<&SecretString>,
+    sub: &str,
+    ttl: &str,
+) -> anyhow::Result<String> {
+    let secret = secret
+        .map(ExposeSecret::expose_secret)
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "COUNTERSIGN_API_JWT_SECRET is not set: it is the secret the server checks HS256 tokens with"
+            )
+        })?;
     // The same checks the server applies to the secret.
-    ApiAuth::new(Some(&secret), None)?;
+    ApiAuth::new(Some(secret), None)?;
     let policy = super::load_policy(commands)?;
     let known = PersonId::parse(sub)
         .ok()
@@ -49,7 +42,7 @@ pub fn token_issue(commands: &std::path::Path, sub: &str, ttl: &str) -> anyhow::
         "`{sub}` is not a person or service in {}/people.toml: a token for it would be refused",
         commands.display()
     );
-    auth::issue_hs256(&secret, sub, chrono::Utc::now(), parse_ttl(ttl)?)
+    auth::issue_hs256(secret, sub, chrono::Utc::now(), parse_ttl(ttl)?)
 }
 
 #[cfg(test)]

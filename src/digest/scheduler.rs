@@ -12,6 +12,8 @@ use crate::policy::{DigestSchedule, Team, TeamId};
 use anyhow::Context;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// What one tick did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -184,13 +186,22 @@ impl Scheduler {
     }
 }
 
-/// Ticks every `every` until the task is aborted; failures are logged and retried next tick.
-pub fn spawn(scheduler: Scheduler, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+/// Ticks every `every` until `stop` is cancelled; failures are logged and retried next tick. A
+/// tick in hand is finished, so no digest is left half sent.
+pub fn spawn(
+    tasks: &TaskTracker,
+    scheduler: Scheduler,
+    every: std::time::Duration,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tasks.spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
             match scheduler.tick().await {
                 Ok(r) if !r.digests.is_empty() || r.reminders > 0 || r.expired > 0 => {
                     tracing::info!(

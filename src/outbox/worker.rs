@@ -173,9 +173,9 @@ impl<D: Deliverer> Worker<D> {
         self.bell.clone()
     }
 
-    /// Runs until `stop` turns true, finishing the rounds in hand first. Several rounds run at
+    /// Runs until `stop` is cancelled, finishing the rounds in hand first. Several rounds run at
     /// once (`parallel`), so one round's commits and platform calls overlap another's.
-    pub async fn run(self, stop: tokio::sync::watch::Receiver<bool>) {
+    pub async fn run(self, stop: tokio_util::sync::CancellationToken) {
         let me = Arc::new(self);
         let loops: Vec<_> = (0..me.config.parallel.max(1))
             .map(|_| tokio::spawn(me.clone().rounds(stop.clone())))
@@ -185,9 +185,9 @@ impl<D: Deliverer> Worker<D> {
         }
     }
 
-    async fn rounds(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    async fn rounds(self: Arc<Self>, stop: tokio_util::sync::CancellationToken) {
         loop {
-            if *stop.borrow() {
+            if stop.is_cancelled() {
                 return;
             }
             let worked = match self.next_round().await {
@@ -201,7 +201,7 @@ impl<D: Deliverer> Worker<D> {
                 continue;
             }
             tokio::select! {
-                _ = stop.changed() => {}
+                _ = stop.cancelled() => {}
                 _ = self.bell.rung() => {}
                 _ = tokio::time::sleep(self.config.poll) => {}
             }

@@ -21,6 +21,7 @@ mod idempotency;
 mod operations;
 mod outbox_worker;
 mod refusals;
+mod settings;
 mod slack_buttons;
 mod slack_conformance;
 mod slack_e2e;

@@ -7,6 +7,7 @@ use countersign::outbox::{self, Deliverer, DeliveryError, Intent, Job, OutboxCon
 use sqlx::PgPool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 /// Records what it delivers; card updates of `slow_ref` take a while.
 #[derive(Default)]
@@ -74,12 +75,12 @@ async fn until_delivered(recorder: &Recorder, n: usize) -> Vec<i64> {
     }
 }
 
-fn start(pool: &PgPool, recorder: Arc<Recorder>) -> (Arc<outbox::Doorbell>, tokio::sync::watch::Sender<bool>) {
+fn start(pool: &PgPool, recorder: Arc<Recorder>) -> (Arc<outbox::Doorbell>, CancellationToken) {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let worker = Worker::new(pool.clone(), recorder, rarely_searching(), clock);
     let bell = worker.waker();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(worker.run(stopped));
+    let stop = CancellationToken::new();
+    tokio::spawn(worker.run(stop.clone()));
     (bell, stop)
 }
 

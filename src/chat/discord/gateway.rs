@@ -10,6 +10,8 @@ use serenity::Client;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 struct Handler {
     app: Arc<DiscordApp>,
@@ -50,31 +52,47 @@ impl EventHandler for Handler {
     }
 }
 
-/// Waits for the gateway lock, then connects; retries after any disconnection.
-pub fn spawn(app: Arc<DiscordApp>, token: String) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            if let Err(e) = hold_and_run(&app, &token).await {
+/// Waits for the gateway lock, then connects; retries after any disconnection, until `stop` is
+/// cancelled.
+pub fn spawn(tasks: &TaskTracker, app: Arc<DiscordApp>, token: String, stop: CancellationToken) -> JoinHandle<()> {
+    tasks.spawn(async move {
+        while !stop.is_cancelled() {
+            if let Err(e) = hold_and_run(&app, &token, &stop).await {
                 tracing::warn!(error = %format!("{e:#}"), "Discord gateway stopped; retrying in 10 seconds");
             }
-            tokio::time::sleep(Duration::from_secs(10)).await;
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+            }
         }
     })
 }
 
-async fn hold_and_run(app: &Arc<DiscordApp>, token: &str) -> anyhow::Result<()> {
+async fn hold_and_run(app: &Arc<DiscordApp>, token: &str, stop: &CancellationToken) -> anyhow::Result<()> {
     let held = loop {
         if let Some(held) = locks::try_hold(app.engine.pool(), Lock::DiscordGateway).await? {
             break held;
         }
         tracing::debug!("another replica holds the Discord gateway");
-        tokio::time::sleep(Duration::from_secs(10)).await;
+        tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+        }
     };
     tracing::info!("this replica holds the Discord gateway");
     let mut client = Client::builder(token, GatewayIntents::GUILDS | GatewayIntents::DIRECT_MESSAGES)
         .event_handler(Handler { app: app.clone() })
         .await?;
-    let result = client.start().await;
+    let shards = client.shard_manager.clone();
+    // The shards are told to close, so that the lock below is released only once this replica
+    // no longer answers interactions.
+    let result = tokio::select! {
+        r = client.start() => r,
+        _ = stop.cancelled() => {
+            shards.shutdown_all().await;
+            Ok(())
+        }
+    };
     let _ = held.release_now().await;
     Ok(result?)
 }

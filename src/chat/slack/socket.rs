@@ -9,17 +9,20 @@ use super::{commands, interactions};
 use slack_morphism::prelude::*;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-/// Connects with the app-level token (`xapp-...`) and serves until the task is aborted.
-pub fn spawn(app: Arc<SlackApp>, app_token: String) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        if let Err(e) = run(app, app_token).await {
+/// Connects with the app-level token (`xapp-...`) and serves until `stop` is cancelled, then
+/// closes its connections.
+pub fn spawn(tasks: &TaskTracker, app: Arc<SlackApp>, app_token: String, stop: CancellationToken) -> JoinHandle<()> {
+    tasks.spawn(async move {
+        if let Err(e) = run(app, app_token, stop).await {
             tracing::error!(error = %format!("{e:#}"), "Slack Socket Mode stopped; HTTP routes still serve");
         }
     })
 }
 
-async fn run(app: Arc<SlackApp>, app_token: String) -> anyhow::Result<()> {
+async fn run(app: Arc<SlackApp>, app_token: String, stop: CancellationToken) -> anyhow::Result<()> {
     let client = Arc::new(SlackClient::new(SlackClientHyperConnector::new()?));
     let environment = Arc::new(SlackClientEventsListenerEnvironment::new(client).with_user_state(app));
     let callbacks = SlackSocketModeListenerCallbacks::new()
@@ -27,12 +30,15 @@ async fn run(app: Arc<SlackApp>, app_token: String) -> anyhow::Result<()> {
         .with_interaction_events(on_interaction)
         .with_push_events(on_push);
     let listener = SlackClientSocketModeListener::new(&SlackClientSocketModeConfig::new(), environment, callbacks);
-    listener
-        .listen_for(&SlackApiToken::new(SlackApiTokenValue(app_token)))
-        .await?;
+    let token = SlackApiToken::new(SlackApiTokenValue(app_token));
+    tokio::select! {
+        listening = listener.listen_for(&token) => listening?,
+        _ = stop.cancelled() => return Ok(()),
+    }
     listener.start().await;
     tracing::info!("Slack Socket Mode connected");
-    std::future::pending::<()>().await;
+    stop.cancelled().await;
+    listener.shutdown().await;
     Ok(())
 }
 

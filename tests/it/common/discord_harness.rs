@@ -59,7 +59,7 @@ impl DiscordBot {
             discord: Some(DiscordSettings {
                 public_key: public,
                 application_id: APPLICATION_ID.to_string(),
-                bot_token: BOT_TOKEN.to_string(),
+                bot_token: BOT_TOKEN.into(),
                 api_base: fake.base_url(),
                 gateway: false,
             }),

@@ -70,8 +70,8 @@ impl SlackBot {
         let settings = ServeSettings {
             listen: "127.0.0.1:0".parse().unwrap(),
             slack: Some(SlackSettings {
-                signing_secrets: vec![SECRET.to_string()],
-                bot_token: DEFAULT_TOKEN.to_string(),
+                signing_secrets: vec![SECRET.into()],
+                bot_token: DEFAULT_TOKEN.into(),
                 app_token: None,
                 api_url: fake.api_url(),
             }),
