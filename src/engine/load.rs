@@ -60,30 +60,21 @@ pub(super) fn groups_to(groups: &[ApprovalGroup]) -> Vec<StoredGroup> {
         .collect()
 }
 
-fn person(id: &str) -> anyhow::Result<PersonId> {
-    PersonId::parse(id).map_err(anyhow::Error::msg)
-}
-
 /// Builds the domain model from rows.
 fn domain(row: &RequestRow, version: &VersionRow, votes: &[VoteRow]) -> anyhow::Result<Request> {
     let mut approvals = Vec::new();
     let mut voters = BTreeSet::new();
     for v in votes {
-        voters.insert(person(&v.voter)?);
+        voters.insert(v.voter.clone());
         if rows::is_approval(v) {
-            let roles = v
-                .roles
-                .iter()
-                .map(|r| Role::parse(r).map_err(anyhow::Error::msg))
-                .collect::<Result<_, _>>()?;
             approvals.push(Approval {
-                voter: person(&v.voter)?,
-                roles,
+                voter: v.voter.clone(),
+                roles: v.roles.iter().cloned().collect(),
             });
         }
     }
     Ok(Request {
-        requester: person(&row.requester)?,
+        requester: row.requester.clone(),
         version: u32::try_from(row.version).context("negative version")?,
         status: row.status,
         groups: groups_from(&version.groups.0)?,
@@ -174,12 +165,12 @@ impl Engine {
             .votes
             .iter()
             .find(|v| v.kind == VoteKind::Reject)
-            .map(|v| (self.person_ref(&v.voter), v.reason.clone().unwrap_or_default()));
+            .map(|v| (self.person_ref(v.voter.as_str()), v.reason.clone().unwrap_or_default()));
         RequestView {
             r#ref: l.row.r#ref.clone(),
             workflow: l.row.workflow.clone(),
             workflow_title: wf.map(|w| w.title.clone()).unwrap_or_else(|| l.row.workflow.clone()),
-            requester: self.person_ref(&l.row.requester),
+            requester: self.person_ref(l.row.requester.as_str()),
             version: l.row.version,
             status: l.domain.status,
             fields: field_views(wf, &l.version),

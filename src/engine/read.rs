@@ -99,7 +99,7 @@ impl Engine {
         // audit entry keeps the true reason (not_permitted).
         let unseen = |r: &Ref| format!("There is no request {r} that you may see.");
         let (audited, told) = match (&row, &parsed) {
-            (Some(row), _) if may_view(&ctx.actor, self.policy.workflow(&row.workflow), &row.requester) => {
+            (Some(row), _) if may_view(&ctx.actor, self.policy.workflow(&row.workflow), row.requester.as_str()) => {
                 return Ok(Ok(row.clone()));
             }
             (Some(row), Ok(r)) => {

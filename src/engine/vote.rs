@@ -69,10 +69,10 @@ impl Engine {
         let now = self.clock.now();
         let reason = reason.map(str::trim).filter(|r| !r.is_empty());
         let vote = VoteRow {
-            voter: voter.person.to_string(),
+            voter: voter.person.clone(),
             identity: voter.identity.to_string(),
             kind,
-            roles: voter.roles.iter().map(|r| r.to_string()).collect(),
+            roles: voter.roles.iter().cloned().collect(),
             reason: reason.map(str::to_owned),
             at: now,
         };

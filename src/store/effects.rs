@@ -4,6 +4,7 @@
 //! every approver in one insert.
 
 use super::requests::{Decision, VoteRow};
+use crate::policy::Role;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -184,7 +185,7 @@ pub async fn write(conn: &mut PgConnection, effects: &Effects<'_>) -> anyhow::Re
         vote.map(|v| v.voter.as_str()),
         vote.map(|v| v.identity.as_str()),
         vote.map(|v| v.kind.as_str()),
-        vote.map(|v| v.roles.as_slice()),
+        vote.map(|v| v.roles.as_slice()) as Option<&[Role]>,
         vote.and_then(|v| v.reason.as_deref()),
         vote.map(|v| v.at),
         d.map(|d| d.request_id),

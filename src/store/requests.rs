@@ -2,7 +2,7 @@
 
 use crate::approval::{Status, VoteKind};
 use crate::chat::address::ChatPlace;
-use crate::policy::Fields;
+use crate::policy::{Fields, PersonId, Role};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -28,7 +28,7 @@ pub struct RequestRow {
     /// Workflow id.
     pub workflow: String,
     /// Requester's person id.
-    pub requester: String,
+    pub requester: PersonId,
     /// Identity the request was opened through.
     pub requester_identity: String,
     /// Where it stands.
@@ -82,13 +82,13 @@ pub struct PreviousVersion {
 #[derive(Clone, Debug, FromRow, Deserialize)]
 pub struct VoteRow {
     /// Voter's person id.
-    pub voter: String,
+    pub voter: PersonId,
     /// Identity voted through.
     pub identity: String,
     /// Approve or reject.
     pub kind: VoteKind,
     /// The voter's roles when voting.
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     /// A reject's reason.
     pub reason: Option<String>,
     /// When.
@@ -164,7 +164,8 @@ pub async fn insert_version(conn: &mut PgConnection, request_id: i64, v: &Versio
 pub async fn lock(conn: &mut PgConnection, r#ref: &str) -> anyhow::Result<Option<RequestRow>> {
     sqlx::query_as!(
         RequestRow,
-        r#"SELECT id, ref AS "ref", workflow, requester, requester_identity, status AS "status: Status", version,
+        r#"SELECT id, ref AS "ref", workflow, requester AS "requester: PersonId", requester_identity,
+                  status AS "status: Status", version,
                   created_at, expires_at, decided_at, origin AS "origin: Json<ChatPlace>"
            FROM requests WHERE ref = $1 FOR UPDATE"#,
         r#ref
@@ -178,7 +179,8 @@ pub async fn lock(conn: &mut PgConnection, r#ref: &str) -> anyhow::Result<Option
 pub async fn find(db: impl PgExecutor<'_>, r#ref: &str) -> anyhow::Result<Option<RequestRow>> {
     sqlx::query_as!(
         RequestRow,
-        r#"SELECT id, ref AS "ref", workflow, requester, requester_identity, status AS "status: Status", version,
+        r#"SELECT id, ref AS "ref", workflow, requester AS "requester: PersonId", requester_identity,
+                  status AS "status: Status", version,
                   created_at, expires_at, decided_at, origin AS "origin: Json<ChatPlace>"
            FROM requests WHERE ref = $1"#,
         r#ref

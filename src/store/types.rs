@@ -4,9 +4,10 @@
 
 use crate::approval::{Status, VoteKind};
 use crate::chat::address::Platform;
+use crate::policy::{PersonId, Role};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
-use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
+use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueRef};
 use sqlx::{Decode, Encode, Postgres, Type};
 
 /// Stores `$t` as `text` through `$name(self) -> &str` and reads it back with `$parse(&str)`.
@@ -24,7 +25,7 @@ macro_rules! text_word {
 
         impl Encode<'_, Postgres> for $t {
             fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
-                <&str as Encode<Postgres>>::encode($name(*self), buf)
+                <&str as Encode<Postgres>>::encode($name(self), buf)
             }
         }
 
@@ -34,15 +35,24 @@ macro_rules! text_word {
                 $parse(text).ok_or_else(|| format!("unknown {} {text:?} in the database", $what).into())
             }
         }
+
+        impl PgHasArrayType for $t {
+            fn array_type_info() -> PgTypeInfo {
+                <&str as PgHasArrayType>::array_type_info()
+            }
+        }
     };
 }
 
-text_word!(Status, "request status", Status::as_str, |s: &str| s
+text_word!(Status, "request status", |s: &Status| s.as_str(), |s: &str| s
     .parse::<Status>()
     .ok());
-text_word!(VoteKind, "vote kind", VoteKind::as_str, |s: &str| match s {
+text_word!(VoteKind, "vote kind", |k: &VoteKind| k.as_str(), |s: &str| match s {
     "approve" => Some(VoteKind::Approve),
     "reject" => Some(VoteKind::Reject),
     _ => None,
 });
-text_word!(Platform, "platform", Platform::as_str, Platform::parse);
+text_word!(Platform, "platform", |p: &Platform| p.as_str(), Platform::parse);
+text_word!(PersonId, "person id", PersonId::as_str, |s: &str| PersonId::parse(s)
+    .ok());
+text_word!(Role, "role", Role::as_str, |s: &str| Role::parse(s).ok());
