@@ -385,9 +385,9 @@ pub(crate) fn record_metrics(outcome: &Outcome) {
 }
 
 /// What an audit entry is about: a ref and, when known, its version and rule.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Subject<'a> {
-    r#ref: Option<&'a str>,
+    r#ref: Option<String>,
     workflow: Option<&'a str>,
     version: Option<i32>,
     rule: Option<&'a str>,
@@ -396,7 +396,7 @@ struct Subject<'a> {
 
 impl Subject<'_> {
     fn fill(&self, e: &mut NewEntry) {
-        e.r#ref = self.r#ref.map(str::to_owned);
+        e.r#ref = self.r#ref.clone();
         e.version = self.version;
         e.rule = self.rule.map(str::to_owned);
         e.policy_hash = self.policy_hash.map(str::to_owned);

@@ -27,7 +27,7 @@ impl Loaded {
     /// The audit subject for this request's current version.
     pub fn subject(&self) -> Subject<'_> {
         Subject {
-            r#ref: Some(&self.row.r#ref),
+            r#ref: Some(self.row.r#ref.to_string()),
             workflow: Some(&self.row.workflow),
             version: Some(self.row.version),
             rule: Some(&self.version.rule),
@@ -167,7 +167,7 @@ impl Engine {
             .find(|v| v.kind == VoteKind::Reject)
             .map(|v| (self.person_ref(v.voter.as_str()), v.reason.clone().unwrap_or_default()));
         RequestView {
-            r#ref: l.row.r#ref.clone(),
+            r#ref: l.row.r#ref.to_string(),
             workflow: l.row.workflow.clone(),
             workflow_title: wf.map(|w| w.title.clone()).unwrap_or_else(|| l.row.workflow.clone()),
             requester: self.person_ref(l.row.requester.as_str()),

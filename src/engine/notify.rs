@@ -47,7 +47,7 @@ impl Engine {
         if places.is_empty() {
             return;
         }
-        let r#ref = l.row.r#ref.clone();
+        let r#ref = l.row.r#ref.to_string();
         let reach = |person: &Person| places.iter().find_map(|place| person.reach(place));
         if opened {
             for place in &places {
@@ -91,7 +91,7 @@ impl Engine {
         };
         for hook in wf.webhooks.iter().filter(|h| h.events.contains(&event)) {
             work.send(Intent::Webhook {
-                r#ref: l.row.r#ref.clone(),
+                r#ref: l.row.r#ref.to_string(),
                 url: hook.url.clone(),
                 event: event.as_str().to_owned(),
             });

@@ -65,9 +65,9 @@ impl Engine {
             Err(refusal) => return Ok(Err(refusal)),
         };
         let view = self
-            .current_views(std::slice::from_ref(&row.r#ref))
+            .current_views(&[row.r#ref.to_string()])
             .await?
-            .remove(&row.r#ref);
+            .remove(&row.r#ref.to_string());
         Ok(Ok(view.with_context(|| format!("{ref} vanished"))?))
     }
 
@@ -79,7 +79,7 @@ impl Engine {
             Ok(row) => row,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        Ok(Ok(audit::trail(&mut *conn, &row.r#ref).await?))
+        Ok(Ok(audit::trail(&mut *conn, &row.r#ref.to_string()).await?))
     }
 
     /// The request row when the caller may see it; otherwise an audited refusal.
@@ -124,7 +124,7 @@ impl Engine {
         };
         let known = parsed.ok().map(|r| r.to_string());
         let subject = Subject {
-            r#ref: known.as_deref(),
+            r#ref: known.clone(),
             ..Subject::default()
         };
         let mut work = Work::new(conn);
@@ -154,7 +154,7 @@ impl Engine {
         snapshot::by_refs(&self.pool, refs)
             .await?
             .into_iter()
-            .map(|s| Ok((s.row.r#ref.clone(), self.view_of(s)?)))
+            .map(|s| Ok((s.row.r#ref.to_string(), self.view_of(s)?)))
             .collect()
     }
 

@@ -177,7 +177,7 @@ impl Engine {
         };
         let refusal = Refusal::new(reason, message);
         let subject = Subject {
-            r#ref: known.as_deref(),
+            r#ref: known.clone(),
             ..Subject::default()
         };
         self.refuse(work, ctx, action, subject, refusal).await

@@ -1,6 +1,6 @@
 //! Rows of requests, their versions, votes and final decisions.
 
-use crate::approval::{Status, VoteKind};
+use crate::approval::{Ref, Status, VoteKind};
 use crate::chat::address::ChatPlace;
 use crate::policy::{Fields, PersonId, Role};
 use anyhow::Context;
@@ -24,7 +24,7 @@ pub struct RequestRow {
     /// Database id.
     pub id: i64,
     /// `INV-42`.
-    pub r#ref: String,
+    pub r#ref: Ref,
     /// Workflow id.
     pub workflow: String,
     /// Requester's person id.
@@ -164,7 +164,7 @@ pub async fn insert_version(conn: &mut PgConnection, request_id: i64, v: &Versio
 pub async fn lock(conn: &mut PgConnection, r#ref: &str) -> anyhow::Result<Option<RequestRow>> {
     sqlx::query_as!(
         RequestRow,
-        r#"SELECT id, ref AS "ref", workflow, requester AS "requester: PersonId", requester_identity,
+        r#"SELECT id, ref AS "ref: Ref", workflow, requester AS "requester: PersonId", requester_identity,
                   status AS "status: Status", version,
                   created_at, expires_at, decided_at, origin AS "origin: Json<ChatPlace>"
            FROM requests WHERE ref = $1 FOR UPDATE"#,
@@ -179,7 +179,7 @@ pub async fn lock(conn: &mut PgConnection, r#ref: &str) -> anyhow::Result<Option
 pub async fn find(db: impl PgExecutor<'_>, r#ref: &str) -> anyhow::Result<Option<RequestRow>> {
     sqlx::query_as!(
         RequestRow,
-        r#"SELECT id, ref AS "ref", workflow, requester AS "requester: PersonId", requester_identity,
+        r#"SELECT id, ref AS "ref: Ref", workflow, requester AS "requester: PersonId", requester_identity,
                   status AS "status: Status", version,
                   created_at, expires_at, decided_at, origin AS "origin: Json<ChatPlace>"
            FROM requests WHERE ref = $1"#,

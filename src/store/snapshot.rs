@@ -3,7 +3,7 @@
 //! requests at once this way instead of three or four statements each.
 
 use super::requests::{PreviousVersion, RequestRow, StoredGroup, VersionRow, VoteRow};
-use crate::approval::Status;
+use crate::approval::{Ref, Status};
 use crate::chat::address::ChatPlace;
 use crate::policy::{Fields, PersonId};
 use anyhow::Context;
@@ -19,7 +19,7 @@ use sqlx::PgExecutor;
 /// A snapshot's columns, as one statement returns them.
 struct SnapshotRow {
     id: i64,
-    r#ref: String,
+    r#ref: Ref,
     workflow: String,
     requester: PersonId,
     requester_identity: String,
@@ -126,7 +126,7 @@ pub async fn version_with_votes(
 pub async fn by_refs(db: impl PgExecutor<'_>, refs: &[String]) -> anyhow::Result<Vec<Snapshot>> {
     let rows = sqlx::query_as!(
         SnapshotRow,
-        r#"SELECT r.id, r.ref AS "ref", r.workflow, r.requester AS "requester: PersonId", r.requester_identity, r.status AS "status: Status",
+        r#"SELECT r.id, r.ref AS "ref: Ref", r.workflow, r.requester AS "requester: PersonId", r.requester_identity, r.status AS "status: Status",
                   r.version, r.created_at, r.expires_at, r.decided_at, r.origin AS "origin: Json<ChatPlace>",
                   v.fields AS "fields: Json<Fields>", v.rule, v.groups AS "groups: Json<Vec<StoredGroup>>",
                   v.policy_hash, v.created_by, v.created_at AS version_created_at,
@@ -167,7 +167,7 @@ pub struct ListQuery {
 pub async fn list(db: impl PgExecutor<'_>, q: &ListQuery) -> anyhow::Result<Vec<Snapshot>> {
     let rows = sqlx::query_as!(
         SnapshotRow,
-        r#"SELECT r.id, r.ref AS "ref", r.workflow, r.requester AS "requester: PersonId", r.requester_identity, r.status AS "status: Status",
+        r#"SELECT r.id, r.ref AS "ref: Ref", r.workflow, r.requester AS "requester: PersonId", r.requester_identity, r.status AS "status: Status",
                   r.version, r.created_at, r.expires_at, r.decided_at, r.origin AS "origin: Json<ChatPlace>",
                   v.fields AS "fields: Json<Fields>", v.rule, v.groups AS "groups: Json<Vec<StoredGroup>>",
                   v.policy_hash, v.created_by, v.created_at AS version_created_at,

@@ -56,3 +56,26 @@ text_word!(Platform, "platform", |p: &Platform| p.as_str(), Platform::parse);
 text_word!(PersonId, "person id", PersonId::as_str, |s: &str| PersonId::parse(s)
     .ok());
 text_word!(Role, "role", Role::as_str, |s: &str| Role::parse(s).ok());
+
+impl Type<Postgres> for crate::approval::Ref {
+    fn type_info() -> PgTypeInfo {
+        <&str as Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <&str as Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl Encode<'_, Postgres> for crate::approval::Ref {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        <String as Encode<Postgres>>::encode(self.to_string(), buf)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for crate::approval::Ref {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        let text = <&str as Decode<Postgres>>::decode(value)?;
+        crate::approval::Ref::parse(text).map_err(|_| format!("unknown request ref {text:?} in the database").into())
+    }
+}
