@@ -1,7 +1,6 @@
 //! The axum router: platform routes, the API, health, readiness and metrics.
 
-use crate::chat::discord::handlers::DiscordApp;
-use crate::chat::slack::handlers::{self as slack, SlackApp};
+use crate::chat::address::Platform;
 use crate::engine::Engine;
 use crate::store;
 use axum::extract::State;
@@ -23,23 +22,15 @@ pub struct Health {
     pub accepting: Arc<AtomicBool>,
 }
 
-/// The whole HTTP surface.
-pub fn router(
-    health: Health,
-    slack: Option<Arc<SlackApp>>,
-    discord: Option<Arc<DiscordApp>>,
-    api: Arc<crate::api::ApiApp>,
-) -> Router {
+/// The whole HTTP surface: health, the chat platforms' routes (each under `/<platform>/`), the API.
+pub fn router(health: Health, platforms: Vec<Router>, api: Arc<crate::api::ApiApp>) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(health);
-    if let Some(s) = slack {
-        app = app.merge(slack::router(s));
-    }
-    if let Some(d) = discord {
-        app = app.merge(crate::chat::discord::handlers::router(d));
+    for routes in platforms {
+        app = app.merge(routes);
     }
     app = app.merge(crate::api::router(api));
     app.layer(axum::middleware::from_fn(track))
@@ -49,14 +40,11 @@ pub fn router(
 /// stored in the audit entries it causes), and the request counters.
 async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let path = req.uri().path();
-    let platform = if path.starts_with("/slack/") {
-        "slack"
-    } else if path.starts_with("/discord/") {
-        "discord"
-    } else if path.starts_with("/api/") {
-        "api"
-    } else {
-        return next.run(req).await;
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or_default();
+    let platform = match Platform::parse(first) {
+        Some(p) => p.as_str(),
+        None if first == "api" => "api",
+        None => return next.run(req).await,
     };
     let span = tracing::info_span!("request", platform, path = %path, correlation_id = tracing::field::Empty);
     let started = std::time::Instant::now();

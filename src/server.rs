@@ -3,19 +3,13 @@
 
 use crate::api::webhook::WebhookSender;
 use crate::api::{ApiApp, ApiAuth, ReceiptSigner};
-use crate::chat::address::Platform;
 use crate::chat::delivery::ChatDeliverer;
-use crate::chat::discord::handlers::DiscordApp;
-use crate::chat::discord::{DiscordApi, DiscordVerifier};
-use crate::chat::platform::Platforms;
-use crate::chat::slack::handlers::SlackApp;
-use crate::chat::slack::{SlackApi, SlackVerifier};
 use crate::digest::scheduler::Scheduler;
 use crate::engine::Engine;
 use crate::http::{self, Health};
 use crate::outbox::{OutboxConfig, Worker};
 use crate::{audit, clock::Clock};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -180,30 +174,10 @@ pub async fn start(
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
     let accepting = Arc::new(AtomicBool::new(true));
-    let slack_api = match &settings.slack {
-        // Each call ends well within the delivery deadline, so a round is never cut short by
-        // one slow answer.
-        Some(s) => {
-            Some(SlackApi::new(&s.api_url, s.bot_token.expose_secret())?.with_timeout(settings.outbox.deadline / 3))
-        }
-        None => None,
-    };
-    let discord_api = match &settings.discord {
-        Some(d) => Some(DiscordApi::new(
-            &d.api_base,
-            d.bot_token.expose_secret(),
-            &d.application_id,
-        )?),
-        None => None,
-    };
-    // The one place that names each platform's implementation of the delivery seam.
-    let mut platforms = Platforms::none();
-    if let Some(api) = &slack_api {
-        platforms = platforms.with(Platform::Slack, Arc::new(api.clone()));
-    }
-    if let Some(api) = &discord_api {
-        platforms = platforms.with(Platform::Discord, Arc::new(api.clone()));
-    }
+    // Every configured chat platform: its delivery client now, its inbound side once the
+    // engine rings this server's outbox.
+    let adapters = crate::chat::adapters::configured(&settings)?;
+    let platforms = crate::chat::adapters::platforms(&adapters);
     let worker = Worker::new(
         engine.pool().clone(),
         Arc::new(
@@ -228,48 +202,17 @@ pub async fn start(
         settings.tick_every,
         stop.child_token(),
     );
-    let slack = match (&settings.slack, slack_api) {
-        (Some(s), Some(api)) => {
-            // The verifier keeps its own copy; exposed here, where it is handed over.
-            let secrets: Vec<String> = s.signing_secrets.iter().map(|s| s.expose_secret().to_owned()).collect();
-            let app = Arc::new(SlackApp {
-                engine: engine.clone(),
-                verifier: SlackVerifier::new(&secrets, clock.clone()),
-                api,
-                ack_budget: settings.ack_budget,
-            });
-            if let Some(token) = &s.app_token {
-                crate::chat::slack::socket::spawn(
-                    &tasks,
-                    app.clone(),
-                    token.expose_secret().to_owned(),
-                    stop.child_token(),
-                );
-            }
-            Some(app)
-        }
-        _ => None,
+    let start = crate::chat::adapters::Start {
+        engine: &engine,
+        clock: clock.clone(),
+        tasks: &tasks,
+        stop: &stop,
+        ack_budget: settings.ack_budget,
     };
-    let discord = match (&settings.discord, discord_api) {
-        (Some(d), Some(api)) => {
-            let app = Arc::new(DiscordApp {
-                engine: engine.clone(),
-                verifier: DiscordVerifier::new(&d.public_key, clock.clone())?,
-                api,
-                ack_budget: settings.ack_budget,
-            });
-            if d.gateway {
-                crate::chat::discord::gateway::spawn(
-                    &tasks,
-                    app.clone(),
-                    d.bot_token.expose_secret().to_owned(),
-                    stop.child_token(),
-                );
-            }
-            Some(app)
-        }
-        _ => None,
-    };
+    let platform_routes = adapters
+        .into_iter()
+        .map(|adapter| adapter.start(&start))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let health = Health {
         engine: engine.clone(),
         accepting: accepting.clone(),
@@ -279,7 +222,7 @@ pub async fn start(
         auth: settings.api.auth.clone(),
         receipts: settings.api.receipts.clone(),
     });
-    let router = http::router(health, slack, discord, api).layer(tower_http::trace::TraceLayer::new_for_http());
+    let router = http::router(health, platform_routes, api).layer(tower_http::trace::TraceLayer::new_for_http());
     let draining = stop.clone();
     let http = tokio::spawn(async move {
         axum::serve(listener, router)

@@ -1,6 +1,7 @@
 //! Platform-neutral chat: the command grammar, the neutral card model, and the adapters that
 //! speak them (the console today; Slack and Discord plug into the same pieces).
 
+pub mod adapters;
 pub mod address;
 pub mod command;
 pub mod console;

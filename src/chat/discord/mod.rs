@@ -2,6 +2,7 @@
 //! embeds with buttons, modals, the REST client, command registration and the gateway. It
 //! translates; the rules live in the engine.
 
+mod adapter;
 pub mod api;
 mod commands;
 pub mod components;
@@ -13,5 +14,6 @@ mod responses;
 pub mod signed;
 pub mod verify;
 
+pub use adapter::adapter;
 pub use api::DiscordApi;
 pub use verify::DiscordVerifier;
