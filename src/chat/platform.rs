@@ -6,6 +6,7 @@ use super::address::{ChatPlace, ChatUser, Platform};
 use super::render::Card;
 use crate::digest::compose::Digest;
 use crate::outbox::DeliveryError;
+use crate::policy::Workflow;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,6 +30,54 @@ pub struct Posted {
     pub message_id: String,
 }
 
+/// A form a person fills in, in answer to what they just did.
+#[derive(Clone, Copy, Debug)]
+pub enum Form<'a> {
+    /// The fields of a new request of `workflow`, prefilled with what was typed.
+    NewRequest {
+        /// The workflow.
+        workflow: &'a Workflow,
+        /// What was typed already (`name`, `value`).
+        given: &'a [(String, String)],
+    },
+    /// Why a request is rejected, bound to the version its card showed.
+    RejectReason {
+        /// The request.
+        r#ref: &'a str,
+        /// The version on the card (`None`: the current one).
+        version: Option<i32>,
+    },
+}
+
+impl Form<'_> {
+    /// `REF@VERSION` (or the bare ref) of a reject form: what its submission votes on.
+    pub fn reject_target(r#ref: &str, version: Option<i32>) -> String {
+        match version {
+            Some(v) => format!("{ref}@{v}"),
+            None => r#ref.to_owned(),
+        }
+    }
+}
+
+/// The interaction a form answers.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FormTrigger<'a> {
+    /// The platform's handle for answering it with a form (Slack's `trigger_id`, valid for 3
+    /// seconds); platforms whose forms are the interaction's answer need none.
+    pub trigger_id: Option<&'a str>,
+    /// Where the command or the card was.
+    pub place: Option<&'a ChatPlace>,
+}
+
+/// How a platform opened a form.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Opened {
+    /// It is on the person's screen (Slack opens it through its API).
+    Shown,
+    /// It is the answer to the interaction, to send back as the HTTP response (Discord).
+    Answer(serde_json::Value),
+}
+
 /// What a chat platform does for Countersign. Every method is one delivery of the outbox:
 /// transient failures are retried by the worker, permanent ones dead-lettered.
 #[async_trait]
@@ -49,6 +98,9 @@ pub trait ChatPlatform: Send + Sync + fmt::Debug {
 
     /// An owner's health digest.
     async fn post_digest(&self, to: Destination<'_>, digest: &Digest) -> Result<(), DeliveryError>;
+
+    /// Opens `form` for the person who just clicked or typed, in answer to `on`.
+    async fn open_form(&self, on: FormTrigger<'_>, form: Form<'_>) -> Result<Opened, DeliveryError>;
 
     /// The late answer to an interaction that was acknowledged before its work was done
     /// (`token` is what the platform gave to answer it later).

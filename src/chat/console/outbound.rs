@@ -3,7 +3,7 @@
 //! console's transcripts show exactly what Slack and Discord receive.
 
 use crate::chat::address::{ChatPlace, ChatUser, Platform};
-use crate::chat::platform::{ChatPlatform, Destination, Posted};
+use crate::chat::platform::{ChatPlatform, Destination, Form, FormTrigger, Opened, Posted};
 use crate::chat::render::Card;
 use crate::digest::compose::Digest;
 use crate::outbox::DeliveryError;
@@ -162,6 +162,22 @@ impl ChatPlatform for ConsolePlatform {
         self.transcript
             .line(&format!("-> {}, {place}: the digest\n{text}", self.platform));
         Ok(())
+    }
+
+    async fn open_form(&self, _on: FormTrigger<'_>, form: Form<'_>) -> Result<Opened, DeliveryError> {
+        // The console has no forms: it says what the form would ask, to be typed as a command.
+        let asks = match form {
+            Form::NewRequest { workflow, .. } => {
+                let names: Vec<&str> = workflow.fields.iter().map(|f| f.name.as_str()).collect();
+                format!("a new {} request: {}", workflow.id, names.join(", "))
+            }
+            Form::RejectReason { r#ref, version } => {
+                format!("why {} is rejected", Form::reject_target(r#ref, version))
+            }
+        };
+        self.transcript
+            .line(&format!("-> {}, a form asking for {asks}", self.platform));
+        Ok(Opened::Shown)
     }
 
     async fn answer_later(&self, _token: &str, text: &str) -> Result<(), DeliveryError> {

@@ -12,6 +12,7 @@ use crate::audit::Action;
 use crate::chat::address::{ChatPlace, ChatUser, Platform};
 use crate::chat::command::{self, Command, CommandError};
 use crate::chat::dispatch::{dispatch, Reply};
+use crate::chat::platform::{ChatPlatform, Form, FormTrigger, Opened};
 use crate::chat::render::{self, ButtonKind, Card};
 use crate::engine::{Context, Engine, Outcome};
 use crate::identity::{self, Actor, Identity};
@@ -256,11 +257,23 @@ async fn slash(app: &DiscordApp, i: &Interaction, ctx: &Context) -> anyhow::Resu
     if let Command::New { workflow, fields } = &cmd {
         if let Some(wf) = app.engine.policy().workflow(workflow) {
             if !wf.missing_required(fields).is_empty() && ctx.actor.holds_any(&wf.access.request) {
-                return Ok(ui::new_request_modal(wf, fields));
+                let form = Form::NewRequest {
+                    workflow: wf,
+                    given: fields,
+                };
+                return form_answer(app, form).await;
             }
         }
     }
     Ok(caller_reply(&dispatch(&app.engine, ctx, cmd).await?))
+}
+
+/// A form, opened through the platform seam: on Discord it is the interaction's answer.
+async fn form_answer(app: &DiscordApp, form: Form<'_>) -> anyhow::Result<Answer> {
+    match app.api.open_form(FormTrigger::default(), form).await? {
+        Opened::Answer(answer) => Ok(Answer::encoded(answer)),
+        Opened::Shown => Ok(ui::deferred_update()),
+    }
 }
 
 async fn button(app: &DiscordApp, i: &Interaction, ctx: &Context) -> anyhow::Result<Answer> {
@@ -284,7 +297,7 @@ async fn button(app: &DiscordApp, i: &Interaction, ctx: &Context) -> anyhow::Res
                 None => ui::deferred_update(),
             })
         }
-        ButtonKind::Reject => Ok(ui::reject_modal(target)),
+        ButtonKind::Reject => form_answer(app, Form::RejectReason { r#ref: &r#ref, version }).await,
         ButtonKind::Details => Ok(ui::ephemeral(
             &match app.engine.history(ctx, &r#ref).await? {
                 Ok(entries) => format!("```\n{}\n```", render::history(&r#ref, &entries)),

@@ -1,9 +1,9 @@
 //! Discord as a [`ChatPlatform`]: what the outbox's messages become in Discord's REST API (cards
 //! as embeds with buttons, direct messages through a DM channel, digests as embeds).
 
-use super::{components, DiscordApi};
+use super::{components, responses, DiscordApi};
 use crate::chat::address::{ChatPlace, ChatUser};
-use crate::chat::platform::{ChatPlatform, Destination, Posted};
+use crate::chat::platform::{ChatPlatform, Destination, Form, FormTrigger, Opened, Posted};
 use crate::chat::render::Card;
 use crate::digest::compose::Digest;
 use crate::outbox::DeliveryError;
@@ -63,6 +63,17 @@ impl ChatPlatform for DiscordApi {
             .embeds(vec![crate::digest::render::discord_embed(digest)])
             .allowed_mentions(components::no_mentions());
         self.post_message(&channel, &message).await.map(|_| ())
+    }
+
+    async fn open_form(&self, _on: FormTrigger<'_>, form: Form<'_>) -> Result<Opened, DeliveryError> {
+        // A Discord modal is the interaction's answer itself, sent back as the HTTP response.
+        let modal = match form {
+            Form::NewRequest { workflow, given } => responses::new_request_modal(workflow, given),
+            Form::RejectReason { r#ref, version } => responses::reject_modal(&Form::reject_target(r#ref, version)),
+        };
+        serde_json::to_value(&modal)
+            .map(Opened::Answer)
+            .map_err(|e| DeliveryError::Permanent(format!("encoding a form: {e}")))
     }
 
     async fn answer_later(&self, token: &str, text: &str) -> Result<(), DeliveryError> {

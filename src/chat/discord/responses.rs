@@ -36,6 +36,8 @@ impl Pong {
 #[derive(Clone, Debug)]
 pub struct Answer {
     response: Option<CreateInteractionResponse>,
+    /// An answer already encoded (a form opened through the platform seam).
+    encoded: Option<serde_json::Value>,
     text: Option<String>,
 }
 
@@ -44,6 +46,7 @@ impl Answer {
     pub fn pong() -> Answer {
         Answer {
             response: None,
+            encoded: None,
             text: None,
         }
     }
@@ -51,6 +54,16 @@ impl Answer {
     fn of(response: CreateInteractionResponse) -> Answer {
         Answer {
             response: Some(response),
+            encoded: None,
+            text: None,
+        }
+    }
+
+    /// An answer the platform seam already encoded (a form).
+    pub fn encoded(answer: serde_json::Value) -> Answer {
+        Answer {
+            response: None,
+            encoded: Some(answer),
             text: None,
         }
     }
@@ -63,9 +76,10 @@ impl Answer {
 
 impl Serialize for Answer {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match &self.response {
-            Some(r) => r.serialize(s),
-            None => Pong { kind: Pong::TYPE }.serialize(s),
+        match (&self.response, &self.encoded) {
+            (Some(r), _) => r.serialize(s),
+            (None, Some(encoded)) => encoded.serialize(s),
+            (None, None) => Pong { kind: Pong::TYPE }.serialize(s),
         }
     }
 }
@@ -81,6 +95,7 @@ pub fn ephemeral(text: &str, cards: &[Card]) -> Answer {
         .allowed_mentions(no_mentions());
     Answer {
         response: Some(CreateInteractionResponse::Message(message)),
+        encoded: None,
         text: Some(content),
     }
 }

@@ -1,13 +1,14 @@
 //! `/approval` as a Slack slash command: the command language, answered ephemerally; `new`
 //! with fields missing opens a modal instead.
 
-use super::blocks::{self, ModalContext};
 use super::handlers::{actor, caller_reply, ephemeral, failure, place, within_budget, SlackApp, SlackReply};
 use super::inbound::SlashCommand;
 use super::verified::VerifiedSlackRequest;
 use crate::audit::Action;
+use crate::chat::address::{ChatPlace, Platform};
 use crate::chat::command::{self, Command};
 use crate::chat::dispatch::dispatch;
+use crate::chat::platform::{ChatPlatform, Form, FormTrigger};
 use crate::chat::render;
 use crate::engine::{Context, ReplyTo};
 use crate::identity::Actor;
@@ -97,16 +98,21 @@ async fn open_form_if_incomplete(
     if wf.missing_required(fields).is_empty() || !who.holds_any(&wf.access.request) {
         return None;
     }
-    let trigger = cmd.trigger_id.as_deref()?;
-    let ctx = ModalContext {
-        subject: wf.id.clone(),
-        version: None,
-        channel: cmd.channel_id.clone(),
+    let place = cmd.channel_id.as_ref().map(|channel| ChatPlace {
+        platform: Platform::Slack,
         workspace: cmd.team_id.clone(),
+        channel: channel.clone(),
+    });
+    let on = FormTrigger {
+        trigger_id: Some(cmd.trigger_id.as_deref()?),
+        place: place.as_ref(),
     };
-    let view = blocks::new_request_modal(wf, fields, &ctx);
-    match app.api.open_view(trigger, view).await {
-        Ok(()) => Some(SlackReply::Ack),
+    let form = Form::NewRequest {
+        workflow: wf,
+        given: fields,
+    };
+    match app.api.open_form(on, form).await {
+        Ok(_) => Some(SlackReply::Ack),
         Err(e) => {
             tracing::warn!(error = %e, "could not open the new-request form");
             let missing: Vec<&str> = wf.missing_required(fields).iter().map(|f| f.name.as_str()).collect();

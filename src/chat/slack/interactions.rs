@@ -8,6 +8,8 @@ use super::inbound::{self, ButtonPress, Interaction, Who};
 use super::verified::VerifiedSlackRequest;
 use crate::approval::{Ref, VoteKind};
 use crate::audit::Action;
+use crate::chat::address::{ChatPlace, Platform};
+use crate::chat::platform::{ChatPlatform, Form, FormTrigger};
 use crate::chat::render::{self, ButtonKind};
 use crate::engine::{Context, Outcome, ReplyTo};
 use crate::outbox::Intent;
@@ -143,13 +145,17 @@ async fn button(app: &SlackApp, payload: &Interaction, press: &ButtonPress, corr
             let Some(trigger) = payload.trigger_id.get() else {
                 return Ok(());
             };
-            let modal = ModalContext {
-                subject: r#ref,
-                version,
-                channel: who.channel.clone(),
+            let place = who.channel.as_ref().map(|channel| ChatPlace {
+                platform: Platform::Slack,
                 workspace: who.workspace.clone(),
+                channel: channel.clone(),
+            });
+            let on = FormTrigger {
+                trigger_id: Some(trigger),
+                place: place.as_ref(),
             };
-            if let Err(e) = app.api.open_view(trigger, blocks::reject_modal(&modal)).await {
+            let form = Form::RejectReason { r#ref: &r#ref, version };
+            if let Err(e) = app.api.open_form(on, form).await {
                 tracing::warn!(error = %e, "could not open the reject form");
             }
         }

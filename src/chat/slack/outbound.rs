@@ -1,10 +1,10 @@
 //! Slack as a [`ChatPlatform`]: what the outbox's messages become in Slack's Web API (cards
 //! as Block Kit, direct messages by user id, ephemeral replies, digests).
 
-use super::blocks::{card_blocks, escaped_section};
+use super::blocks::{self, card_blocks, escaped_section, ModalContext};
 use super::SlackApi;
 use crate::chat::address::{ChatPlace, ChatUser};
-use crate::chat::platform::{ChatPlatform, Destination, Posted};
+use crate::chat::platform::{ChatPlatform, Destination, Form, FormTrigger, Opened, Posted};
 use crate::chat::render::Card;
 use crate::digest::compose::Digest;
 use crate::outbox::DeliveryError;
@@ -67,6 +67,28 @@ impl ChatPlatform for SlackApi {
         let title = text.lines().next().unwrap_or_default();
         let blocks = crate::digest::render::slack_blocks(digest);
         self.post_message(channel_of(to), title, &blocks).await.map(|_| ())
+    }
+
+    async fn open_form(&self, on: FormTrigger<'_>, form: Form<'_>) -> Result<Opened, DeliveryError> {
+        let trigger = on.trigger_id.ok_or_else(|| {
+            DeliveryError::Permanent("Slack opens a form only in answer to a click or a command".into())
+        })?;
+        let (subject, version) = match form {
+            Form::NewRequest { workflow, .. } => (workflow.id.clone(), None),
+            Form::RejectReason { r#ref, version } => (r#ref.to_owned(), version),
+        };
+        // Where the form's result goes, carried through Slack in the view's private metadata.
+        let ctx = ModalContext {
+            subject,
+            version,
+            channel: on.place.map(|p| p.channel.clone()),
+            workspace: on.place.and_then(|p| p.workspace.clone()),
+        };
+        let view = match form {
+            Form::NewRequest { workflow, given } => blocks::new_request_modal(workflow, given, &ctx),
+            Form::RejectReason { .. } => blocks::reject_modal(&ctx),
+        };
+        self.open_view(trigger, view).await.map(|()| Opened::Shown)
     }
 
     async fn answer_later(&self, _token: &str, _text: &str) -> Result<(), DeliveryError> {
