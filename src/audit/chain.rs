@@ -220,6 +220,56 @@ mod tests {
         }
     }
 
+    /// The fenced block after `<!-- example: NAME -->` in docs/audit.md.
+    fn doc_example(doc: &str, name: &str) -> String {
+        let marker = format!("<!-- example: {name} -->");
+        let after = &doc[doc
+            .find(&marker)
+            .unwrap_or_else(|| panic!("docs/audit.md has no {marker}"))..];
+        let body = &after[after.find('\n').unwrap() + 1..];
+        let body = &body[body.find('\n').unwrap() + 1..]; // past the opening fence
+        body[..body.find("\n```").unwrap()].to_string()
+    }
+
+    #[test]
+    fn the_worked_example_in_docs_audit_md_is_what_the_chain_computes() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/audit.md")).unwrap();
+        let e = StoredEntry {
+            id: 1,
+            seq: Some(1),
+            at: Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap() + chrono::Duration::microseconds(123_456),
+            actor: Some("alice".into()),
+            identity: Some("slack:T0001/U0ALICE".into()),
+            action: "request.opened".into(),
+            r#ref: Some("INV-1".into()),
+            version: Some(1),
+            rule: Some("large".into()),
+            policy_hash: Some("5d41402abc4b2a76b9719d911017c592".into()),
+            outcome: "done".into(),
+            reason: None,
+            details: json!({
+                "fields": { "vendor": "Müller \"Bau\" GmbH", "amount": { "minor": 1250000, "currency": "EUR" } },
+                "message": "Request INV-1 opened.",
+            }),
+            correlation_id: None,
+            prev_hash: Some(GENESIS.into()),
+            hash: None,
+        };
+        let hash = Linker::default().link(GENESIS, &e, 1);
+        let e = StoredEntry {
+            hash: Some(hash.clone()),
+            ..e
+        };
+        assert_eq!(doc_example(&doc, "export"), e.to_json().to_string());
+        assert_eq!(doc_example(&doc, "canonical"), canonical(&e, 1));
+        assert_eq!(doc_example(&doc, "hash"), hash);
+        let bytes = canonical(&e, 1).len();
+        assert!(
+            doc.contains(&format!("one line, {bytes} bytes")),
+            "docs/audit.md gives the byte count {bytes}"
+        );
+    }
+
     #[test]
     fn the_canonical_encoding_is_the_sorted_export_object_byte_for_byte() {
         let details = json!({ "z": [1, 2.5, -0.0, 1e300, null], "a": { "y": "\u{0}</script>", "b": true }, "m": "\\" });

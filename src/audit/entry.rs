@@ -187,7 +187,13 @@ impl NewEntry {
     /// sends (a 64 KB ref in a URL, a 1 MB workflow name), an entry stays a few kilobytes, so
     /// nobody can grow the undeletable log faster than they can make entries.
     pub fn bounded(&self) -> NewEntry {
-        let col = |s: &Option<String>| s.as_deref().map(|s| bounded_text(s, MAX_COLUMN_CHARS));
+        // An empty text column is stored as null, so that a CSV export (where both are an empty
+        // cell) reads back to exactly what was hashed.
+        let col = |s: &Option<String>| {
+            s.as_deref()
+                .filter(|s| !s.is_empty())
+                .map(|s| bounded_text(s, MAX_COLUMN_CHARS))
+        };
         NewEntry {
             actor: col(&self.actor),
             identity: col(&self.identity),

@@ -6,6 +6,7 @@ mod common;
 mod api_auth;
 mod api_flow;
 mod audit_log;
+mod audit_spec;
 mod cli;
 mod concurrency;
 mod console_workflows;
