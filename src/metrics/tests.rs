@@ -3,7 +3,11 @@
 //! running alongside (and the process-wide recorder) cannot change what it sees.
 
 use super::*;
-use std::collections::BTreeSet;
+
+// The same reading of the exposition text as the integration tests', not a second copy of it.
+#[path = "../../tests/it/common/exposition.rs"]
+mod exposition;
+use exposition::{undescribed, value};
 
 /// Renders what `events` record into a fresh recorder set up as the process's is.
 fn rendered(events: impl FnOnce()) -> String {
@@ -26,31 +30,6 @@ fn every_event() {
     platform_call("slack", "chat_post_message", Duration::from_millis(30));
     rate_limited("discord");
     timed_out("slack");
-}
-
-/// The `# TYPE` families of an exposition that have no `# HELP` line, and the samples that
-/// belong to no declared family.
-fn undescribed(text: &str) -> Vec<String> {
-    let declared = |prefix: &str| -> BTreeSet<String> {
-        text.lines()
-            .filter_map(|l| l.strip_prefix(prefix))
-            .filter_map(|rest| rest.split_whitespace().next())
-            .map(str::to_owned)
-            .collect()
-    };
-    let (typed, helped) = (declared("# TYPE "), declared("# HELP "));
-    let mut missing: Vec<String> = typed.difference(&helped).cloned().collect();
-    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
-        let name = line.split(['{', ' ']).next().unwrap_or_default();
-        let family = ["_bucket", "_sum", "_count"]
-            .iter()
-            .find_map(|s| name.strip_suffix(s).filter(|f| typed.contains(*f)))
-            .unwrap_or(name);
-        if !typed.contains(family) {
-            missing.push(name.to_owned());
-        }
-    }
-    missing
 }
 
 #[test]
@@ -118,6 +97,10 @@ fn counting_adds_to_the_zeroed_series() {
     assert!(
         text.contains("countersign_refusals_total{reason=\"self_approval\"} 2"),
         "{text}"
+    );
+    assert_eq!(
+        value(&text, "countersign_refusals_total{reason=\"self_approval\"}"),
+        Some(2.0)
     );
 }
 
