@@ -118,14 +118,10 @@ impl ChatDeliverer {
         preface: Option<&str>,
     ) -> Result<(), DeliveryError> {
         let card = render::card(&self.view(round, r#ref)?, self.engine.clock().now());
-        let (platform, workspace) = match to {
-            Destination::Channel(p) => (p.platform, p.workspace.clone()),
-            Destination::User(u) => (u.platform, u.workspace.clone()),
-        };
-        let posted = self.platforms.get(platform)?.post_card(to, &card, preface).await?;
+        let posted = self.platforms.get(to.platform())?.post_card(to, &card, preface).await?;
         let copy = CardCopy {
-            platform,
-            workspace,
+            platform: to.platform(),
+            workspace: to.workspace().map(str::to_owned),
             channel: posted.channel,
             message_id: posted.message_id,
         };
@@ -195,11 +191,7 @@ impl ChatDeliverer {
     async fn digest(&self, digest: &serde_json::Value, to: Destination<'_>) -> Result<(), DeliveryError> {
         let d: crate::digest::compose::Digest = serde_json::from_value(digest.clone())
             .map_err(|e| DeliveryError::Permanent(format!("unreadable digest: {e}")))?;
-        let platform = match to {
-            Destination::Channel(p) => p.platform,
-            Destination::User(u) => u.platform,
-        };
-        self.platforms.get(platform)?.post_digest(to, &d).await
+        self.platforms.get(to.platform())?.post_digest(to, &d).await
     }
 
     async fn ephemeral(&self, place: &ChatPlace, user: &str, text: &str) -> Result<(), DeliveryError> {

@@ -21,6 +21,24 @@ pub enum Destination<'a> {
     User(&'a ChatUser),
 }
 
+impl Destination<'_> {
+    /// The platform the destination is on.
+    pub fn platform(&self) -> Platform {
+        match self {
+            Destination::Channel(place) => place.platform,
+            Destination::User(user) => user.platform,
+        }
+    }
+
+    /// The workspace the destination is in, on platforms that have them.
+    pub fn workspace(&self) -> Option<&str> {
+        match self {
+            Destination::Channel(place) => place.workspace.as_deref(),
+            Destination::User(user) => user.workspace.as_deref(),
+        }
+    }
+}
+
 /// A posted message, as the platform identifies it: enough to edit it later.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Posted {
