@@ -49,23 +49,21 @@ pub async fn copies_of(db: impl PgExecutor<'_>, refs: &[String]) -> anyhow::Resu
     .await
     .context("reading posted cards")?;
     for row in rows {
-        let (r#ref, platform, workspace, channel, message_id) =
-            (row.r#ref, row.platform, row.workspace, row.channel, row.message_id);
         // A copy on a platform this build does not know (written by a newer release) cannot be
         // updated; it must not hold back every other delivery of the round either.
-        let Some(platform) = Platform::parse(&platform) else {
+        let Some(platform) = Platform::parse(&row.platform) else {
             tracing::warn!(
-                r#ref,
-                platform,
+                r#ref = row.r#ref,
+                platform = row.platform,
                 "a posted card is on a platform this release does not know"
             );
             continue;
         };
-        by_ref.entry(r#ref).or_default().push(CardCopy {
+        by_ref.entry(row.r#ref).or_default().push(CardCopy {
             platform,
-            workspace,
-            channel,
-            message_id,
+            workspace: row.workspace,
+            channel: row.channel,
+            message_id: row.message_id,
         });
     }
     Ok(by_ref)
