@@ -1,21 +1,22 @@
 //! The work behind each CLI subcommand, kept out of `main.rs` so that tests can call it.
 
 pub mod api;
+mod audit_log;
 mod problems;
 
-use crate::audit::{self, ExportFilter, ExportFormat, VerifyReport};
-use crate::chat::{console, demo, render};
+pub use self::audit_log::{audit_checkpoint, audit_export, audit_show, audit_verify, verify_summary, VerifyArgs};
+
+use crate::chat::{console, demo};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{DiscordArgs, ServeArgs, Settings, SlackArgs};
 use crate::engine::Engine;
 use crate::policy::{explain_markdown, explain_text, PolicySet};
 use crate::store;
 use anyhow::Context as _;
-use indicatif::{ProgressBar, ProgressStyle};
 use secrecy::ExposeSecret as _;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgPool};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -164,100 +165,6 @@ pub async fn console(settings: &Settings, person: &str) -> anyhow::Result<()> {
     let actor = console::actor(&engine, person).await?;
     let stdin = std::io::stdin();
     console::repl(&engine, &actor, stdin.lock(), &mut std::io::stdout()).await
-}
-
-/// A progress bar on a terminal; hidden when stderr is not one (CI logs, pipes).
-fn progress_bar(what: &'static str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(0);
-    let style = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} entries ({per_sec}, {eta} left)")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
-    bar.set_style(style);
-    bar.set_message(what);
-    bar
-}
-
-/// The verdict of a verification, in words.
-pub fn verify_summary(r: &VerifyReport) -> String {
-    let through = match &r.sealed_through {
-        Some((seq, hash)) => format!("sealed through #{seq} (hash {}...)", &hash[..12.min(hash.len())]),
-        None => "nothing sealed yet".to_string(),
-    };
-    match &r.first_bad {
-        None => format!(
-            "OK: {} entries verified, {through}; {} entries awaiting sealing.",
-            r.checked, r.unsealed
-        ),
-        Some((seq, problem)) => format!(
-            "BROKEN at entry #{seq}: {problem}. {} entries before it verified. Compare with an export or a backup \
-             to see what was changed.",
-            r.checked
-        ),
-    }
-}
-
-/// `countersign audit verify`: seals what has settled, then checks the whole chain.
-pub async fn audit_verify(settings: &Settings, out: &mut dyn Write) -> anyhow::Result<bool> {
-    let pool = connect_migrated(settings).await?;
-    audit::seal(&pool).await?;
-    let bar = progress_bar("verifying");
-    let report = audit::verify(&pool, |done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    })
-    .await?;
-    bar.finish_and_clear();
-    writeln!(out, "{}", verify_summary(&report))?;
-    Ok(report.is_ok())
-}
-
-/// `countersign audit export`.
-pub async fn audit_export(
-    settings: &Settings,
-    format: ExportFormat,
-    filter: ExportFilter,
-    out_path: Option<&Path>,
-) -> anyhow::Result<u64> {
-    let pool = connect_migrated(settings).await?;
-    audit::seal(&pool).await?;
-    let bar = progress_bar("exporting");
-    let progress = |done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    };
-    let n = match out_path {
-        Some(p) => {
-            let file = std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?;
-            let mut w = std::io::BufWriter::new(file);
-            audit::export(&pool, format, filter, &mut w, progress).await?
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let mut w = std::io::BufWriter::new(stdout.lock());
-            audit::export(&pool, format, filter, &mut w, progress).await?
-        }
-    };
-    bar.finish_and_clear();
-    Ok(n)
-}
-
-/// `countersign audit show REF`: one request's trail, sealed or not.
-pub async fn audit_show(settings: &Settings, r#ref: &str, out: &mut dyn Write) -> anyhow::Result<bool> {
-    let pool = connect_migrated(settings).await?;
-    audit::seal(&pool).await?;
-    let r#ref = crate::approval::Ref::parse(r#ref)
-        .map_err(anyhow::Error::msg)?
-        .to_string();
-    let trail = audit::trail(&pool, &r#ref).await?;
-    if trail.is_empty() {
-        writeln!(out, "No audit entries mention {ref}.")?;
-        return Ok(false);
-    }
-    writeln!(out, "{}", render::history(&r#ref, &trail))?;
-    Ok(true)
 }
 
 /// `countersign serve`: runs until SIGTERM or Ctrl-C, then shuts down gracefully.

@@ -2,7 +2,7 @@
 
 mod serve;
 
-pub use serve::{ApiArgs, DiscordArgs, ServeArgs, SlackArgs};
+pub use serve::{ApiArgs, DiscordArgs, ReceiptArgs, ServeArgs, SlackArgs};
 
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;

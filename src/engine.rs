@@ -2,6 +2,7 @@
 //! Each change is one transaction that locks the request row and writes its audit entry
 //! beside it; an inbound action's idempotency key makes a replay return the first outcome.
 
+pub mod checkpoint;
 mod flood;
 mod load;
 mod notify;

@@ -89,8 +89,14 @@ enum TokenCommand {
 
 #[derive(Subcommand, Debug)]
 enum AuditCommand {
-    /// Check the whole hash chain; exit 1 naming the first bad entry.
-    Verify,
+    /// Check the whole hash chain, reconcile requests, votes and decisions with the log, and
+    /// prove the chain still holds kept checkpoints and receipts; exit 1 naming what fails.
+    Verify(cli::VerifyArgs),
+    /// Sign the chain's head now and print the checkpoint (one JSON line) to keep outside.
+    Checkpoint {
+        #[command(flatten)]
+        keys: countersign::config::ReceiptArgs,
+    },
     /// Write the formal log (sealed entries, in chain order).
     Export {
         /// Output format.
@@ -193,7 +199,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             .await
             .map(|()| true),
         Command::Audit { command } => match command {
-            AuditCommand::Verify => cli::audit_verify(&settings, &mut out).await,
+            AuditCommand::Verify(args) => cli::audit_verify(&settings, &args, &mut out).await,
+            AuditCommand::Checkpoint { keys } => cli::audit_checkpoint(&settings, &keys, &mut out).await,
             AuditCommand::Export {
                 format,
                 since,

@@ -20,6 +20,7 @@ const DELIVERIES: &str = "countersign_deliveries_total";
 const DEAD_LETTERS: &str = "countersign_dead_letters_total";
 const RATE_LIMITED: &str = "countersign_platform_rate_limited_total";
 const TIMEOUTS: &str = "countersign_platform_timeouts_total";
+const CHECKPOINTS: &str = "countersign_audit_checkpoints_total";
 const HTTP_SECONDS: &str = "countersign_http_request_seconds";
 const VOTE_SECONDS: &str = "countersign_vote_seconds";
 const DELIVERY_SECONDS: &str = "countersign_delivery_seconds";
@@ -39,6 +40,10 @@ const COUNTERS: &[(&str, &str)] = &[
     (
         TIMEOUTS,
         "Platform API calls abandoned for want of an answer within their timeout.",
+    ),
+    (
+        CHECKPOINTS,
+        "Checkpoint attempts of the audit chain by result: signed, skipped (nothing new), broken (the chain failed its verification: nothing signed), failed (could not sign or keep it).",
     ),
 ];
 
@@ -72,6 +77,8 @@ const HTTP_OUTCOMES: [&str; 6] = ["ok", "unauthorized", "forbidden", "too_large"
 const PLATFORMS: [&str; 2] = ["slack", "discord"];
 /// The `result` label of deliveries.
 const DELIVERY_RESULTS: [&str; 4] = ["delivered", "rate_limited", "failed", "refused"];
+/// The `result` label of checkpoint attempts.
+pub const CHECKPOINT_RESULTS: [&str; 4] = ["signed", "skipped", "broken", "failed"];
 /// The final states a decision is counted in.
 const FINAL: [Status; 4] = [Status::Approved, Status::Rejected, Status::Cancelled, Status::Expired];
 
@@ -134,6 +141,15 @@ fn register() {
     }
     // Only the Slack client has a timeout of its own; Discord's slow calls end as failures.
     counter!(TIMEOUTS, "platform" => "slack").increment(0);
+    for result in CHECKPOINT_RESULTS {
+        counter!(CHECKPOINTS, "result" => result).increment(0);
+    }
+}
+
+/// A checkpoint attempt's result, one of [`CHECKPOINT_RESULTS`].
+pub fn checkpoint(result: &'static str) {
+    install();
+    counter!(CHECKPOINTS, "result" => result).increment(1);
 }
 
 /// Histogram samples wait in the recorder until drained; a scrape drains them, and so does
@@ -264,6 +280,20 @@ pub async fn render(pool: &PgPool) -> String {
             "audit_sealed_through",
             "Chain position of the last sealed audit entry.",
             seq as f64,
+        );
+    }
+    if let Ok(Some(latest)) = crate::store::checkpoints::latest(pool).await {
+        gauge(
+            &mut out,
+            "audit_checkpoint_seq",
+            "Chain position of the latest signed checkpoint.",
+            latest.seq as f64,
+        );
+        gauge(
+            &mut out,
+            "audit_checkpoint_timestamp_seconds",
+            "When the latest checkpoint was signed (seconds since the epoch).",
+            latest.at.timestamp() as f64,
         );
     }
     gauge(

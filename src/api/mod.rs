@@ -1,8 +1,10 @@
 //! The HTTP API for other systems (`/api/v1/`): JWT authentication, requests opened and read
-//! with the same rules, refusals and audit as chat, the audit log for SIEM pulls, and signed
-//! decision receipts published with their key at `/.well-known/jwks.json`.
+//! with the same rules, refusals and audit as chat, the audit log and its signed checkpoints for
+//! SIEM pulls, and signed decision receipts published with their key at
+//! `/.well-known/jwks.json`.
 
 pub mod auth;
+mod checkpoints;
 mod error;
 pub mod receipt;
 mod routes;
@@ -46,6 +48,7 @@ fn table() -> Vec<Route> {
         ("GET", "/api/v1/requests/{ref}/audit", get(routes::trail)),
         ("GET", "/api/v1/requests/{ref}/receipt", get(routes::receipt)),
         ("GET", "/api/v1/audit", get(routes::audit_log)),
+        ("GET", "/api/v1/audit/checkpoints", get(checkpoints::list)),
         ("GET", "/.well-known/jwks.json", get(routes::jwks)),
     ]
 }

@@ -38,7 +38,7 @@ fn correlation(headers: &HeaderMap) -> String {
 /// Authenticates the caller of an attempt at `action`; a failure is audited and answered 401.
 /// A server with no API key at all answers 501 and records nothing: no credential was checked,
 /// and anyone who can reach the port must not be able to fill the audit log.
-async fn caller(app: &ApiApp, headers: &HeaderMap, action: Action, r#ref: Option<&str>) -> Result<Context, ApiError> {
+pub(super) async fn caller(app: &ApiApp, headers: &HeaderMap, action: Action, r#ref: Option<&str>) -> Result<Context, ApiError> {
     if !app.auth.is_configured() {
         return Err(ApiError::NotConfigured(AuthError::NotConfigured.to_string()));
     }
@@ -75,7 +75,7 @@ async fn caller(app: &ApiApp, headers: &HeaderMap, action: Action, r#ref: Option
 
 /// Refuses input that never reached a use case (a malformed body or query), audited as the
 /// attempted action by the known caller.
-async fn refuse_input(app: &ApiApp, ctx: &Context, action: Action, message: String) -> ApiError {
+pub(super) async fn refuse_input(app: &ApiApp, ctx: &Context, action: Action, message: String) -> ApiError {
     let refusal = Refusal::new(RefusalReason::InvalidInput, message);
     let attempt = Attempt {
         identity: &ctx.actor.identity,

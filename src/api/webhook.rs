@@ -1,8 +1,11 @@
-//! Delivers decision receipts to a workflow's webhooks, for the outbox worker: the receipt is
-//! signed at delivery time from the request's final state, POSTed as JSON, and a failure is
-//! classed for the worker (retry with backoff, wait out a 429, or dead-letter).
+//! Delivers decision receipts and audit checkpoints to a workflow's webhooks, for the outbox
+//! worker: a receipt is signed at delivery time from the request's final state, a checkpoint is
+//! sent as it was signed, both POSTed as JSON, and a failure is classed for the worker (retry
+//! with backoff, wait out a 429, or dead-letter).
 
 use super::receipt::{self, ReceiptError, ReceiptSigner};
+use crate::audit::checkpoint::Checkpoint;
+use crate::policy::WebhookEvent;
 use crate::engine::Engine;
 use crate::outbox::DeliveryError;
 use serde_json::json;
@@ -55,12 +58,29 @@ impl WebhookSender {
             .map_err(|e| DeliveryError::Permanent(format!("{e:#}")))?;
         let body =
             json!({ "event": event, "ref": r#ref, "status": claims.status, "kid": signer.kid(), "receipt": token });
+        self.post(url, event, &format!("{ref}:{event}"), &body).await
+    }
+
+    /// Delivers the signed checkpoint at chain position `seq` to `url` (event
+    /// `audit.checkpoint`): the body is the checkpoint as published, one line of a kept file.
+    pub async fn deliver_checkpoint(&self, seq: i64, url: &str) -> Result<(), DeliveryError> {
+        let event = WebhookEvent::Checkpoint.as_str();
+        let checkpoint = crate::store::checkpoints::at(self.engine.pool(), seq)
+            .await
+            .map_err(|e| DeliveryError::Transient(format!("{e:#}")))?
+            .ok_or_else(|| DeliveryError::Permanent(format!("no checkpoint at #{seq}")))?;
+        let c = Checkpoint::of(checkpoint);
+        let body = json!({ "event": event, "seq": c.seq, "hash": c.hash, "at": c.at, "kid": c.kid, "jws": c.jws });
+        self.post(url, event, &format!("checkpoint:{seq}"), &body).await
+    }
+
+    async fn post(&self, url: &str, event: &str, key: &str, body: &serde_json::Value) -> Result<(), DeliveryError> {
         let res = self
             .http
             .post(url)
             .header("countersign-event", event)
-            .header("idempotency-key", format!("{ref}:{event}"))
-            .json(&body)
+            .header("idempotency-key", key)
+            .json(body)
             .send()
             .await
             .map_err(|e| DeliveryError::Transient(format!("webhook {}: {}", shown_url(url), without_url(&e))))?;

@@ -38,11 +38,13 @@ pub enum Action {
     DigestSent,
     /// The audit log was read out through the API (a SIEM pull), or an attempt was refused.
     AuditExported,
+    /// A checkpoint of the chain's head was signed (details: its `seq`, `hash` and `kid`).
+    AuditCheckpoint,
 }
 
 impl Action {
     /// Every action, in the order of the vocabulary.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::RequestOpened,
         Action::RequestAmended,
         Action::VoteApprove,
@@ -57,6 +59,7 @@ impl Action {
         Action::MessageDeadLettered,
         Action::DigestSent,
         Action::AuditExported,
+        Action::AuditCheckpoint,
     ];
 
     /// The action stored as `name`.
@@ -81,6 +84,7 @@ impl Action {
             Action::MessageDeadLettered => "message.dead_lettered",
             Action::DigestSent => "digest.sent",
             Action::AuditExported => "audit.exported",
+            Action::AuditCheckpoint => "audit.checkpoint",
         }
     }
 }

@@ -1,9 +1,13 @@
 //! The formal audit log: entries appended in the caller's transaction, a hash chain sealed in
-//! commit order, verification, export and per-request trails.
+//! commit order, signed checkpoints of its head, verification (of the chain, of kept
+//! checkpoints and receipts, and of the state tables against the log), export and trails.
 
+pub mod checkpoint;
 mod chain;
 mod entry;
 mod export;
+pub mod reconcile;
+pub mod signer;
 mod verify;
 
 pub use chain::{seal, spawn_sealer, SealReport};

@@ -249,6 +249,12 @@ impl ChatDeliverer {
                     "webhooks are not delivered by this process".into(),
                 )),
             },
+            Intent::Checkpoint { seq, url } => match &self.webhooks {
+                Some(w) => w.deliver_checkpoint(*seq, url).await,
+                None => Err(DeliveryError::Permanent(
+                    "webhooks are not delivered by this process".into(),
+                )),
+            },
             Intent::InteractionReply { platform, token, text } => {
                 self.platforms.get(*platform)?.answer_later(token, text).await
             }

@@ -253,7 +253,25 @@ pub struct ApiArgs {
         value_name = "PEM"
     )]
     pub jwt_public_key: Option<String>,
-    /// A PEM file with the private key that signs decision receipts.
+    #[command(flatten)]
+    pub receipts: ReceiptArgs,
+    /// How often the audit chain's head is signed into a checkpoint, when something happened
+    /// since the last one (30m, 1h, 1d ...).
+    #[arg(
+        id = "checkpoint_interval",
+        long = "checkpoint-interval",
+        env = "COUNTERSIGN_CHECKPOINT_INTERVAL",
+        value_name = "DURATION",
+        default_value = "1h",
+        value_parser = parse_interval
+    )]
+    pub checkpoint_interval: Duration,
+}
+
+/// The receipt key, which signs decision receipts and checkpoints of the audit chain.
+#[derive(Args, Clone, Debug, Default)]
+pub struct ReceiptArgs {
+    /// A PEM file with the private key that signs decision receipts and audit checkpoints.
     #[arg(
         id = "receipt_key",
         long = "receipt-key",
@@ -262,6 +280,37 @@ pub struct ApiArgs {
         hide_env_values = true
     )]
     pub receipt_key: Option<String>,
+    /// After a rotation: a JWKS file with the public keys of earlier receipt keys (what
+    /// /.well-known/jwks.json served before), still published so their signatures verify.
+    #[arg(
+        id = "receipt_previous_jwks",
+        long = "receipt-previous-jwks",
+        env = "COUNTERSIGN_RECEIPT_PREVIOUS_JWKS",
+        value_name = "FILE"
+    )]
+    pub previous_jwks: Option<String>,
+}
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    crate::policy::parse_duration(s.trim())
+}
+
+impl ReceiptArgs {
+    /// The signer, with the keys it replaced, when a receipt key is set.
+    pub fn signer(&self) -> anyhow::Result<Option<ReceiptSigner>> {
+        let Some(path) = given(&self.receipt_key) else {
+            anyhow::ensure!(
+                given(&self.previous_jwks).is_none(),
+                "COUNTERSIGN_RECEIPT_PREVIOUS_JWKS is set without COUNTERSIGN_RECEIPT_KEY: set the new key too"
+            );
+            return Ok(None);
+        };
+        let signer = ReceiptSigner::from_pem_file(&PathBuf::from(path))?;
+        Ok(Some(match given(&self.previous_jwks) {
+            Some(previous) => signer.with_previous_jwks_file(&PathBuf::from(previous))?,
+            None => signer,
+        }))
+    }
 }
 
 impl ApiArgs {
@@ -272,11 +321,11 @@ impl ApiArgs {
             given_secret(&self.jwt_secret).as_ref().map(ExposeSecret::expose_secret),
             public_key.as_deref(),
         )?;
-        let receipts = match given(&self.receipt_key) {
-            Some(path) => Some(ReceiptSigner::from_pem_file(&PathBuf::from(path))?),
-            None => None,
-        };
-        Ok(ApiSettings { auth, receipts })
+        Ok(ApiSettings {
+            auth,
+            receipts: self.receipts.signer()?,
+            checkpoint_every: Some(self.checkpoint_interval),
+        })
     }
 }
 

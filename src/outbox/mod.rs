@@ -91,6 +91,13 @@ pub enum Intent {
         /// The final state's event, e.g. `request.approved`.
         event: String,
     },
+    /// POST a signed checkpoint of the audit chain to a webhook subscribed to `audit.checkpoint`.
+    Checkpoint {
+        /// The chain position it signs (the checkpoint is read back by it).
+        seq: i64,
+        /// The receiver.
+        url: String,
+    },
     /// A private reply to one person in a channel (a refused click, details).
     Ephemeral {
         /// Where.
@@ -118,6 +125,7 @@ impl Intent {
             | Intent::Remind { r#ref, .. }
             | Intent::Webhook { r#ref, .. } => Some(r#ref),
             Intent::Ephemeral { .. }
+            | Intent::Checkpoint { .. }
             | Intent::InteractionReply { .. }
             | Intent::DigestToChannel { .. }
             | Intent::DigestToUser { .. } => None,
@@ -126,7 +134,7 @@ impl Intent {
 
     /// Every kind [`Intent::kind`] returns, so that each one's delivery counters exist from
     /// the start.
-    pub const KINDS: [&'static str; 10] = [
+    pub const KINDS: [&'static str; 11] = [
         "post_card",
         "dm_card",
         "update_cards",
@@ -137,6 +145,7 @@ impl Intent {
         "digest_to_user",
         "ephemeral",
         "webhook",
+        "checkpoint",
     ];
 
     /// The intent's kind, for logs and the audit log (which never see its tokens or text).
@@ -152,6 +161,7 @@ impl Intent {
             Intent::DigestToUser { .. } => "digest_to_user",
             Intent::Ephemeral { .. } => "ephemeral",
             Intent::Webhook { .. } => "webhook",
+            Intent::Checkpoint { .. } => "checkpoint",
         }
     }
 }

@@ -47,15 +47,20 @@ pub enum WebhookEvent {
     /// `request.expired`.
     #[serde(rename = "request.expired")]
     Expired,
+    /// `audit.checkpoint`: each signed checkpoint of the audit chain's head (not about one
+    /// request; a receiver listed by several workflows gets each checkpoint once).
+    #[serde(rename = "audit.checkpoint")]
+    Checkpoint,
 }
 
 impl WebhookEvent {
     /// Every event, in a stable order.
-    pub const ALL: [WebhookEvent; 4] = [
+    pub const ALL: [WebhookEvent; 5] = [
         WebhookEvent::Approved,
         WebhookEvent::Rejected,
         WebhookEvent::Cancelled,
         WebhookEvent::Expired,
+        WebhookEvent::Checkpoint,
     ];
 
     /// The event's name, as in the audit log's action vocabulary.
@@ -65,6 +70,7 @@ impl WebhookEvent {
             WebhookEvent::Rejected => "request.rejected",
             WebhookEvent::Cancelled => "request.cancelled",
             WebhookEvent::Expired => "request.expired",
+            WebhookEvent::Checkpoint => "audit.checkpoint",
         }
     }
 

@@ -4,11 +4,13 @@
 
 pub mod audit;
 pub mod chat_messages;
+pub mod checkpoints;
 pub mod digest;
 pub mod effects;
 pub mod idempotency;
 pub mod locks;
 pub mod outbox;
+pub mod reconcile;
 pub mod requests;
 pub mod snapshot;
 pub mod types;

@@ -115,7 +115,7 @@ impl Console {
         let jobs = outbox::queued(self.engine.pool(), &ids).await?;
         let (hooks, chat): (Vec<Job>, Vec<Job>) = jobs
             .into_iter()
-            .partition(|j| matches!(j.intent, Intent::Webhook { .. }));
+            .partition(|j| matches!(j.intent, Intent::Webhook { .. } | Intent::Checkpoint { .. }));
         for (job, result) in chat.iter().zip(self.deliverer.show(&chat).await?) {
             if let Err(e) = result {
                 self.transcript
@@ -123,11 +123,18 @@ impl Console {
             }
         }
         for job in hooks {
-            if let Intent::Webhook { url, event, .. } = &job.intent {
-                let host = crate::api::webhook::shown_url(url);
-                self.transcript
-                    .line(&format!("-> webhook {host}: {event}, with the decision receipt"));
-            }
+            let line = match &job.intent {
+                Intent::Webhook { url, event, .. } => format!(
+                    "-> webhook {}: {event}, with the decision receipt",
+                    crate::api::webhook::shown_url(url)
+                ),
+                Intent::Checkpoint { url, seq } => format!(
+                    "-> webhook {}: audit.checkpoint, the signed head at #{seq}",
+                    crate::api::webhook::shown_url(url)
+                ),
+                _ => continue,
+            };
+            self.transcript.line(&line);
         }
         Ok(())
     }

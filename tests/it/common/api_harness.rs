@@ -81,6 +81,7 @@ impl ApiBot {
         let api = ApiSettings {
             auth: ApiAuth::new(Some(SECRET), Some(&public_path)).unwrap(),
             receipts: Some(ReceiptSigner::from_pem(pem("PRIVATE KEY", &ed25519_pkcs8()).as_bytes()).unwrap()),
+            checkpoint_every: None,
         };
         let slack = SlackBot::start_with_api(pool, dir.path(), api).await;
         ApiBot {
