@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// The previous hash of the first entry.
-pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 /// How many seals one INSERT writes.
 const BATCH: usize = 2_000;
 
@@ -108,6 +108,13 @@ impl Linker {
             && stored.bytes().all(|b| !b.is_ascii_uppercase())
             && self.digest(prev_hash, e, seq) == want
     }
+}
+
+/// The chain hash of `entry` at position `seq` after `prev_hash`, as docs/audit.md defines it:
+/// lower-case hex of `sha256(prev_hash "\n" canonical)`. Anyone can compute it (that is the
+/// point of a published spec); what they cannot do is change a kept checkpoint.
+pub fn link_hash(prev_hash: &str, entry: &StoredEntry, seq: i64) -> String {
+    Linker::default().link(prev_hash, entry, seq)
 }
 
 /// Seals every settled, unsealed entry. Safe to run from several processes at once.

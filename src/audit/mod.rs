@@ -10,7 +10,7 @@ pub mod reconcile;
 pub mod signer;
 mod verify;
 
-pub use chain::{seal, spawn_sealer, SealReport};
+pub use chain::{link_hash, seal, spawn_sealer, SealReport, GENESIS};
 pub use entry::{trail, Action, AuditOutcome, NewEntry, StoredEntry};
 pub use export::{export, jsonl_stream, ExportFilter, ExportFormat};
 pub use verify::{unsealed, verify, verify_after, Problem, VerifyReport};

@@ -56,6 +56,21 @@ pub struct ChainStatus {
     pub broken_at: Option<(i64, String)>,
     /// Entries awaiting sealing.
     pub unsealed: i64,
+    /// The latest signed checkpoint: keep its position and hash (this message is a copy
+    /// outside the database) to compare with `countersign audit verify --checkpoint`.
+    #[serde(default)]
+    pub checkpoint: Option<KeptHead>,
+}
+
+/// A signed checkpoint as a digest reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptHead {
+    /// The chain position.
+    pub seq: i64,
+    /// The hash there, in full.
+    pub hash: String,
+    /// When it was signed, RFC 3339.
+    pub at: String,
 }
 
 /// A policy file that changed in the period.
@@ -230,6 +245,11 @@ pub async fn compose(
         verified_through: report.sealed_through.as_ref().map(|(s, _)| *s),
         broken_at: report.first_bad.as_ref().map(|(s, p)| (*s, p.to_string())),
         unsealed: report.unsealed,
+        checkpoint: audit::checkpoint::latest(pool).await?.map(|c| KeptHead {
+            seq: c.seq,
+            hash: c.hash,
+            at: c.at,
+        }),
     };
     Ok(Digest {
         team: team.to_string(),

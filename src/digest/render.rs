@@ -78,7 +78,12 @@ pub fn sections(d: &Digest) -> Vec<(String, Vec<String>)> {
         (None, Some(seq)) => format!("verified through entry #{seq}; {} awaiting sealing", d.chain.unsealed),
         (None, None) => format!("empty; {} awaiting sealing", d.chain.unsealed),
     };
-    out.push(("Audit chain".to_string(), vec![chain]));
+    let mut chain = vec![chain];
+    chain.push(match &d.chain.checkpoint {
+        Some(c) => format!("latest signed checkpoint: #{} {} ({})", c.seq, c.hash, c.at),
+        None => "no signed checkpoint yet (set COUNTERSIGN_RECEIPT_KEY)".to_string(),
+    });
+    out.push(("Audit chain".to_string(), chain));
     out.push((
         "Policy changes".to_string(),
         d.policy_changes

@@ -37,8 +37,9 @@ pub enum CheckpointError {
 }
 
 impl Engine {
-    /// Signs the chain's head, or returns the checkpoint already kept there. `None` when the
-    /// interval came round and nothing but checkpoints happened since the last one.
+    /// Signs the chain's head, or returns the checkpoint already kept there (or the latest one,
+    /// when nothing but checkpoints happened since). `None` when the interval came round and
+    /// nothing happened since the last one.
     pub async fn checkpoint(
         &self,
         signer: &ReceiptSigner,
@@ -66,9 +67,10 @@ impl Engine {
             return Ok((occasion == Occasion::Asked).then(|| Checkpoint::of(kept)));
         }
         let latest = store::latest(pool).await?;
-        if let (Occasion::Interval, Some(last)) = (occasion, &latest) {
+        // Nothing but checkpoints since the last one: that one is still the head that matters.
+        if let Some(last) = &latest {
             if store::sealed_after_except(pool, last.seq, Action::AuditCheckpoint.as_str()).await? == 0 {
-                return Ok(None);
+                return Ok((occasion == Occasion::Asked).then(|| Checkpoint::of(last.clone())));
             }
         }
         // Never sign over a chain that does not hold: from the last checkpoint (which must still

@@ -326,3 +326,46 @@ async fn every_route_is_in_the_openapi_document_and_the_other_way_round(pool: Pg
         );
     }
 }
+
+#[sqlx::test]
+async fn a_checkpoint_reaches_its_webhook_and_the_siems_pull_as_a_line_that_verifies(pool: PgPool) {
+    use countersign::audit::checkpoint::{holds, read_checkpoint};
+    use countersign::engine::checkpoint::Occasion;
+    let (receiver, url) = Receiver::start(1).await;
+    let api = ApiBot::start(pool.clone(), Some(&url)).await;
+    let engine = &api.slack.bot.engine;
+    let signed = engine.checkpoint(&api.receipts, Occasion::Asked).await.unwrap().unwrap();
+
+    // Pushed to the subscribed receiver (after one failure), as one line of a kept file.
+    let (headers, body) = receiver.accepted(Duration::from_secs(10)).await;
+    assert_eq!(body["event"], "audit.checkpoint");
+    assert_eq!(body["jws"], signed.jws.as_str());
+    assert_eq!(headers["idempotency-key"], format!("checkpoint:{}", signed.seq).as_str());
+    let kept = read_checkpoint(&body.to_string(), Some(&api.receipts.keyring())).unwrap();
+    assert_eq!((kept.seq, kept.hash.as_str()), (signed.seq, signed.hash.as_str()));
+    assert_eq!(holds(&pool, &kept).await.unwrap(), Ok(()));
+
+    // Pulled by the SIEM (an auditor), paged by position.
+    let (status, page) = api.get("/api/v1/audit/checkpoints", "siem").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["checkpoints"][0]["jws"], signed.jws.as_str());
+    assert_eq!(page["next_after"], Value::Null);
+    let (_, later) = api.get(&format!("/api/v1/audit/checkpoints?after={}", signed.seq), "siem").await;
+    assert_eq!(later["checkpoints"], json!([]));
+
+    // Refused, and each refusal recorded: not an auditor, and parameters that do not read.
+    assert_eq!(api.get("/api/v1/audit/checkpoints", "erp").await.0, 403);
+    for bad in ["after=-1", "limit=0", "limit=5000", "since=2026-01-01"] {
+        let (status, answer) = api.get(&format!("/api/v1/audit/checkpoints?{bad}"), "siem").await;
+        assert_eq!(status, 400, "{bad}: {answer}");
+    }
+    let refused: Vec<(String, String)> = sqlx::query_as(
+        "SELECT actor, reason FROM audit_log WHERE action = 'audit.checkpoint' AND outcome = 'refused' ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut expected = vec![("erp".to_string(), "not_permitted".to_string())];
+    expected.extend(std::iter::repeat_n(("siem".to_string(), "invalid_input".to_string()), 4));
+    assert_eq!(refused, expected);
+}

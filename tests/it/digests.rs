@@ -322,3 +322,25 @@ async fn each_digest_verifies_what_was_sealed_since_the_last_and_finds_a_forgery
     );
     assert!(second.chain.verified_through.is_some_and(|seq| seq >= through));
 }
+
+#[sqlx::test]
+async fn the_digest_carries_the_latest_signed_checkpoint_in_full(pool: PgPool) {
+    use countersign::engine::checkpoint::Occasion;
+    let bot = Bot::new(pool).await;
+    bot.say("alice", "new invoice amount=80 vendor=Pens").await;
+    let keys = crate::common::tempdir::TempDir::new();
+    let key = crate::common::tamper::Key::new(keys.path(), "receipt.pem");
+    let signed = bot.engine.checkpoint(&key.signer, Occasion::Asked).await.unwrap().unwrap();
+    bot.clock.set(monday_morning());
+    let digest = Scheduler::new(bot.engine.clone(), vec![])
+        .preview("finance-ops")
+        .await
+        .unwrap();
+    let text = render::text(&digest);
+    let line = format!("latest signed checkpoint: #{} {} ({})", signed.seq, signed.hash, signed.at);
+    assert!(text.contains(&line), "{text}");
+    let blocks = serde_json::to_string(&render::slack_blocks(&digest)).unwrap();
+    assert!(blocks.contains(&signed.hash), "{blocks}");
+    let embed = serde_json::to_string(&render::discord_embed(&digest)).unwrap();
+    assert!(embed.contains(&signed.hash), "{embed}");
+}

@@ -5,7 +5,9 @@ mod common;
 
 mod api_auth;
 mod api_flow;
+mod audit_anchors;
 mod audit_log;
+mod audit_reconcile;
 mod audit_spec;
 mod cli;
 mod concurrency;

@@ -18,7 +18,7 @@ pub const SECRET: &str = "countersign-test-secret-0123456789abcdef";
 pub const ANNOUNCE: &str = "C0PAYMENTS";
 
 /// A fresh Ed25519 key pair as PKCS#8 DER.
-fn ed25519_pkcs8() -> Vec<u8> {
+pub fn ed25519_pkcs8() -> Vec<u8> {
     let rng = ring::rand::SystemRandom::new();
     ring::signature::Ed25519KeyPair::generate_pkcs8(&rng)
         .unwrap()
@@ -26,7 +26,8 @@ fn ed25519_pkcs8() -> Vec<u8> {
         .to_vec()
 }
 
-fn pem(tag: &str, der: &[u8]) -> String {
+/// DER as a PEM block.
+pub fn pem(tag: &str, der: &[u8]) -> String {
     pem::encode(&pem::Pem::new(tag, der.to_vec()))
 }
 
@@ -36,6 +37,8 @@ pub struct ApiBot {
     pub http: reqwest::Client,
     /// The private half of the EdDSA key API tokens may be signed with.
     pub token_key_pem: String,
+    /// The server's receipt key (it signs receipts and checkpoints).
+    pub receipts: ReceiptSigner,
     _dir: TempDir,
 }
 
@@ -53,7 +56,7 @@ impl ApiBot {
         );
         if let Some(url) = webhook {
             invoice +=
-                &format!("\n[[webhook]]\nurl = \"{url}\"\nevents = [\"request.approved\", \"request.rejected\"]\n");
+                &format!("\n[[webhook]]\nurl = \"{url}\"\nevents = [\"request.approved\", \"request.rejected\", \"audit.checkpoint\"]\n");
         }
         let mut files = vec![
             ("people.toml".to_string(), people),
@@ -78,9 +81,10 @@ impl ApiBot {
         spki.extend_from_slice(&token_public);
         let public_path = dir.path().join("api-token-key.pub.pem");
         std::fs::write(&public_path, pem("PUBLIC KEY", &spki)).unwrap();
+        let receipts = ReceiptSigner::from_pem(pem("PRIVATE KEY", &ed25519_pkcs8()).as_bytes()).unwrap();
         let api = ApiSettings {
             auth: ApiAuth::new(Some(SECRET), Some(&public_path)).unwrap(),
-            receipts: Some(ReceiptSigner::from_pem(pem("PRIVATE KEY", &ed25519_pkcs8()).as_bytes()).unwrap()),
+            receipts: Some(receipts.clone()),
             checkpoint_every: None,
         };
         let slack = SlackBot::start_with_api(pool, dir.path(), api).await;
@@ -88,6 +92,7 @@ impl ApiBot {
             slack,
             http: reqwest::Client::new(),
             token_key_pem: pem("PRIVATE KEY", &token_key),
+            receipts,
             _dir: dir,
         }
     }

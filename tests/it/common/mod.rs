@@ -213,3 +213,4 @@ pub mod fake_discord;
 pub mod fake_slack;
 pub mod slack_harness;
 pub mod slack_sign;
+pub mod tamper;
