@@ -42,7 +42,9 @@ pub(super) async fn list(
                 limit = n;
                 None
             }
-            ("after", _) => Some(format!("after `{v}` must be a chain position (a whole number, 0 or more)")),
+            ("after", _) => Some(format!(
+                "after `{v}` must be a chain position (a whole number, 0 or more)"
+            )),
             _ => Some(format!("limit `{v}` must be a whole number from 1 to {MAX_PAGE}")),
         };
         if let Some(m) = bad {
@@ -54,6 +56,11 @@ pub(super) async fn list(
         .await?
         .map_err(ApiError::Refused)?;
     let page = checkpoint::list(app.engine.pool(), after, limit).await?;
-    let next_after = (page.len() as i64 == limit).then(|| page.last().map(|c| c.seq)).flatten();
-    Ok(Json(json!({ "checkpoints": page, "next_after": next_after, "jwks": "/.well-known/jwks.json" })).into_response())
+    let next_after = (page.len() as i64 == limit)
+        .then(|| page.last().map(|c| c.seq))
+        .flatten();
+    Ok(
+        Json(json!({ "checkpoints": page, "next_after": next_after, "jwks": "/.well-known/jwks.json" }))
+            .into_response(),
+    )
 }

@@ -38,7 +38,12 @@ fn correlation(headers: &HeaderMap) -> String {
 /// Authenticates the caller of an attempt at `action`; a failure is audited and answered 401.
 /// A server with no API key at all answers 501 and records nothing: no credential was checked,
 /// and anyone who can reach the port must not be able to fill the audit log.
-pub(super) async fn caller(app: &ApiApp, headers: &HeaderMap, action: Action, r#ref: Option<&str>) -> Result<Context, ApiError> {
+pub(super) async fn caller(
+    app: &ApiApp,
+    headers: &HeaderMap,
+    action: Action,
+    r#ref: Option<&str>,
+) -> Result<Context, ApiError> {
     if !app.auth.is_configured() {
         return Err(ApiError::NotConfigured(AuthError::NotConfigured.to_string()));
     }

@@ -5,9 +5,9 @@
 
 use super::receipt::{self, ReceiptError, ReceiptSigner};
 use crate::audit::checkpoint::Checkpoint;
-use crate::policy::WebhookEvent;
 use crate::engine::Engine;
 use crate::outbox::DeliveryError;
+use crate::policy::WebhookEvent;
 use serde_json::json;
 use std::time::Duration;
 

@@ -135,7 +135,10 @@ pub fn read_checkpoint(line: &str, keys: Option<&Keyring>) -> Result<Kept, Strin
     };
     let claims: CheckpointClaims = claims_of(&token, keys).map_err(|e| e.to_string())?;
     if claims.sub != SUBJECT {
-        return Err(format!("its subject is {:?}, not {SUBJECT:?}: not a checkpoint", claims.sub));
+        return Err(format!(
+            "its subject is {:?}, not {SUBJECT:?}: not a checkpoint",
+            claims.sub
+        ));
     }
     if let Some(map) = fields {
         let same = map.get("seq").is_none_or(|v| v.as_i64() == Some(claims.seq))

@@ -2,8 +2,8 @@
 //! commit order, signed checkpoints of its head, verification (of the chain, of kept
 //! checkpoints and receipts, and of the state tables against the log), export and trails.
 
-pub mod checkpoint;
 mod chain;
+pub mod checkpoint;
 mod entry;
 mod export;
 pub mod reconcile;

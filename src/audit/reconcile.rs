@@ -141,7 +141,9 @@ impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Mismatch::NotOpened { r#ref } => write!(f, "{ref} is in the requests table but the log never opened it"),
-            Mismatch::NoRequest { r#ref } => write!(f, "the log opened {ref} but the requests table has no such request"),
+            Mismatch::NoRequest { r#ref } => {
+                write!(f, "the log opened {ref} but the requests table has no such request")
+            }
             Mismatch::Version { r#ref, stored, logged } => write!(
                 f,
                 "{ref} is at version {stored} but the log's last version is {}",

@@ -105,11 +105,19 @@ impl ReceiptSigner {
     /// The current key is not repeated.
     pub fn with_previous_jwks_file(mut self, path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| {
-            format!("reading the previous receipt keys {} (COUNTERSIGN_RECEIPT_PREVIOUS_JWKS)", path.display())
+            format!(
+                "reading the previous receipt keys {} (COUNTERSIGN_RECEIPT_PREVIOUS_JWKS)",
+                path.display()
+            )
         })?;
-        let set: Value = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not JSON: expected a JWKS document {{\"keys\": [...]}}", path.display()))?;
-        let keyring = Keyring::from_jwks(&set).with_context(|| format!("the previous receipt keys {}", path.display()))?;
+        let set: Value = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not JSON: expected a JWKS document {{\"keys\": [...]}}",
+                path.display()
+            )
+        })?;
+        let keyring =
+            Keyring::from_jwks(&set).with_context(|| format!("the previous receipt keys {}", path.display()))?;
         self.previous = keyring
             .public
             .into_iter()
@@ -137,7 +145,9 @@ impl ReceiptSigner {
 
     /// Every public key it publishes: the current one first, then the ones it replaced.
     pub fn public_keys(&self) -> Vec<Value> {
-        std::iter::once(self.jwk.clone()).chain(self.previous.iter().cloned()).collect()
+        std::iter::once(self.jwk.clone())
+            .chain(self.previous.iter().cloned())
+            .collect()
     }
 
     /// The keys that verify what this key, or a key it replaced, signed.

@@ -98,7 +98,9 @@ impl Engine {
         if !store::insert(&mut tx, &checkpoint.row(now)).await? {
             // Another replica signed this head a moment ago: that one is the checkpoint.
             drop(tx);
-            let kept = store::at(pool, seq).await?.context("a checkpoint kept by another replica is gone")?;
+            let kept = store::at(pool, seq)
+                .await?
+                .context("a checkpoint kept by another replica is gone")?;
             return Ok(Some(Checkpoint::of(kept)));
         }
         let mut queued = Vec::new();

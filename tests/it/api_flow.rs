@@ -334,13 +334,20 @@ async fn a_checkpoint_reaches_its_webhook_and_the_siems_pull_as_a_line_that_veri
     let (receiver, url) = Receiver::start(1).await;
     let api = ApiBot::start(pool.clone(), Some(&url)).await;
     let engine = &api.slack.bot.engine;
-    let signed = engine.checkpoint(&api.receipts, Occasion::Asked).await.unwrap().unwrap();
+    let signed = engine
+        .checkpoint(&api.receipts, Occasion::Asked)
+        .await
+        .unwrap()
+        .unwrap();
 
     // Pushed to the subscribed receiver (after one failure), as one line of a kept file.
     let (headers, body) = receiver.accepted(Duration::from_secs(10)).await;
     assert_eq!(body["event"], "audit.checkpoint");
     assert_eq!(body["jws"], signed.jws.as_str());
-    assert_eq!(headers["idempotency-key"], format!("checkpoint:{}", signed.seq).as_str());
+    assert_eq!(
+        headers["idempotency-key"],
+        format!("checkpoint:{}", signed.seq).as_str()
+    );
     let kept = read_checkpoint(&body.to_string(), Some(&api.receipts.keyring())).unwrap();
     assert_eq!((kept.seq, kept.hash.as_str()), (signed.seq, signed.hash.as_str()));
     assert_eq!(holds(&pool, &kept).await.unwrap(), Ok(()));
@@ -350,7 +357,9 @@ async fn a_checkpoint_reaches_its_webhook_and_the_siems_pull_as_a_line_that_veri
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["checkpoints"][0]["jws"], signed.jws.as_str());
     assert_eq!(page["next_after"], Value::Null);
-    let (_, later) = api.get(&format!("/api/v1/audit/checkpoints?after={}", signed.seq), "siem").await;
+    let (_, later) = api
+        .get(&format!("/api/v1/audit/checkpoints?after={}", signed.seq), "siem")
+        .await;
     assert_eq!(later["checkpoints"], json!([]));
 
     // Refused, and each refusal recorded: not an auditor, and parameters that do not read.
@@ -366,6 +375,9 @@ async fn a_checkpoint_reaches_its_webhook_and_the_siems_pull_as_a_line_that_veri
     .await
     .unwrap();
     let mut expected = vec![("erp".to_string(), "not_permitted".to_string())];
-    expected.extend(std::iter::repeat_n(("siem".to_string(), "invalid_input".to_string()), 4));
+    expected.extend(std::iter::repeat_n(
+        ("siem".to_string(), "invalid_input".to_string()),
+        4,
+    ));
     assert_eq!(refused, expected);
 }

@@ -28,7 +28,11 @@ async fn story(bot: &Bot) {
 /// `countersign audit checkpoint` with `key`, kept in `dir/checkpoints.jsonl` as an auditor
 /// keeps them; returns the file and the checkpoint.
 fn keep_checkpoint(pool: &PgPool, key: &Key, dir: &Path) -> (PathBuf, Value) {
-    let run = countersign(pool, &[("COUNTERSIGN_RECEIPT_KEY", &key.path)], &["audit", "checkpoint"]);
+    let run = countersign(
+        pool,
+        &[("COUNTERSIGN_RECEIPT_KEY", &key.path)],
+        &["audit", "checkpoint"],
+    );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let file = dir.join("checkpoints.jsonl");
     let mut kept = std::fs::read_to_string(&file).unwrap_or_default();
@@ -78,10 +82,19 @@ async fn a_checkpoint_signs_the_head_is_recorded_and_verifies_against_the_jwks(p
     let key = Key::new(dir.path(), "receipt.pem");
     let (seq, hash) = head(&pool).await;
     let (file, checkpoint) = keep_checkpoint(&pool, &key, dir.path());
-    assert_eq!((checkpoint["seq"].as_i64().unwrap(), checkpoint["hash"].as_str().unwrap()), (seq, hash.as_str()));
+    assert_eq!(
+        (
+            checkpoint["seq"].as_i64().unwrap(),
+            checkpoint["hash"].as_str().unwrap()
+        ),
+        (seq, hash.as_str())
+    );
     let claims = verify_with_jwks(checkpoint["jws"].as_str().unwrap(), &receipt::jwks(Some(&key.signer)));
     assert_eq!(claims["sub"], "audit-chain");
-    assert_eq!((claims["seq"].as_i64().unwrap(), claims["hash"].as_str().unwrap()), (seq, hash.as_str()));
+    assert_eq!(
+        (claims["seq"].as_i64().unwrap(), claims["hash"].as_str().unwrap()),
+        (seq, hash.as_str())
+    );
     assert_eq!(checkpoint["kid"], key.signer.kid());
     // The log records it; asked again with nothing new, it is the same checkpoint.
     bot.settle().await;
@@ -90,7 +103,13 @@ async fn a_checkpoint_signs_the_head_is_recorded_and_verifies_against_the_jwks(p
     assert_eq!(again, checkpoint);
     let run = verify(&pool, &key, &["--checkpoint", file.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stdout);
-    assert!(run.stdout.contains("OK: 2 of 2 kept checkpoints and receipts are in the chain with their hashes (signatures checked)"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "OK: 2 of 2 kept checkpoints and receipts are in the chain with their hashes (signatures checked)"
+        ),
+        "{}",
+        run.stdout
+    );
 }
 
 #[sqlx::test]
@@ -105,8 +124,10 @@ async fn an_edit_with_every_seal_recomputed_passes_the_walk_but_not_a_kept_check
     let victim = seq_of(&pool, "vote.approve", "done").await;
     behind_the_triggers(
         &pool,
-        &["UPDATE audit_log SET details = details || '{\"note\": \"nothing happened\"}' \
-           WHERE id = (SELECT entry_id FROM audit_seal WHERE seq = $1)"],
+        &[
+            "UPDATE audit_log SET details = details || '{\"note\": \"nothing happened\"}' \
+           WHERE id = (SELECT entry_id FROM audit_seal WHERE seq = $1)",
+        ],
         victim,
     )
     .await;
@@ -115,9 +136,18 @@ async fn an_edit_with_every_seal_recomputed_passes_the_walk_but_not_a_kept_check
     assert_eq!(walk.code, 0, "the walk alone cannot see a rewrite: {}", walk.stdout);
     let run = verify(&pool, &key, &["--checkpoint", file.to_str().unwrap()]);
     assert_eq!(run.code, 1, "{}", run.stdout);
-    let named = format!("NOT HELD: {}:1: checkpoint #{} (signed ", file.display(), checkpoint["seq"]);
+    let named = format!(
+        "NOT HELD: {}:1: checkpoint #{} (signed ",
+        file.display(),
+        checkpoint["seq"]
+    );
     assert!(run.stdout.contains(&named), "{}", run.stdout);
-    assert!(run.stdout.contains("the entries up to it were changed, re-ordered or re-sealed"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("the entries up to it were changed, re-ordered or re-sealed"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[sqlx::test]
@@ -140,11 +170,16 @@ async fn a_cut_tail_is_caught_by_a_kept_checkpoint(pool: PgPool) {
     .await;
     let run = verify(&pool, &key, &["--checkpoint", file.to_str().unwrap()]);
     assert_eq!(run.code, 1, "{}", run.stdout);
-    assert!(run.stdout.starts_with("OK: "), "the walk finds the shorter chain whole: {}", run.stdout);
+    assert!(
+        run.stdout.starts_with("OK: "),
+        "the walk finds the shorter chain whole: {}",
+        run.stdout
+    );
     let named = format!("checkpoint #{at} (signed ");
     assert!(run.stdout.contains(&named), "{}", run.stdout);
     assert!(
-        run.stdout.contains(&format!("the chain ends at #{}: entries were cut off its end", at - 2)),
+        run.stdout
+            .contains(&format!("the chain ends at #{}: entries were cut off its end", at - 2)),
         "{}",
         run.stdout
     );
@@ -166,7 +201,12 @@ async fn two_seals_swapped_are_named_by_the_walk_and_resealed_by_the_checkpoint(
     behind_the_triggers(&pool, &swap[1..], 2).await;
     let run = verify(&pool, &key, &[]);
     assert_eq!(run.code, 1);
-    assert!(run.stdout.starts_with("BROKEN at entry #2: its content does not match its hash"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .starts_with("BROKEN at entry #2: its content does not match its hash"),
+        "{}",
+        run.stdout
+    );
     reseal_from(&pool, 2).await;
     let run = verify(&pool, &key, &["--checkpoint", file.to_str().unwrap()]);
     assert_eq!(run.code, 1, "{}", run.stdout);
@@ -194,7 +234,11 @@ async fn a_receipt_is_checked_against_the_chain_and_its_signature(pool: PgPool) 
     std::fs::write(&forged, forger.signer.sign(&claims).unwrap()).unwrap();
     let run = verify(&pool, &key, &["--receipt", forged.to_str().unwrap()]);
     assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("which is not among the published keys"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("which is not among the published keys"),
+        "{}",
+        run.stdout
+    );
 
     // The decision's entry rewritten with every seal after it.
     behind_the_triggers(
@@ -207,7 +251,11 @@ async fn a_receipt_is_checked_against_the_chain_and_its_signature(pool: PgPool) 
     let run = verify(&pool, &key, &["--receipt", file.to_str().unwrap()]);
     assert_eq!(run.code, 1);
     assert!(run.stdout.contains("NOT HELD: "), "{}", run.stdout);
-    assert!(run.stdout.contains("receipt of INV-1 (approved): the chain has hash"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("receipt of INV-1 (approved): the chain has hash"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[sqlx::test]
@@ -220,12 +268,23 @@ async fn checkpoints_signed_before_a_key_rotation_verify_with_the_previous_jwks(
     let new = Key::new(dir.path(), "new.pem");
     let run = verify(&pool, &new, &["--checkpoint", file.to_str().unwrap()]);
     assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("which is not among the published keys"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("which is not among the published keys"),
+        "{}",
+        run.stdout
+    );
 
     let previous = dir.path().join("previous-jwks.json");
     std::fs::write(&previous, receipt::jwks(Some(&old.signer)).to_string()).unwrap();
-    let env = [("COUNTERSIGN_RECEIPT_KEY", new.path.as_path()), ("COUNTERSIGN_RECEIPT_PREVIOUS_JWKS", &previous)];
-    let run = countersign(&pool, &env, &["audit", "verify", "--checkpoint", file.to_str().unwrap()]);
+    let env = [
+        ("COUNTERSIGN_RECEIPT_KEY", new.path.as_path()),
+        ("COUNTERSIGN_RECEIPT_PREVIOUS_JWKS", &previous),
+    ];
+    let run = countersign(
+        &pool,
+        &env,
+        &["audit", "verify", "--checkpoint", file.to_str().unwrap()],
+    );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let rotated = ReceiptSigner::from_pem_file(&new.path)
         .unwrap()
@@ -244,7 +303,14 @@ async fn checkpoints_signed_before_a_key_rotation_verify_with_the_previous_jwks(
     let run = countersign(
         &pool,
         &[],
-        &["audit", "verify", "--jwks", jwks.to_str().unwrap(), "--checkpoint", file.to_str().unwrap()],
+        &[
+            "audit",
+            "verify",
+            "--jwks",
+            jwks.to_str().unwrap(),
+            "--checkpoint",
+            file.to_str().unwrap(),
+        ],
     );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
 }
@@ -252,7 +318,9 @@ async fn checkpoints_signed_before_a_key_rotation_verify_with_the_previous_jwks(
 #[sqlx::test]
 async fn replicas_signing_at_once_keep_one_checkpoint_one_entry_and_one_delivery(pool: PgPool) {
     let mut invoice = std::fs::read_to_string(example_commands().join("invoice.toml")).unwrap();
-    invoice.push_str("\n[[webhook]]\nurl = \"https://siem.example.test/hooks/countersign\"\nevents = [\"audit.checkpoint\"]\n");
+    invoice.push_str(
+        "\n[[webhook]]\nurl = \"https://siem.example.test/hooks/countersign\"\nevents = [\"audit.checkpoint\"]\n",
+    );
     let people = std::fs::read_to_string(example_commands().join("people.toml")).unwrap();
     let dir = commands_dir(&[("people.toml", &people), ("invoice.toml", &invoice)]);
     let replicas = [
@@ -265,15 +333,22 @@ async fn replicas_signing_at_once_keep_one_checkpoint_one_entry_and_one_delivery
     let attempts = (0..8).map(|i| replicas[i % 2].engine.checkpoint(&key.signer, Occasion::Asked));
     let signed: Vec<_> = futures_util::future::join_all(attempts).await;
     let seqs: Vec<i64> = signed.into_iter().map(|c| c.unwrap().unwrap().seq).collect();
-    assert!(seqs.windows(2).all(|w| w[0] == w[1]), "every attempt gives the one checkpoint: {seqs:?}");
+    assert!(
+        seqs.windows(2).all(|w| w[0] == w[1]),
+        "every attempt gives the one checkpoint: {seqs:?}"
+    );
     let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool);
     assert_eq!(count("SELECT count(*) FROM audit_checkpoints").await.unwrap(), 1);
     assert_eq!(
-        count("SELECT count(*) FROM audit_log WHERE action = 'audit.checkpoint'").await.unwrap(),
+        count("SELECT count(*) FROM audit_log WHERE action = 'audit.checkpoint'")
+            .await
+            .unwrap(),
         1
     );
     assert_eq!(
-        count("SELECT count(*) FROM outbox WHERE intent->>'kind' = 'checkpoint'").await.unwrap(),
+        count("SELECT count(*) FROM outbox WHERE intent->>'kind' = 'checkpoint'")
+            .await
+            .unwrap(),
         1
     );
 }
@@ -286,7 +361,13 @@ async fn the_server_signs_a_checkpoint_on_its_own_only_when_something_happened(p
     let key = Key::new(keys.path(), "receipt.pem");
     let tasks = tokio_util::task::TaskTracker::new();
     let stop = tokio_util::sync::CancellationToken::new();
-    spawn_checkpointer(&tasks, bot.engine.clone(), key.signer.clone(), Duration::from_secs(1), stop.clone());
+    spawn_checkpointer(
+        &tasks,
+        bot.engine.clone(),
+        key.signer.clone(),
+        Duration::from_secs(1),
+        stop.clone(),
+    );
     let kept = || sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_checkpoints").fetch_one(&pool);
     for _ in 0..100 {
         if kept().await.unwrap() > 0 {

@@ -25,7 +25,10 @@ async fn every_ending(bot: &Bot) {
         ("alice", "amend INV-4 amount=60"),
         ("carol", "approve INV-4@2"),
         ("alice", "new invoice amount=20.00 vendor=Paper"),
-        ("frank", r#"new prod-access environment=staging system=web reason=debugging duration_hours=1"#),
+        (
+            "frank",
+            r#"new prod-access environment=staging system=web reason=debugging duration_hours=1"#,
+        ),
     ] {
         bot.say(person, line).await;
     }
@@ -51,21 +54,32 @@ async fn every_way_a_request_ends_agrees_with_its_log(pool: PgPool) {
     assert_eq!(reconcile(&pool).await.unwrap(), vec![]);
     let run = countersign(&pool, &[], &["audit", "verify"]);
     assert_eq!(run.code, 0, "{}", run.stdout);
-    assert!(run.stdout.contains("OK: requests, votes and decisions agree with the audit log."), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("OK: requests, votes and decisions agree with the audit log."),
+        "{}",
+        run.stdout
+    );
 }
 
 #[sqlx::test]
 async fn a_status_flipped_behind_the_triggers_is_reported_with_its_ref(pool: PgPool) {
     let bot = Bot::new(pool.clone()).await;
     every_ending(&bot).await;
-    behind_the_triggers(&pool, &["UPDATE requests SET status = 'approved' WHERE ref = 'INV-5'"], 0).await;
+    behind_the_triggers(
+        &pool,
+        &["UPDATE requests SET status = 'approved' WHERE ref = 'INV-5'"],
+        0,
+    )
+    .await;
     let found = reconcile(&pool).await.unwrap();
     assert!(found.iter().all(|m| m.r#ref() == "INV-5"), "{found:?}");
     let run = countersign(&pool, &[], &["audit", "verify"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(run.stdout.starts_with("OK: "), "the chain itself holds: {}", run.stdout);
     assert!(
-        run.stdout.contains("MISMATCH: INV-5 is approved but the log records no final state for it"),
+        run.stdout
+            .contains("MISMATCH: INV-5 is approved but the log records no final state for it"),
         "{}",
         run.stdout
     );

@@ -1,7 +1,8 @@
 //! The audit log's spec holds from the outside: tools/verify_export.py, written from
 //! docs/audit.md alone with Python's standard library, re-computes the chain of a real export
 //! (JSON lines and CSV, with non-ASCII text, nulls and nested details) and agrees with
-//! `audit verify`; a changed entry in the export is named.
+//! `audit verify`; a changed entry in the export is named, and so is a kept checkpoint that an
+//! export of a rewritten or shortened chain no longer holds.
 
 use crate::common::Bot;
 use countersign::audit::{self, ExportFilter, ExportFormat};
@@ -10,10 +11,15 @@ use std::path::Path;
 use std::process::Command;
 
 fn verifier(export: &Path) -> (i32, String) {
+    verifier_with(export, &[])
+}
+
+fn verifier_with(export: &Path, args: &[&Path]) -> (i32, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/verify_export.py");
     let out = Command::new("python3")
         .arg(&script)
         .arg(export)
+        .args(args)
         .output()
         .expect("python3 runs tools/verify_export.py (install Python 3 to run this test)");
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
@@ -101,4 +107,63 @@ async fn the_independent_verifier_names_a_changed_entry(pool: PgPool) {
     let (code, said) = verifier(&path);
     assert_eq!(code, 1, "{said}");
     assert!(said.contains("expected chain position #2"), "{said}");
+}
+
+#[sqlx::test]
+async fn the_independent_verifier_holds_an_export_to_the_kept_checkpoints(pool: PgPool) {
+    use crate::common::tamper::{behind_the_triggers, reseal_from, seq_of, Key};
+    use countersign::engine::checkpoint::Occasion;
+    let bot = Bot::new(pool.clone()).await;
+    bot.say("alice", "new invoice amount=80 vendor=\"Café ☕\"").await;
+    bot.say("carol", "approve INV-1").await;
+    let dir = crate::common::tempdir::TempDir::new();
+    let key = Key::new(dir.path(), "receipt.pem");
+    let signed = bot
+        .engine
+        .checkpoint(&key.signer, Occasion::Asked)
+        .await
+        .unwrap()
+        .unwrap();
+    let kept = dir.path().join("checkpoints.jsonl");
+    std::fs::write(&kept, signed.to_line() + "\n").unwrap();
+    bot.settle().await;
+    let path = dir.path().join("audit.jsonl");
+    let flag = Path::new("--checkpoint");
+    export(&bot, ExportFormat::Jsonl, &path).await;
+    let (code, said) = verifier_with(&path, &[flag, &kept]);
+    assert_eq!(code, 0, "{said}");
+    assert!(
+        said.contains("OK: 1 of 1 kept checkpoints are in this export"),
+        "{said}"
+    );
+
+    // Rewritten with every seal recomputed: the export verifies alone, not against the checkpoint.
+    let victim = seq_of(&pool, "request.opened", "done").await;
+    behind_the_triggers(
+        &pool,
+        &["UPDATE audit_log SET details = '{}' WHERE id = (SELECT entry_id FROM audit_seal WHERE seq = $1)"],
+        victim,
+    )
+    .await;
+    reseal_from(&pool, victim).await;
+    export(&bot, ExportFormat::Csv, &dir.path().join("audit.csv")).await;
+    let rewritten = dir.path().join("audit.csv");
+    assert_eq!(verifier(&rewritten).0, 0);
+    let (code, said) = verifier_with(&rewritten, &[flag, &kept]);
+    assert_eq!(code, 1, "{said}");
+    assert!(
+        said.contains(&format!("checkpoint #{} is not held: the export has hash", signed.seq)),
+        "{said}"
+    );
+
+    // Cut short before the checkpoint.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let short: Vec<&str> = text.lines().take(signed.seq as usize - 1).collect();
+    std::fs::write(&path, short.join("\n") + "\n").unwrap();
+    let (code, said) = verifier_with(&path, &[flag, &kept]);
+    assert_eq!(code, 1, "{said}");
+    assert!(
+        said.contains(&format!("the chain ends at #{}", signed.seq - 1)),
+        "{said}"
+    );
 }

@@ -330,14 +330,22 @@ async fn the_digest_carries_the_latest_signed_checkpoint_in_full(pool: PgPool) {
     bot.say("alice", "new invoice amount=80 vendor=Pens").await;
     let keys = crate::common::tempdir::TempDir::new();
     let key = crate::common::tamper::Key::new(keys.path(), "receipt.pem");
-    let signed = bot.engine.checkpoint(&key.signer, Occasion::Asked).await.unwrap().unwrap();
+    let signed = bot
+        .engine
+        .checkpoint(&key.signer, Occasion::Asked)
+        .await
+        .unwrap()
+        .unwrap();
     bot.clock.set(monday_morning());
     let digest = Scheduler::new(bot.engine.clone(), vec![])
         .preview("finance-ops")
         .await
         .unwrap();
     let text = render::text(&digest);
-    let line = format!("latest signed checkpoint: #{} {} ({})", signed.seq, signed.hash, signed.at);
+    let line = format!(
+        "latest signed checkpoint: #{} {} ({})",
+        signed.seq, signed.hash, signed.at
+    );
     assert!(text.contains(&line), "{text}");
     let blocks = serde_json::to_string(&render::slack_blocks(&digest)).unwrap();
     assert!(blocks.contains(&signed.hash), "{blocks}");

@@ -35,9 +35,8 @@ impl Roles {
         let url = url_of(pool);
         let owner_url = url.replacen("postgres://postgres@", &format!("postgres://{owner_role}:o@"), 1);
         let bot_url = url.replacen("postgres://postgres@", &format!("postgres://{bot_role}:b@"), 1);
-        let script = |name: &str| {
-            std::fs::read_to_string(format!("{}/deploy/sql/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-        };
+        let script =
+            |name: &str| std::fs::read_to_string(format!("{}/deploy/sql/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
         let roles = rename(script("roles.sql"))
             .replace(":owner_password", "'o'")
             .replace(":bot_password", "'b'")
@@ -46,7 +45,9 @@ impl Roles {
         let mut owner = PgConnection::connect(&owner_url).await.unwrap();
         countersign::store::MIGRATOR.run(&mut owner).await.unwrap();
         owner.close().await.unwrap();
-        pool.execute(rename(script("after-migrate.sql")).as_str()).await.unwrap();
+        pool.execute(rename(script("after-migrate.sql")).as_str())
+            .await
+            .unwrap();
         Roles {
             admin: pool.clone(),
             owner_role,
@@ -56,7 +57,11 @@ impl Roles {
     }
 
     async fn bot_pool(&self) -> PgPool {
-        PgPoolOptions::new().max_connections(4).connect(&self.bot_url).await.unwrap()
+        PgPoolOptions::new()
+            .max_connections(4)
+            .connect(&self.bot_url)
+            .await
+            .unwrap()
     }
 
     /// Leaves no role behind: the test database is dropped after the test, the roles are not.
@@ -132,8 +137,15 @@ async fn the_bot_role_cannot_change_the_record_behind_the_application(pool: PgPo
     // What the role may do in general, the triggers still bound.
     let flip = refused(db, "UPDATE requests SET status = 'approved' WHERE ref = 'INV-2'").await;
     assert!(flip.contains("INV-2 is approved without a decision"), "{flip}");
-    let undo = refused(db, "UPDATE requests SET status = 'pending', decided_at = NULL WHERE ref = 'INV-1'").await;
-    assert!(undo.contains("INV-1 is approved: a final state never changes"), "{undo}");
+    let undo = refused(
+        db,
+        "UPDATE requests SET status = 'pending', decided_at = NULL WHERE ref = 'INV-1'",
+    )
+    .await;
+    assert!(
+        undo.contains("INV-1 is approved: a final state never changes"),
+        "{undo}"
+    );
     let forged = refused(
         db,
         "INSERT INTO decisions (request_id, outcome, version, rule, policy_hash, at) \
