@@ -6,15 +6,13 @@
 
 use crate::common::tamper::{behind_the_triggers, countersign, reseal_from, seq_of, Key, Run};
 use crate::common::tempdir::TempDir;
-use crate::common::{commands_dir, example_commands, Bot};
+use crate::common::Bot;
 use countersign::api::receipt;
 use countersign::audit::signer::ReceiptSigner;
-use countersign::engine::checkpoint::{spawn_checkpointer, Occasion};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use sqlx::PgPool;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 async fn story(bot: &Bot) {
     bot.say("alice", "new invoice amount=12500.00 vendor=ACME").await;
@@ -313,73 +311,4 @@ async fn checkpoints_signed_before_a_key_rotation_verify_with_the_previous_jwks(
         ],
     );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-}
-
-#[sqlx::test]
-async fn replicas_signing_at_once_keep_one_checkpoint_one_entry_and_one_delivery(pool: PgPool) {
-    let mut invoice = std::fs::read_to_string(example_commands().join("invoice.toml")).unwrap();
-    invoice.push_str(
-        "\n[[webhook]]\nurl = \"https://siem.example.test/hooks/countersign\"\nevents = [\"audit.checkpoint\"]\n",
-    );
-    let people = std::fs::read_to_string(example_commands().join("people.toml")).unwrap();
-    let dir = commands_dir(&[("people.toml", &people), ("invoice.toml", &invoice)]);
-    let replicas = [
-        Bot::with_commands(pool.clone(), dir.path()).await,
-        Bot::with_commands(pool.clone(), dir.path()).await,
-    ];
-    story(&replicas[0]).await;
-    let keys = TempDir::new();
-    let key = Key::new(keys.path(), "receipt.pem");
-    let attempts = (0..8).map(|i| replicas[i % 2].engine.checkpoint(&key.signer, Occasion::Asked));
-    let signed: Vec<_> = futures_util::future::join_all(attempts).await;
-    let seqs: Vec<i64> = signed.into_iter().map(|c| c.unwrap().unwrap().seq).collect();
-    assert!(
-        seqs.windows(2).all(|w| w[0] == w[1]),
-        "every attempt gives the one checkpoint: {seqs:?}"
-    );
-    let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool);
-    assert_eq!(count("SELECT count(*) FROM audit_checkpoints").await.unwrap(), 1);
-    assert_eq!(
-        count("SELECT count(*) FROM audit_log WHERE action = 'audit.checkpoint'")
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        count("SELECT count(*) FROM outbox WHERE intent->>'kind' = 'checkpoint'")
-            .await
-            .unwrap(),
-        1
-    );
-}
-
-#[sqlx::test]
-async fn the_server_signs_a_checkpoint_on_its_own_only_when_something_happened(pool: PgPool) {
-    let bot = Bot::new(pool.clone()).await;
-    story(&bot).await;
-    let keys = TempDir::new();
-    let key = Key::new(keys.path(), "receipt.pem");
-    let tasks = tokio_util::task::TaskTracker::new();
-    let stop = tokio_util::sync::CancellationToken::new();
-    spawn_checkpointer(
-        &tasks,
-        bot.engine.clone(),
-        key.signer.clone(),
-        Duration::from_secs(1),
-        stop.clone(),
-    );
-    let kept = || sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_checkpoints").fetch_one(&pool);
-    for _ in 0..100 {
-        if kept().await.unwrap() > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(kept().await.unwrap(), 1, "signed within a second or two of the start");
-    // Two more intervals with nothing new but its own entry: no second checkpoint.
-    tokio::time::sleep(Duration::from_millis(2_200)).await;
-    assert_eq!(kept().await.unwrap(), 1);
-    stop.cancel();
-    tasks.close();
-    tasks.wait().await;
 }

@@ -9,6 +9,7 @@ mod audit_anchors;
 mod audit_log;
 mod audit_reconcile;
 mod audit_spec;
+mod checkpoint_once;
 mod cli;
 mod concurrency;
 mod console_workflows;
