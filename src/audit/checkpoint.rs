@@ -252,3 +252,6 @@ pub async fn list(pool: &PgPool, after: i64, limit: i64) -> anyhow::Result<Vec<C
         .map(Checkpoint::of)
         .collect())
 }
+
+#[cfg(test)]
+mod tests;

@@ -77,9 +77,15 @@ fn keyring(args: &VerifyArgs) -> anyhow::Result<Option<Keyring>> {
     Ok(args.keys.signer()?.map(|s| s.keyring()))
 }
 
-/// Everything kept that names a chain position, read from the files, and the lines that do not
-/// read (a forged signature is one of them).
-fn read_kept(args: &VerifyArgs, keys: Option<&Keyring>) -> anyhow::Result<(Vec<(String, Kept)>, Vec<String>)> {
+/// What was read from the kept files: each checkpoint or receipt with where it came from
+/// (`file:line`), and a finding for each one that does not read (a forged signature is one).
+struct KeptFiles {
+    kept: Vec<(String, Kept)>,
+    unreadable: Vec<String>,
+}
+
+/// Everything kept that names a chain position, read from the files.
+fn read_kept(args: &VerifyArgs, keys: Option<&Keyring>) -> anyhow::Result<KeptFiles> {
     let read = |p: &Path| std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()));
     let (mut kept, mut bad) = (Vec::new(), Vec::new());
     for path in &args.checkpoints {
@@ -102,7 +108,7 @@ fn read_kept(args: &VerifyArgs, keys: Option<&Keyring>) -> anyhow::Result<(Vec<(
             Err(m) => bad.push(format!("NOT VERIFIED: {at}: {m}")),
         }
     }
-    Ok((kept, bad))
+    Ok(KeptFiles { kept, unreadable: bad })
 }
 
 /// `countersign audit verify`: seals what has settled, walks the whole chain, reconciles the
@@ -110,7 +116,10 @@ fn read_kept(args: &VerifyArgs, keys: Option<&Keyring>) -> anyhow::Result<(Vec<(
 /// receipt. Every finding is a line; the first one names what is wrong first.
 pub async fn audit_verify(settings: &Settings, args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<bool> {
     let keys = keyring(args)?;
-    let (kept, mut findings) = read_kept(args, keys.as_ref())?;
+    let KeptFiles {
+        kept,
+        unreadable: mut findings,
+    } = read_kept(args, keys.as_ref())?;
     let pool = connect_migrated(settings).await?;
     audit::seal(&pool).await?;
     let bar = progress_bar("verifying");
