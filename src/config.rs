@@ -1,5 +1,6 @@
 //! Settings from flags and the environment. Secrets are held here and never printed.
 
+mod receipt;
 mod serve;
 
 pub use serve::{ApiArgs, DiscordArgs, ReceiptArgs, ServeArgs, SlackArgs};

@@ -2,7 +2,8 @@
 //! so that `countersign serve --help` is the complete list. Secrets are hidden from `--help`
 //! even when set; the flags exist for completeness, but the environment keeps them out of `ps`.
 
-use crate::api::{ApiAuth, ReceiptSigner};
+pub use super::receipt::ReceiptArgs;
+use crate::api::ApiAuth;
 use crate::server::{ApiSettings, DiscordSettings, SlackSettings};
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
@@ -96,7 +97,7 @@ pub struct SlackArgs {
 }
 
 /// A value that is only blanks counts as unset, as an empty line in an env file means to.
-fn given(v: &Option<String>) -> Option<String> {
+pub(super) fn given(v: &Option<String>) -> Option<String> {
     v.as_ref().filter(|v| !v.trim().is_empty()).cloned()
 }
 
@@ -268,49 +269,8 @@ pub struct ApiArgs {
     pub checkpoint_interval: Duration,
 }
 
-/// The receipt key, which signs decision receipts and checkpoints of the audit chain.
-#[derive(Args, Clone, Debug, Default)]
-pub struct ReceiptArgs {
-    /// A PEM file with the private key that signs decision receipts and audit checkpoints.
-    #[arg(
-        id = "receipt_key",
-        long = "receipt-key",
-        env = "COUNTERSIGN_RECEIPT_KEY",
-        value_name = "PEM",
-        hide_env_values = true
-    )]
-    pub receipt_key: Option<String>,
-    /// After a rotation: a JWKS file with the public keys of earlier receipt keys (what
-    /// /.well-known/jwks.json served before), still published so their signatures verify.
-    #[arg(
-        id = "receipt_previous_jwks",
-        long = "receipt-previous-jwks",
-        env = "COUNTERSIGN_RECEIPT_PREVIOUS_JWKS",
-        value_name = "FILE"
-    )]
-    pub previous_jwks: Option<String>,
-}
-
 fn parse_interval(s: &str) -> Result<Duration, String> {
     crate::policy::parse_duration(s.trim())
-}
-
-impl ReceiptArgs {
-    /// The signer, with the keys it replaced, when a receipt key is set.
-    pub fn signer(&self) -> anyhow::Result<Option<ReceiptSigner>> {
-        let Some(path) = given(&self.receipt_key) else {
-            anyhow::ensure!(
-                given(&self.previous_jwks).is_none(),
-                "COUNTERSIGN_RECEIPT_PREVIOUS_JWKS is set without COUNTERSIGN_RECEIPT_KEY: set the new key too"
-            );
-            return Ok(None);
-        };
-        let signer = ReceiptSigner::from_pem_file(&PathBuf::from(path))?;
-        Ok(Some(match given(&self.previous_jwks) {
-            Some(previous) => signer.with_previous_jwks_file(&PathBuf::from(previous))?,
-            None => signer,
-        }))
-    }
 }
 
 impl ApiArgs {
