@@ -43,7 +43,7 @@ const COUNTERS: &[(&str, &str)] = &[
     ),
     (
         CHECKPOINTS,
-        "Checkpoint attempts of the audit chain by result: signed, skipped (nothing new), broken (the chain failed its verification: nothing signed), failed (could not sign or keep it).",
+        "Background rounds of the audit chain by result: signed (a checkpoint), skipped (nothing new), verified (no receipt key: verified, nothing signed), broken (the chain failed its verification: nothing signed), failed (could not verify, sign or keep it).",
     ),
 ];
 
@@ -78,7 +78,7 @@ const PLATFORMS: [&str; 2] = ["slack", "discord"];
 /// The `result` label of deliveries.
 const DELIVERY_RESULTS: [&str; 4] = ["delivered", "rate_limited", "failed", "refused"];
 /// The `result` label of checkpoint attempts.
-pub const CHECKPOINT_RESULTS: [&str; 4] = ["signed", "skipped", "broken", "failed"];
+pub const CHECKPOINT_RESULTS: [&str; 5] = ["signed", "skipped", "verified", "broken", "failed"];
 /// The final states a decision is counted in.
 const FINAL: [Status; 4] = [Status::Approved, Status::Rejected, Status::Cancelled, Status::Expired];
 

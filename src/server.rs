@@ -116,8 +116,8 @@ pub struct ApiSettings {
     pub auth: ApiAuth,
     /// The key that signs decision receipts and checkpoints.
     pub receipts: Option<ReceiptSigner>,
-    /// How often a checkpoint of the audit chain is signed (`serve` always sets it; none: only
-    /// when asked).
+    /// How often the audit chain is verified in the background and a checkpoint of it signed
+    /// (`serve` always sets it; none: only when asked).
     pub checkpoint_every: Option<Duration>,
 }
 
@@ -193,21 +193,20 @@ pub async fn start(
     let engine = engine.with_outbox_waker(worker.waker());
     tasks.spawn(worker.run(stop.child_token()));
     audit::spawn_sealer(&tasks, engine.pool().clone(), settings.seal_every, stop.child_token());
-    match (&settings.api.receipts, settings.api.checkpoint_every) {
-        (Some(signer), Some(every)) => {
-            crate::engine::checkpoint::spawn_checkpointer(
-                &tasks,
-                engine.clone(),
-                signer.clone(),
-                every,
-                stop.child_token(),
-            );
-        }
-        (Some(_), None) => {}
-        (None, _) => tracing::warn!(
+    if let Some(every) = settings.api.checkpoint_every {
+        crate::engine::checkpoint::spawn_checkpointer(
+            &tasks,
+            engine.clone(),
+            settings.api.receipts.clone(),
+            every,
+            stop.child_token(),
+        );
+    }
+    if settings.api.receipts.is_none() {
+        tracing::warn!(
             "no receipt key (COUNTERSIGN_RECEIPT_KEY): checkpoints of the audit chain are not signed, so nothing \
              outside the database can prove the chain was not rewritten"
-        ),
+        );
     }
     spawn_refusal_counts(
         &tasks,

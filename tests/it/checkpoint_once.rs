@@ -89,7 +89,7 @@ async fn the_server_signs_a_checkpoint_on_its_own_only_when_something_happened(p
     spawn_checkpointer(
         &tasks,
         bot.engine.clone(),
-        key.signer.clone(),
+        Some(key.signer.clone()),
         Duration::from_secs(1),
         stop.clone(),
     );
@@ -147,4 +147,40 @@ async fn a_crash_before_the_checkpoint_commits_leaves_nothing_and_the_retry_sign
         .unwrap();
     assert_eq!(again, signed);
     assert_eq!(kept(&pool).await, (1, 1, 1));
+}
+
+#[sqlx::test]
+async fn without_a_key_the_background_round_still_verifies_and_counts_a_broken_chain(pool: PgPool) {
+    let bot = Bot::new(pool.clone()).await;
+    story(&bot).await;
+    let broken = || {
+        let text = countersign::metrics::install().render();
+        crate::common::exposition::value(&text, "countersign_audit_checkpoints_total{result=\"broken\"}")
+            .unwrap_or_default()
+    };
+    let before = broken();
+    crate::common::tamper::behind_the_triggers(
+        &pool,
+        &["UPDATE audit_log SET actor = 'mallory' WHERE id = (SELECT entry_id FROM audit_seal WHERE seq = $1)"],
+        2,
+    )
+    .await;
+    let tasks = tokio_util::task::TaskTracker::new();
+    let stop = tokio_util::sync::CancellationToken::new();
+    spawn_checkpointer(&tasks, bot.engine.clone(), None, Duration::from_secs(1), stop.clone());
+    for _ in 0..100 {
+        if broken() > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(broken() > before, "the round found the changed entry and counted it");
+    stop.cancel();
+    tasks.close();
+    tasks.wait().await;
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_checkpoints")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(kept, 0, "nothing is signed without a key");
 }
