@@ -212,6 +212,8 @@ pub struct Workflow {
     pub announce: crate::policy::integration::Announce,
     /// Where decision receipts are delivered.
     pub webhooks: Vec<crate::policy::integration::Webhook>,
+    /// What an approval does (`[effect]`), if anything.
+    pub effect: Option<crate::policy::effect::Effect>,
     /// sha256 hex of the workflow file's bytes.
     pub policy_hash: String,
     /// The file it came from.

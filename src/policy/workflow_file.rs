@@ -23,6 +23,7 @@ const ROOT_KEYS: &[&str] = &[
     "lifecycle",
     "announce",
     "webhook",
+    "effect",
 ];
 const ACCESS_KEYS: &[&str] = &["request", "view"];
 const LIFECYCLE_KEYS: &[&str] = &["expires_after", "remind_after"];
@@ -91,6 +92,7 @@ pub(crate) fn read_workflow(
     let lifecycle = read_lifecycle(cx, &root);
     let announce = read_announce(cx, &root);
     let webhooks = read_webhooks(cx, &root);
+    let effect = crate::policy::effect::read_effect(cx, &root, &fields);
     out.id = id.clone();
     out.prefix = prefix.clone();
 
@@ -119,6 +121,7 @@ pub(crate) fn read_workflow(
         lifecycle,
         announce,
         webhooks,
+        effect,
         policy_hash,
         source: cx.path.to_path_buf(),
     };

@@ -1,5 +1,6 @@
 //! Unit tests of the policy module, with helpers that write small commands/ directories.
 
+mod effect_refusals;
 mod examples;
 mod excerpts;
 mod exprs;
