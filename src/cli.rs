@@ -105,7 +105,7 @@ pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<PgPool> {
 pub async fn engine(settings: &Settings, pool: PgPool) -> anyhow::Result<Engine> {
     let policy = Arc::new(load_policy(&settings.commands)?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let engine = Engine::new(pool, policy, clock);
+    let engine = Engine::new(pool, policy, clock).with_targets(Arc::new(crate::store::targets::Targets::from_env()));
     engine.record_policy_load().await?;
     Ok(engine)
 }

@@ -3,6 +3,7 @@
 //! beside it; an inbound action's idempotency key makes a replay return the first outcome.
 
 pub mod checkpoint;
+mod effects;
 mod flood;
 mod load;
 mod notify;
@@ -95,6 +96,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     outbox_waker: Option<Arc<Doorbell>>,
     flood: Arc<flood::RefusalFlood>,
+    targets: Arc<crate::store::targets::Targets>,
 }
 
 impl Engine {
@@ -107,7 +109,19 @@ impl Engine {
             clock,
             outbox_waker: None,
             flood: Arc::default(),
+            targets: Arc::default(),
         }
+    }
+
+    /// The effect targets this engine may run effects on (`COUNTERSIGN_TARGET_*`).
+    pub fn with_targets(mut self, targets: Arc<crate::store::targets::Targets>) -> Self {
+        self.targets = targets;
+        self
+    }
+
+    /// The effect targets.
+    pub fn targets(&self) -> &Arc<crate::store::targets::Targets> {
+        &self.targets
     }
 
     /// Tells an in-process outbox worker what every commit queued, so messages leave at once.

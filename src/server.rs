@@ -185,7 +185,8 @@ pub async fn start(
         engine.pool().clone(),
         Arc::new(
             ChatDeliverer::new(engine.clone(), platforms.clone())
-                .with_webhooks(WebhookSender::new(engine.clone(), settings.api.receipts.clone())?),
+                .with_webhooks(WebhookSender::new(engine.clone(), settings.api.receipts.clone())?)
+                .with_effects(crate::effect::runner::EffectRunner::new(engine.clone())),
         ),
         settings.outbox.clone(),
         clock.clone(),

@@ -40,11 +40,15 @@ pub enum Action {
     AuditExported,
     /// A checkpoint of the chain's head was signed (details: its `seq`, `hash` and `kid`).
     AuditCheckpoint,
+    /// An approved effect ran on its target (details: target, statement hash, rows, duration).
+    EffectExecuted,
+    /// An approved effect could not run (details: target, statement hash, the reason).
+    EffectFailed,
 }
 
 impl Action {
     /// Every action, in the order of the vocabulary.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 17] = [
         Action::RequestOpened,
         Action::RequestAmended,
         Action::VoteApprove,
@@ -60,6 +64,8 @@ impl Action {
         Action::DigestSent,
         Action::AuditExported,
         Action::AuditCheckpoint,
+        Action::EffectExecuted,
+        Action::EffectFailed,
     ];
 
     /// The action stored as `name`.
@@ -85,6 +91,8 @@ impl Action {
             Action::DigestSent => "digest.sent",
             Action::AuditExported => "audit.exported",
             Action::AuditCheckpoint => "audit.checkpoint",
+            Action::EffectExecuted => "effect.executed",
+            Action::EffectFailed => "effect.failed",
         }
     }
 }

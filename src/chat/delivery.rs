@@ -15,12 +15,13 @@ use std::sync::{Arc, Mutex};
 /// Posted copies of cards, by request ref.
 type CopiesByRef = HashMap<String, Vec<CardCopy>>;
 
-/// The platforms and webhooks the outbox delivers through.
+/// The platforms, webhooks and effect targets the outbox delivers through.
 #[derive(Clone, Debug)]
 pub struct ChatDeliverer {
     engine: Engine,
     platforms: Platforms,
     webhooks: Option<WebhookSender>,
+    effects: Option<crate::effect::runner::EffectRunner>,
     /// Where posted copies are remembered when not in the database: the console, which only
     /// shows what would be sent, keeps them for as long as it runs.
     shown_copies: Option<Arc<Mutex<CopiesByRef>>>,
@@ -37,6 +38,7 @@ impl ChatDeliverer {
             engine,
             platforms,
             webhooks: None,
+            effects: None,
             shown_copies: None,
         }
     }
@@ -59,6 +61,12 @@ impl ChatDeliverer {
             results.push(self.deliver_in(&round, job).await);
         }
         Ok(results)
+    }
+
+    /// Also runs approved effects on their targets (without it they are dead-lettered).
+    pub fn with_effects(mut self, effects: crate::effect::runner::EffectRunner) -> Self {
+        self.effects = Some(effects);
+        self
     }
 
     /// Also delivers decision receipts to webhooks (without it they are dead-lettered).
@@ -248,6 +256,10 @@ impl ChatDeliverer {
                 None => Err(DeliveryError::Permanent(
                     "webhooks are not delivered by this process".into(),
                 )),
+            },
+            Intent::Effect { r#ref, version } => match &self.effects {
+                Some(runner) => runner.run(r#ref, *version).await,
+                None => Err(DeliveryError::Permanent("effects are not run by this process".into())),
             },
             Intent::Checkpoint { seq, url } => match &self.webhooks {
                 Some(w) => w.deliver_checkpoint(*seq, url).await,

@@ -106,7 +106,7 @@ impl Engine {
             ctx.origin.as_ref(),
         )
         .await?;
-        rows::insert_version(work, id, &version_row(wf, &fields, 1, ctx, now)).await?;
+        rows::insert_version(work, id, &version_row(wf, &fields, 1, ctx, now), wf.effect.as_ref()).await?;
         let l = self
             .load_locked(work, &r#ref)
             .await?
@@ -182,7 +182,7 @@ impl Engine {
         };
         l.version = version_row(wf, &fields, i32::try_from(new_version)?, ctx, self.clock.now());
         l.version.previous = Some(replaced);
-        rows::insert_version(work, l.row.id, &l.version).await?;
+        rows::insert_version(work, l.row.id, &l.version, wf.effect.as_ref()).await?;
         rows::set_version(work, l.row.id, l.version.version).await?;
         l.row.version = l.version.version;
         l.votes.clear();

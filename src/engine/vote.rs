@@ -89,6 +89,9 @@ impl Engine {
         };
         if let Some(final_action) = decided {
             self.finalise(work, &mut l, Some(voter.person.as_str()), reason);
+            if final_action == Action::RequestApproved {
+                self.queue_effect(work, &l, now).await?;
+            }
             let approvers: Vec<String> = l.domain.approvals.iter().map(|a| a.voter.to_string()).collect();
             let mut e = self.entry(ctx, final_action, AuditOutcome::Done);
             l.subject().fill(&mut e);

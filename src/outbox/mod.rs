@@ -98,6 +98,14 @@ pub enum Intent {
         /// The receiver.
         url: String,
     },
+    /// Run the effect of an approved version on its target (exactly once: the target's ledger).
+    /// Not ordered with the request's chat messages: a platform outage never holds it back.
+    Effect {
+        /// The request.
+        r#ref: String,
+        /// The approved version.
+        version: i32,
+    },
     /// A private reply to one person in a channel (a refused click, details).
     Ephemeral {
         /// Where.
@@ -126,6 +134,7 @@ impl Intent {
             | Intent::Webhook { r#ref, .. } => Some(r#ref),
             Intent::Ephemeral { .. }
             | Intent::Checkpoint { .. }
+            | Intent::Effect { .. }
             | Intent::InteractionReply { .. }
             | Intent::DigestToChannel { .. }
             | Intent::DigestToUser { .. } => None,
@@ -134,7 +143,7 @@ impl Intent {
 
     /// Every kind [`Intent::kind`] returns, so that each one's delivery counters exist from
     /// the start.
-    pub const KINDS: [&'static str; 11] = [
+    pub const KINDS: [&'static str; 12] = [
         "post_card",
         "dm_card",
         "update_cards",
@@ -146,6 +155,7 @@ impl Intent {
         "ephemeral",
         "webhook",
         "checkpoint",
+        "effect",
     ];
 
     /// The intent's kind, for logs and the audit log (which never see its tokens or text).
@@ -162,6 +172,7 @@ impl Intent {
             Intent::Ephemeral { .. } => "ephemeral",
             Intent::Webhook { .. } => "webhook",
             Intent::Checkpoint { .. } => "checkpoint",
+            Intent::Effect { .. } => "effect",
         }
     }
 }

@@ -11,8 +11,10 @@ pub mod idempotency;
 pub mod locks;
 pub mod outbox;
 pub mod reconcile;
+pub mod request_effects;
 pub mod requests;
 pub mod snapshot;
+pub mod targets;
 pub mod types;
 
 use anyhow::Context;

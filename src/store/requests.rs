@@ -139,11 +139,17 @@ pub async fn insert_request(
     .context("inserting a request")
 }
 
-/// Inserts one version of a request.
-pub async fn insert_version(conn: &mut PgConnection, request_id: i64, v: &VersionRow) -> anyhow::Result<()> {
+/// Inserts one version of a request, with the effect its approval will run frozen in it (what
+/// the approvers see is what runs, whatever the workflow file says later).
+pub async fn insert_version(
+    conn: &mut PgConnection,
+    request_id: i64,
+    v: &VersionRow,
+    effect: Option<&crate::policy::effect::Effect>,
+) -> anyhow::Result<()> {
     sqlx::query!(
-        "INSERT INTO request_versions (request_id, version, fields, rule, groups, policy_hash, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO request_versions (request_id, version, fields, rule, groups, policy_hash, created_by, created_at, effect)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         request_id,
         v.version,
         &v.fields as &Json<Fields>,
@@ -151,7 +157,8 @@ pub async fn insert_version(conn: &mut PgConnection, request_id: i64, v: &Versio
         &v.groups as &Json<Vec<StoredGroup>>,
         v.policy_hash,
         v.created_by,
-        v.created_at
+        v.created_at,
+        effect.map(Json) as Option<Json<&crate::policy::effect::Effect>>
     )
     .execute(conn)
     .await

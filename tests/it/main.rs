@@ -18,6 +18,7 @@ mod digests;
 mod discord_buttons;
 mod discord_e2e;
 mod discord_signed;
+mod effects;
 mod fake_discord_selftest;
 mod fake_slack_selftest;
 mod hostile_input;

@@ -1,0 +1,194 @@
+//! Runs an approved version's effect on its target, once, and records how it ended.
+//!
+//! The exactly-once argument, step by step (docs/effects.md says it for operators):
+//! 1. The decision, the effect's `pending` row and its outbox message commit together.
+//! 2. The outbox delivers the message at least once (retries, replicas, restarts).
+//! 3. Each delivery runs the statement and the target's ledger row in one transaction of the
+//!    target, under a lock on the effect's id; a delivery that finds the row runs nothing.
+//! 4. Then the bot's database records `executed` (with its audit entry) in one transaction; a
+//!    crash between 3 and 4 leaves the message undelivered, and the next delivery finds the
+//!    ledger row (3) and records it (4) without running anything.
+
+use super::{bind, effect_id, Inputs};
+use crate::audit::{Action, AuditOutcome, NewEntry};
+use crate::engine::Engine;
+use crate::outbox::{DeliveryError, Intent, Queued};
+use crate::store::request_effects::{self, EffectJob, EffectStatus};
+use crate::store::targets::{self, Ran, TargetError};
+use anyhow::Context as _;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Where a test can make the process fail on purpose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// The target committed the effect and its ledger row; the bot's database has not recorded it.
+    AfterTargetCommit,
+}
+
+/// A fault to inject at a stage (tests only: a server never sets one).
+pub type FaultHook = Arc<dyn Fn(Stage) -> anyhow::Result<()> + Send + Sync>;
+
+/// Runs effects for the outbox worker.
+#[derive(Clone)]
+pub struct EffectRunner {
+    engine: Engine,
+    fault: Option<FaultHook>,
+}
+
+impl std::fmt::Debug for EffectRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EffectRunner").finish_non_exhaustive()
+    }
+}
+
+/// How a run ended, to record.
+struct Ended {
+    status: EffectStatus,
+    rows: Option<u64>,
+    error: Option<String>,
+    ledger_found: bool,
+}
+
+impl EffectRunner {
+    /// A runner over the engine's targets.
+    pub fn new(engine: Engine) -> Self {
+        EffectRunner { engine, fault: None }
+    }
+
+    /// Fails on purpose where `hook` says (tests).
+    pub fn with_fault(mut self, hook: FaultHook) -> Self {
+        self.fault = Some(hook);
+        self
+    }
+
+    /// Runs the effect of `ref`'s approved version `version`, unless it has run.
+    pub async fn run(&self, r#ref: &str, version: i32) -> Result<(), DeliveryError> {
+        let transient = |e: anyhow::Error| DeliveryError::Transient(format!("{e:#}"));
+        let job = request_effects::job(self.engine.pool(), r#ref, version)
+            .await
+            .map_err(transient)?
+            .ok_or_else(|| DeliveryError::Permanent(format!("{ref} has no approved effect at version {version}")))?;
+        if job.status == EffectStatus::Executed {
+            return Ok(());
+        }
+        let target = job.effect.target.clone();
+        let inputs = Inputs {
+            r#ref,
+            version,
+            requester: &job.requester,
+            approvers: job.approvers.clone(),
+            decided_at: job.decided_at,
+            fields: &job.fields,
+        };
+        let params = bind(&job.effect, &inputs);
+        let id = effect_id(r#ref, version);
+        let sha = job.effect.statement_sha256();
+        let run = targets::Run {
+            effect_id: &id,
+            r#ref,
+            version,
+            statement_sha256: &sha,
+            positional: &job.effect.positional,
+            params: &params,
+            expect_rows: match job.effect.expect_rows {
+                crate::policy::effect::ExpectRows::Exactly(n) => Some(n),
+                crate::policy::effect::ExpectRows::Any => None,
+            },
+        };
+        let started = Instant::now();
+        let ran = match self.engine.targets().pool(&target) {
+            Ok(pool) => match targets::ensure_ledger(&pool, target.as_str()).await {
+                Ok(()) => targets::execute(&pool, target.as_str(), &run).await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        let ended = match ran {
+            Ok(Ran::Now(rows)) => {
+                if let Some(hook) = &self.fault {
+                    hook(Stage::AfterTargetCommit).map_err(transient)?;
+                }
+                Ended {
+                    status: EffectStatus::Executed,
+                    rows: Some(rows),
+                    error: None,
+                    ledger_found: false,
+                }
+            }
+            Ok(Ran::Before(rows)) => Ended {
+                status: EffectStatus::Executed,
+                rows: Some(rows),
+                error: None,
+                ledger_found: true,
+            },
+            Ok(Ran::WrongCount { rows, expected }) => Ended {
+                status: EffectStatus::Failed,
+                rows: None,
+                error: Some(format!(
+                    "it would have changed {rows} rows where {expected} were expected, so it was rolled back"
+                )),
+                ledger_found: false,
+            },
+            Err(e @ TargetError::Unreachable(..)) => return Err(DeliveryError::Transient(e.to_string())),
+            Err(e) => Ended {
+                status: EffectStatus::Failed,
+                rows: None,
+                error: Some(e.to_string()),
+                ledger_found: false,
+            },
+        };
+        self.record(&job, r#ref, version, &ended, started.elapsed().as_millis())
+            .await
+            .map_err(transient)
+    }
+
+    /// Records the end of a run, its audit entry and the card's update, in one transaction.
+    async fn record(&self, job: &EffectJob, r#ref: &str, version: i32, e: &Ended, millis: u128) -> anyhow::Result<()> {
+        let now = self.engine.clock().now();
+        let mut tx = self.engine.pool().begin().await.context("recording an effect")?;
+        let rows = e.rows.map(|r| i64::try_from(r).unwrap_or(i64::MAX));
+        if !request_effects::record(
+            &mut tx,
+            job.request_id,
+            version,
+            e.status,
+            rows,
+            e.error.as_deref(),
+            now,
+        )
+        .await?
+        {
+            // Recorded as executed by another delivery already.
+            return Ok(());
+        }
+        let action = match e.status {
+            EffectStatus::Executed => Action::EffectExecuted,
+            EffectStatus::Failed | EffectStatus::Pending => Action::EffectFailed,
+        };
+        let entry = NewEntry {
+            identity: Some("system".into()),
+            r#ref: Some(r#ref.to_string()),
+            version: Some(version),
+            details: json!({
+                "workflow": job.workflow,
+                "target": job.effect.target.as_str(),
+                "statement_sha256": job.effect.statement_sha256(),
+                "rows": e.rows,
+                "error": e.error,
+                "duration_ms": u64::try_from(millis).unwrap_or(u64::MAX),
+                "ledger": if e.ledger_found { "found: it had run already" } else { "written with the effect" },
+            }),
+            ..NewEntry::new(now, action, AuditOutcome::Done)
+        };
+        crate::store::effects::append(&mut tx, entry.row()).await?;
+        let update = Intent::UpdateCards {
+            r#ref: r#ref.to_string(),
+        };
+        let id = crate::store::effects::enqueue(&mut tx, update.row()?).await?;
+        tx.commit().await.context("recording an effect")?;
+        self.engine.wake_outbox(&[Queued::of(id, &update)]);
+        Ok(())
+    }
+}

@@ -1,0 +1,314 @@
+//! Approvals that execute: an approved invoice is marked payable in a second database (the
+//! "erp" target) exactly once, as it was shown: whatever the retries, replays and replicas,
+//! a crash after the target committed, a target that is away, a wrong row count, a hostile
+//! field value or a workflow file edited after the request was opened.
+
+use crate::common::{commands_dir, example_commands, url_of, Bot};
+use countersign::effect::runner::{EffectRunner, FaultHook, Stage};
+use countersign::outbox::DeliveryError;
+use countersign::store::targets::Targets;
+use sqlx::{Executor, PgPool};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+const EFFECT: &str = r#"
+[effect]
+target = "erp"
+sql = """
+UPDATE invoices SET status = 'payable', approved_by = :approvers, approval_ref = :ref
+WHERE vendor = :vendor AND amount = :amount AND status = 'received'
+"""
+expect_rows = 1
+"#;
+
+/// The "erp" database beside the test's own, with its invoices; dropped when the test ends.
+struct Erp {
+    admin: PgPool,
+    name: String,
+    pub url: String,
+    pub pool: PgPool,
+}
+
+impl Erp {
+    async fn create(pool: &PgPool) -> Erp {
+        let own = pool.connect_options().get_database().unwrap().to_string();
+        // Test databases' names are as long as Postgres allows: a suffix would be cut off.
+        let name = format!("erp_{}", &own[own.len().saturating_sub(24)..]);
+        pool.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+            .await
+            .unwrap();
+        let url = url_of(pool).replace(&format!("/{own}"), &format!("/{name}"));
+        let erp = PgPool::connect(&url).await.unwrap();
+        erp.execute(
+            "CREATE TABLE invoices (number serial PRIMARY KEY, vendor text NOT NULL, amount numeric NOT NULL, \
+             status text NOT NULL DEFAULT 'received', approved_by text[], approval_ref text)",
+        )
+        .await
+        .unwrap();
+        Erp {
+            admin: pool.clone(),
+            name,
+            url,
+            pool: erp,
+        }
+    }
+
+    async fn invoice(&self, vendor: &str, amount: &str) {
+        sqlx::query("INSERT INTO invoices (vendor, amount) VALUES ($1, $2::numeric)")
+            .bind(vendor)
+            .bind(amount)
+            .execute(&self.pool)
+            .await
+            .unwrap();
+    }
+
+    /// Each invoice as `vendor status approved_by approval_ref`, in number order.
+    async fn rows(&self) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT concat_ws(' ', vendor, status, array_to_string(approved_by, ','), approval_ref) \
+             FROM invoices ORDER BY number",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    async fn ledger(&self) -> Vec<(String, i64)> {
+        sqlx::query_as("SELECT effect_id, rows FROM countersign_effects ORDER BY effect_id")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap_or_default()
+    }
+
+    fn targets(&self) -> Arc<Targets> {
+        Arc::new(Targets::from_vars([(
+            "COUNTERSIGN_TARGET_ERP".to_string(),
+            self.url.clone(),
+        )]))
+    }
+
+    async fn drop(self) {
+        self.pool.close().await;
+        self.admin
+            .execute(format!("DROP DATABASE \"{}\" WITH (FORCE)", self.name).as_str())
+            .await
+            .unwrap();
+    }
+}
+
+/// The example commands with the invoice workflow marking invoices payable in "erp".
+fn commands_with(effect: &str) -> crate::common::tempdir::TempDir {
+    let invoice = std::fs::read_to_string(example_commands().join("invoice.toml")).unwrap() + effect;
+    let people = std::fs::read_to_string(example_commands().join("people.toml")).unwrap();
+    commands_dir(&[("people.toml", &people), ("invoice.toml", &invoice)])
+}
+
+async fn approved_invoice(bot: &Bot, vendor: &str) {
+    bot.say("alice", &format!("new invoice amount=80.00 vendor=\"{vendor}\""))
+        .await;
+    let reply = bot.say("carol", "approve INV-1").await;
+    assert!(reply.contains("approved"), "{reply}");
+}
+
+async fn effect_status(pool: &PgPool) -> Vec<(String, Option<i64>)> {
+    sqlx::query_as("SELECT status, rows FROM request_effects ORDER BY request_id, version")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+fn runner(bot: &Bot, erp: &Erp) -> EffectRunner {
+    EffectRunner::new(bot.engine.clone().with_targets(erp.targets()))
+}
+
+#[sqlx::test]
+async fn an_approved_invoice_is_marked_payable_once_however_often_it_is_run(pool: PgPool) {
+    let erp = Erp::create(&pool).await;
+    erp.invoice("ACME", "80.00").await;
+    erp.invoice("Other", "80.00").await;
+    let dir = commands_with(EFFECT);
+    let bot = Bot::with_commands(pool.clone(), dir.path()).await;
+    approved_invoice(&bot, "ACME").await;
+    assert_eq!(effect_status(&pool).await, vec![("pending".to_string(), None)]);
+    let runner = runner(&bot, &erp);
+    for _ in 0..3 {
+        runner.run("INV-1", 1).await.unwrap();
+    }
+    assert_eq!(erp.rows().await, vec!["ACME payable carol INV-1", "Other received"]);
+    assert_eq!(erp.ledger().await, vec![("INV-1@1".to_string(), 1)]);
+    assert_eq!(effect_status(&pool).await, vec![("executed".to_string(), Some(1))]);
+    let executed = bot
+        .audit_lines()
+        .await
+        .iter()
+        .filter(|l| l.starts_with("effect."))
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(executed, vec!["effect.executed done INV-1"]);
+    bot.assert_chain_holds().await;
+    erp.drop().await;
+}
+
+#[sqlx::test]
+async fn replicas_running_the_same_effect_at_once_change_the_target_once(pool: PgPool) {
+    let erp = Erp::create(&pool).await;
+    erp.invoice("ACME", "80.00").await;
+    let dir = commands_with(EFFECT);
+    let bot = Bot::with_commands(pool.clone(), dir.path()).await;
+    approved_invoice(&bot, "ACME").await;
+    // Two replicas, each with its own pools to both databases.
+    let other = PgPool::connect(&url_of(&pool)).await.unwrap();
+    let replica = Bot::with_commands(other, dir.path()).await;
+    let (a, b) = (runner(&bot, &erp), runner(&replica, &erp));
+    let runs = (0..8).map(|i| {
+        if i % 2 == 0 {
+            a.run("INV-1", 1)
+        } else {
+            b.run("INV-1", 1)
+        }
+    });
+    for result in futures_util::future::join_all(runs).await {
+        result.unwrap();
+    }
+    let changed: i64 = sqlx::query_scalar("SELECT count(*) FROM invoices WHERE status = 'payable'")
+        .fetch_one(&erp.pool)
+        .await
+        .unwrap();
+    assert_eq!(changed, 1);
+    assert_eq!(erp.ledger().await.len(), 1);
+    let entries: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'effect.executed'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(entries, 1);
+    erp.drop().await;
+}
+
+#[sqlx::test]
+async fn a_crash_after_the_target_committed_is_recorded_on_the_next_run_without_running_again(pool: PgPool) {
+    let erp = Erp::create(&pool).await;
+    erp.invoice("ACME", "80.00").await;
+    let dir = commands_with(EFFECT);
+    let bot = Bot::with_commands(pool.clone(), dir.path()).await;
+    approved_invoice(&bot, "ACME").await;
+    let crashed = Arc::new(AtomicBool::new(false));
+    let once = crashed.clone();
+    let hook: FaultHook = Arc::new(move |stage| {
+        if stage == Stage::AfterTargetCommit && !once.swap(true, Ordering::SeqCst) {
+            anyhow::bail!("the process was killed");
+        }
+        Ok(())
+    });
+    let dying = runner(&bot, &erp).with_fault(hook);
+    assert!(matches!(dying.run("INV-1", 1).await, Err(DeliveryError::Transient(m)) if m.contains("killed")));
+    assert!(crashed.load(Ordering::SeqCst));
+    assert_eq!(
+        erp.rows().await,
+        vec!["ACME payable carol INV-1"],
+        "the target committed"
+    );
+    assert_eq!(
+        effect_status(&pool).await,
+        vec![("pending".to_string(), None)],
+        "the bot did not record it"
+    );
+
+    runner(&bot, &erp).run("INV-1", 1).await.unwrap();
+    assert_eq!(effect_status(&pool).await, vec![("executed".to_string(), Some(1))]);
+    assert_eq!(erp.ledger().await, vec![("INV-1@1".to_string(), 1)]);
+    let ledger: String =
+        sqlx::query_scalar("SELECT details->>'ledger' FROM audit_log WHERE action = 'effect.executed'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(ledger, "found: it had run already");
+    erp.drop().await;
+}
+
+#[sqlx::test]
+async fn a_target_that_is_away_holds_the_effect_not_the_approval(pool: PgPool) {
+    let erp = Erp::create(&pool).await;
+    erp.invoice("ACME", "80.00").await;
+    let dir = commands_with(EFFECT);
+    let bot = Bot::with_commands(pool.clone(), dir.path()).await;
+    approved_invoice(&bot, "ACME").await;
+    assert_eq!(
+        bot.status("INV-1").await,
+        "approved",
+        "the approval is recorded at once"
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let away = format!("postgres://postgres@{}/erp", closed.local_addr().unwrap());
+    drop(closed);
+    let engine = bot.engine.clone().with_targets(Arc::new(Targets::from_vars([(
+        "COUNTERSIGN_TARGET_ERP".to_string(),
+        away.clone(),
+    )])));
+    let result = EffectRunner::new(engine).run("INV-1", 1).await;
+    match result {
+        Err(DeliveryError::Transient(m)) => assert!(!m.contains(&away), "the URL is never shown: {m}"),
+        other => panic!("expected a retry, got {other:?}"),
+    }
+    assert_eq!(effect_status(&pool).await, vec![("pending".to_string(), None)]);
+    assert_eq!(erp.rows().await, vec!["ACME received"]);
+    runner(&bot, &erp).run("INV-1", 1).await.unwrap();
+    assert_eq!(erp.rows().await, vec!["ACME payable carol INV-1"]);
+    erp.drop().await;
+}
+
+#[sqlx::test]
+async fn a_wrong_row_count_is_rolled_back_and_recorded_as_failed(pool: PgPool) {
+    let erp = Erp::create(&pool).await;
+    erp.invoice("ACME", "80.00").await;
+    erp.invoice("ACME", "80.00").await;
+    let dir = commands_with(EFFECT);
+    let bot = Bot::with_commands(pool.clone(), dir.path()).await;
+    approved_invoice(&bot, "ACME").await;
+    runner(&bot, &erp).run("INV-1", 1).await.unwrap();
+    assert_eq!(erp.rows().await, vec!["ACME received", "ACME received"]);
+    assert_eq!(erp.ledger().await, vec![]);
+    assert_eq!(effect_status(&pool).await, vec![("failed".to_string(), None)]);
+    let error: String = sqlx::query_scalar("SELECT details->>'error' FROM audit_log WHERE action = 'effect.failed'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        error,
+        "it would have changed 2 rows where 1 were expected, so it was rolled back"
+    );
+    assert_eq!(bot.status("INV-1").await, "approved");
+    erp.drop().await;
+}
+
+#[sqlx::test]
+async fn a_hostile_field_value_is_bound_never_pasted(pool: PgPool) {
+    let erp = Erp::create(&pool).await;
+    let hostile = "x'); DROP TABLE invoices; --";
+    erp.invoice(hostile, "80.00").await;
+    erp.invoice("ACME", "80.00").await;
+    let dir = commands_with(EFFECT);
+    let bot = Bot::with_commands(pool.clone(), dir.path()).await;
+    approved_invoice(&bot, hostile).await;
+    runner(&bot, &erp).run("INV-1", 1).await.unwrap();
+    assert_eq!(
+        erp.rows().await,
+        vec![format!("{hostile} payable carol INV-1"), "ACME received".to_string()]
+    );
+    erp.drop().await;
+}
+
+#[sqlx::test]
+async fn what_runs_is_what_was_shown_even_after_the_workflow_file_changes(pool: PgPool) {
+    let erp = Erp::create(&pool).await;
+    erp.invoice("ACME", "80.00").await;
+    let dir = commands_with(EFFECT);
+    let bot = Bot::with_commands(pool.clone(), dir.path()).await;
+    bot.say("alice", "new invoice amount=80.00 vendor=ACME").await;
+    // The file changes while the request waits: the new statement would mark it "changed".
+    let edited = commands_with(&EFFECT.replace("status = 'payable'", "status = 'changed'"));
+    let later = Bot::with_commands(pool.clone(), edited.path()).await;
+    later.say("carol", "approve INV-1").await;
+    runner(&later, &erp).run("INV-1", 1).await.unwrap();
+    assert_eq!(erp.rows().await, vec!["ACME payable carol INV-1"]);
+    erp.drop().await;
+}
