@@ -1,25 +1,105 @@
-//! The effect of an approved version: queued in the deciding transaction (its row and its
-//! outbox message commit with the decision, or neither does), run by `effect::runner`.
+//! The effect of an approved version, in the deciding transaction: on the bot's own database it
+//! runs right there (the decision, the effect and their audit entries commit together or not at
+//! all); on another target it is queued (its row and its outbox message commit with the
+//! decision) and `effect::runner` runs it.
 
 use super::load::Loaded;
 use super::work::Work;
 use super::Engine;
+use crate::audit::{Action, AuditOutcome};
+use crate::effect::{bind, Inputs};
 use crate::outbox::Intent;
-use crate::store::request_effects;
+use crate::policy::effect::{Effect, ExpectRows};
+use crate::store::request_effects::{self, EffectStatus};
+use crate::store::targets::{self, Ran};
 use chrono::{DateTime, Utc};
+use serde_json::json;
+use std::time::Instant;
 
 impl Engine {
-    /// Queues the effect frozen with the approved version, if it has one.
+    /// Runs or queues the effect frozen with the approved version, if it has one.
     pub(super) async fn queue_effect(&self, work: &mut Work<'_>, l: &Loaded, now: DateTime<Utc>) -> anyhow::Result<()> {
         let (id, version) = (l.row.id, l.row.version);
         let Some(effect) = request_effects::version_effect(work, id, version).await? else {
             return Ok(());
         };
+        if effect.target.is_own() {
+            return self.run_here(work, l, &effect, now).await;
+        }
         request_effects::queue(work, id, version, &effect, now).await?;
         work.send(Intent::Effect {
             r#ref: l.row.r#ref.to_string(),
             version,
         });
+        Ok(())
+    }
+
+    async fn run_here(
+        &self,
+        work: &mut Work<'_>,
+        l: &Loaded,
+        effect: &Effect,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let approvers: Vec<String> = l.domain.approvals.iter().map(|a| a.voter.to_string()).collect();
+        let r#ref = l.row.r#ref.to_string();
+        let inputs = Inputs {
+            r#ref: &r#ref,
+            version: l.row.version,
+            requester: l.row.requester.as_str(),
+            approvers,
+            decided_at: now,
+            fields: &l.version.fields.0,
+        };
+        let params = bind(effect, &inputs);
+        let expect = match effect.expect_rows {
+            ExpectRows::Exactly(n) => Some(n),
+            ExpectRows::Any => None,
+        };
+        let started = Instant::now();
+        let ran = targets::execute_here(work, &effect.positional, &params, expect).await;
+        let (status, rows, error) = match ran {
+            Ok(Ran::Now(rows) | Ran::Before(rows)) => (EffectStatus::Executed, Some(rows), None),
+            Ok(Ran::WrongCount { rows, expected }) => (
+                EffectStatus::Failed,
+                None,
+                Some(format!(
+                    "it would have changed {rows} rows where {expected} were expected, so it was rolled back"
+                )),
+            ),
+            Err(e) => (EffectStatus::Failed, None, Some(e.to_string())),
+        };
+        let stored_rows = rows.map(|r| i64::try_from(r).unwrap_or(i64::MAX));
+        request_effects::record_here(
+            work,
+            l.row.id,
+            l.row.version,
+            effect,
+            status,
+            stored_rows,
+            error.as_deref(),
+            now,
+        )
+        .await?;
+        let action = match status {
+            EffectStatus::Executed => Action::EffectExecuted,
+            EffectStatus::Failed | EffectStatus::Pending => Action::EffectFailed,
+        };
+        let mut e = crate::audit::NewEntry {
+            identity: Some("system".into()),
+            ..crate::audit::NewEntry::new(now, action, AuditOutcome::Done)
+        };
+        l.subject().fill(&mut e);
+        e.details = json!({
+            "workflow": l.row.workflow,
+            "target": effect.target.as_str(),
+            "statement_sha256": effect.statement_sha256(),
+            "rows": rows,
+            "error": error,
+            "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "ledger": "the decision's own transaction",
+        });
+        work.audit(e);
         Ok(())
     }
 }

@@ -21,6 +21,37 @@ pub async fn version_effect(conn: &mut PgConnection, request_id: i64, version: i
     Ok(effect.flatten().map(|Json(e)| e))
 }
 
+/// Records the effect of an approved version that ran (or failed) on the bot's own database, in
+/// the deciding transaction.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_here(
+    conn: &mut PgConnection,
+    request_id: i64,
+    version: i32,
+    effect: &Effect,
+    status: EffectStatus,
+    rows: Option<i64>,
+    error: Option<&str>,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query!(
+        "INSERT INTO request_effects (request_id, version, target, statement_sha256, status, rows, error, queued_at, executed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        request_id,
+        version,
+        effect.target.as_str(),
+        effect.statement_sha256(),
+        status.as_str(),
+        rows,
+        error,
+        at
+    )
+    .execute(conn)
+    .await
+    .context("recording an effect on the bot's database")?;
+    Ok(())
+}
+
 /// Queues the effect of an approved version, pending (once: a second call changes nothing).
 pub async fn queue(
     conn: &mut PgConnection,

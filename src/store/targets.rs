@@ -253,3 +253,34 @@ pub async fn prepare(pool: &PgPool, target: &str, positional: &str) -> Result<()
         .map(|_| ())
         .map_err(|err| classify(target, err))
 }
+
+/// Runs an effect on the bot's own database, inside the caller's transaction (the deciding
+/// one), under a savepoint: a refusal or a wrong row count undoes the effect alone, and the
+/// decision still commits with the effect recorded as failed. The decision's row is the ledger.
+pub async fn execute_here(
+    conn: &mut sqlx::PgConnection,
+    positional: &str,
+    params: &[Bound],
+    expect_rows: Option<u64>,
+) -> Result<Ran, TargetError> {
+    use sqlx::Connection;
+    let e = |err| classify(crate::policy::effect::OWN_DATABASE, err);
+    let mut savepoint = conn.begin().await.map_err(e)?;
+    let done = match sqlx::query_with(positional, arguments(params)?)
+        .execute(&mut *savepoint)
+        .await
+    {
+        Ok(done) => done,
+        Err(err) => {
+            savepoint.rollback().await.map_err(e)?;
+            return Err(e(err));
+        }
+    };
+    let rows = done.rows_affected();
+    if let Some(expected) = expect_rows.filter(|n| *n != rows) {
+        savepoint.rollback().await.map_err(e)?;
+        return Ok(Ran::WrongCount { rows, expected });
+    }
+    savepoint.commit().await.map_err(e)?;
+    Ok(Ran::Now(rows))
+}
