@@ -15,7 +15,8 @@ mod vote;
 mod work;
 
 pub use outcome::{
-    AmendmentView, FieldChange, FieldProblem, FieldView, GroupView, Outcome, PersonRef, Refusal, RequestView,
+    AmendmentView, EffectState, EffectView, FieldChange, FieldProblem, FieldView, GroupView, Outcome, PersonRef,
+    Refusal, RequestView,
 };
 pub use read::{HistoryEntry, ListFilter, Page, AUDITOR_ROLE};
 

@@ -197,6 +197,40 @@ fn amendment_line(v: &RequestView) -> Option<String> {
     Some(format!("Amended from version {}: {}", a.from_version, parts.join("; ")))
 }
 
+/// "Effect on erp: UPDATE ...", "With :vendor = 'ACME', :amount = 80.00", and how it stands.
+fn effect_lines(v: &RequestView) -> Vec<String> {
+    use crate::engine::EffectState;
+    let Some(e) = &v.effect else {
+        return Vec::new();
+    };
+    let mut lines = vec![format!("Effect on {}: {}", e.target, one_line(e.sql.trim()))];
+    if !e.values.is_empty() {
+        let values: Vec<String> = e.values.iter().map(|(k, v)| format!("{k} = {}", one_line(v))).collect();
+        lines.push(format!("With {}", values.join(", ")));
+    }
+    let rows = |n: i64| {
+        if n == 1 {
+            "1 row".to_string()
+        } else {
+            format!("{n} rows")
+        }
+    };
+    lines.push(match &e.state {
+        EffectState::NotRun if v.status == Status::Pending => match e.expect_rows {
+            Some(n) => format!(
+                "Runs once when approved, and must change {}",
+                rows(i64::try_from(n).unwrap_or(i64::MAX))
+            ),
+            None => "Runs once when approved".to_string(),
+        },
+        EffectState::NotRun => "Not run: the request was not approved".to_string(),
+        EffectState::Waiting => format!("Approved: the effect on {} is waiting to run", e.target),
+        EffectState::Executed { rows: n } => format!("Executed on {}: {} changed", e.target, rows(*n)),
+        EffectState::Failed { error } => format!("Approved, but the effect failed: {}", one_line(error)),
+    });
+    lines
+}
+
 /// Builds the card of a request as it stands at `now` (which the expiry countdown is
 /// counted from).
 pub fn card(v: &RequestView, now: DateTime<Utc>) -> Card {
@@ -221,6 +255,7 @@ pub fn card(v: &RequestView, now: DateTime<Utc>) -> Card {
     if let Some(reason) = &v.cancel_reason {
         decisions.push(format!("Cancelled: {}", one_line(reason)));
     }
+    decisions.extend(effect_lines(v));
     let at = format!("{}@{}", v.r#ref, v.version);
     let actions = match v.status {
         Status::Pending => vec![

@@ -4,6 +4,7 @@
 //! decision) and `effect::runner` runs it.
 
 use super::load::Loaded;
+use super::outcome::{EffectState, EffectView};
 use super::work::Work;
 use super::Engine;
 use crate::audit::{Action, AuditOutcome};
@@ -102,4 +103,66 @@ impl Engine {
         work.audit(e);
         Ok(())
     }
+}
+
+/// The card's view of the effect frozen with the loaded version.
+pub(super) fn effect_view(l: &Loaded) -> Option<EffectView> {
+    let effect = l.version.effect.as_ref()?;
+    let decided = l.row.decided_at;
+    let approvers: Vec<String> = l.domain.approvals.iter().map(|a| a.voter.to_string()).collect();
+    let r#ref = l.row.r#ref.to_string();
+    let inputs = Inputs {
+        r#ref: &r#ref,
+        version: l.row.version,
+        requester: l.row.requester.as_str(),
+        approvers,
+        decided_at: decided.unwrap_or(l.row.created_at),
+        fields: &l.version.fields.0,
+    };
+    let bound = bind(effect, &inputs);
+    let approved = l.row.status == crate::approval::Status::Approved;
+    let values = effect
+        .params
+        .iter()
+        .zip(&bound)
+        .map(|(p, b)| {
+            let name = match p {
+                crate::policy::effect::Param::Field { name, .. } => name.as_str(),
+                crate::policy::effect::Param::Ref => "ref",
+                crate::policy::effect::Param::Version => "version",
+                crate::policy::effect::Param::Requester => "requester",
+                crate::policy::effect::Param::Approvers => "approvers",
+                crate::policy::effect::Param::DecidedAt => "decided_at",
+            };
+            let shown = match p {
+                crate::policy::effect::Param::Approvers if !approved => "(the approvers)".to_string(),
+                crate::policy::effect::Param::DecidedAt if !approved => "(the decision time)".to_string(),
+                _ => b.to_string(),
+            };
+            (format!(":{name}"), shown)
+        })
+        .collect();
+    let state = match (&l.version.effect_run, approved) {
+        (_, false) => EffectState::NotRun,
+        (None, true) => EffectState::Waiting,
+        (Some(run), true) => match run.status.as_str() {
+            "executed" => EffectState::Executed {
+                rows: run.rows.unwrap_or_default(),
+            },
+            "failed" => EffectState::Failed {
+                error: run.error.clone().unwrap_or_default(),
+            },
+            _ => EffectState::Waiting,
+        },
+    };
+    Some(EffectView {
+        target: effect.target.to_string(),
+        sql: effect.sql.clone(),
+        values,
+        expect_rows: match effect.expect_rows {
+            ExpectRows::Exactly(n) => Some(n),
+            ExpectRows::Any => None,
+        },
+        state,
+    })
 }

@@ -187,6 +187,7 @@ impl Engine {
                 votes_voided: p.votes,
                 previous_rule: p.rule.clone(),
             }),
+            effect: super::effects::effect_view(l),
         }
     }
 

@@ -106,7 +106,7 @@ impl Engine {
             ctx.origin.as_ref(),
         )
         .await?;
-        rows::insert_version(work, id, &version_row(wf, &fields, 1, ctx, now), wf.effect.as_ref()).await?;
+        rows::insert_version(work, id, &version_row(wf, &fields, 1, ctx, now)).await?;
         let l = self
             .load_locked(work, &r#ref)
             .await?
@@ -182,7 +182,7 @@ impl Engine {
         };
         l.version = version_row(wf, &fields, i32::try_from(new_version)?, ctx, self.clock.now());
         l.version.previous = Some(replaced);
-        rows::insert_version(work, l.row.id, &l.version, wf.effect.as_ref()).await?;
+        rows::insert_version(work, l.row.id, &l.version).await?;
         rows::set_version(work, l.row.id, l.version.version).await?;
         l.row.version = l.version.version;
         l.votes.clear();
@@ -210,6 +210,8 @@ fn version_row(wf: &Workflow, fields: &Fields, version: i32, ctx: &Context, now:
         created_by: ctx.actor.person.to_string(),
         created_at: now,
         previous: None,
+        effect: wf.effect.clone(),
+        effect_run: None,
     }
 }
 

@@ -105,6 +105,46 @@ pub struct RequestView {
     /// What the latest amendment changed (from version 2 on).
     #[serde(default)]
     pub amended: Option<AmendmentView>,
+    /// What approving it does (the effect frozen with this version), and how that stands.
+    #[serde(default)]
+    pub effect: Option<EffectView>,
+}
+
+/// An effect as a card shows it: where it runs, the statement as written and the values bound
+/// to its parameters (shown, never pasted), and how its run stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EffectView {
+    /// The target's name.
+    pub target: String,
+    /// The statement as written in the workflow.
+    pub sql: String,
+    /// Each parameter and its value as bound (`:vendor`, `'ACME'`); the approvers and the
+    /// decision time are known once it is decided.
+    pub values: Vec<(String, String)>,
+    /// The row count it must change, if the workflow says.
+    pub expect_rows: Option<u64>,
+    /// Where it stands.
+    pub state: EffectState,
+}
+
+/// Where an effect stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum EffectState {
+    /// The request is not approved (yet, or ever): nothing runs.
+    NotRun,
+    /// Approved; the effect is waiting for its target.
+    Waiting,
+    /// It ran, once.
+    Executed {
+        /// Rows it changed.
+        rows: i64,
+    },
+    /// It could not run.
+    Failed {
+        /// Why.
+        error: String,
+    },
 }
 
 impl RequestView {

@@ -106,6 +106,17 @@ impl EffectStatus {
     }
 }
 
+/// How an approved version's effect stands, as a card shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EffectRun {
+    /// `pending`, `executed` or `failed`.
+    pub status: String,
+    /// Rows it changed, once executed.
+    pub rows: Option<i64>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
 /// Everything a run of an approved version's effect needs.
 #[derive(Clone, Debug)]
 pub struct EffectJob {

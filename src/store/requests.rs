@@ -65,6 +65,12 @@ pub struct VersionRow {
     /// The version this one replaced, when it was an amendment.
     #[sqlx(skip)]
     pub previous: Option<PreviousVersion>,
+    /// The effect frozen with this version, if its workflow has one.
+    #[sqlx(skip)]
+    pub effect: Option<crate::policy::effect::Effect>,
+    /// How the effect's run stands, once the version was approved.
+    #[sqlx(skip)]
+    pub effect_run: Option<crate::store::request_effects::EffectRun>,
 }
 
 /// What an amended version replaced: its values, its rule, and how many votes it had.
@@ -141,12 +147,7 @@ pub async fn insert_request(
 
 /// Inserts one version of a request, with the effect its approval will run frozen in it (what
 /// the approvers see is what runs, whatever the workflow file says later).
-pub async fn insert_version(
-    conn: &mut PgConnection,
-    request_id: i64,
-    v: &VersionRow,
-    effect: Option<&crate::policy::effect::Effect>,
-) -> anyhow::Result<()> {
+pub async fn insert_version(conn: &mut PgConnection, request_id: i64, v: &VersionRow) -> anyhow::Result<()> {
     sqlx::query!(
         "INSERT INTO request_versions (request_id, version, fields, rule, groups, policy_hash, created_by, created_at, effect)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -158,7 +159,7 @@ pub async fn insert_version(
         v.policy_hash,
         v.created_by,
         v.created_at,
-        effect.map(Json) as Option<Json<&crate::policy::effect::Effect>>
+        v.effect.as_ref().map(Json) as Option<Json<&crate::policy::effect::Effect>>
     )
     .execute(conn)
     .await

@@ -2,9 +2,11 @@
 //! version and, once cancelled, the requester's reason. Cards, listings and the API read many
 //! requests at once this way instead of three or four statements each.
 
+use super::request_effects::EffectRun;
 use super::requests::{PreviousVersion, RequestRow, StoredGroup, VersionRow, VoteRow};
 use crate::approval::{Ref, Status};
 use crate::chat::address::ChatPlace;
+use crate::policy::effect::Effect;
 use crate::policy::{Fields, PersonId};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -38,6 +40,8 @@ struct SnapshotRow {
     previous: Option<Json<PreviousVersion>>,
     votes: Json<Vec<VoteRow>>,
     cancel_reason: Option<String>,
+    effect: Option<Json<Effect>>,
+    effect_run: Option<Json<EffectRun>>,
 }
 
 impl SnapshotRow {
@@ -52,6 +56,8 @@ impl SnapshotRow {
                 created_by: self.created_by,
                 created_at: self.version_created_at,
                 previous: self.previous.map(|Json(p)| p),
+                effect: self.effect.map(|Json(e)| e),
+                effect_run: self.effect_run.map(|Json(r)| r),
             },
             row: RequestRow {
                 id: self.id,
@@ -101,7 +107,10 @@ pub async fn version_with_votes(
                    AS "previous: Json<PreviousVersion>",
                   (SELECT coalesce(jsonb_agg(jsonb_build_object('voter', x.voter, 'identity', x.identity,
                      'kind', x.kind, 'roles', x.roles, 'reason', x.reason, 'at', x.at) ORDER BY x.id), '[]'::jsonb)
-                   FROM votes x WHERE x.request_id = v.request_id AND x.version = v.version) AS "votes!: Json<Vec<VoteRow>>"
+                   FROM votes x WHERE x.request_id = v.request_id AND x.version = v.version) AS "votes!: Json<Vec<VoteRow>>",
+                  v.effect AS "effect: Json<Effect>",
+                  (SELECT jsonb_build_object('status', e.status, 'rows', e.rows, 'error', e.error) FROM request_effects e
+                   WHERE e.request_id = v.request_id AND e.version = v.version) AS "effect_run: Json<EffectRun>"
            FROM request_versions v WHERE v.request_id = $1 AND v.version = $2"#,
         request_id,
         version
@@ -118,6 +127,8 @@ pub async fn version_with_votes(
         created_by: r.created_by,
         created_at: r.version_created_at,
         previous: r.previous.map(|Json(p)| p),
+        effect: r.effect.map(|Json(e)| e),
+        effect_run: r.effect_run.map(|Json(x)| x),
     };
     Ok((v, r.votes.0))
 }
@@ -137,7 +148,10 @@ pub async fn by_refs(db: impl PgExecutor<'_>, refs: &[String]) -> anyhow::Result
                   (SELECT coalesce(jsonb_agg(jsonb_build_object('voter', x.voter, 'identity', x.identity,
                      'kind', x.kind, 'roles', x.roles, 'reason', x.reason, 'at', x.at) ORDER BY x.id), '[]'::jsonb)
                    FROM votes x WHERE x.request_id = v.request_id AND x.version = v.version) AS "votes!: Json<Vec<VoteRow>>",
-                  (SELECT d.reason FROM decisions d WHERE d.request_id = r.id AND r.status = 'cancelled') AS cancel_reason
+                  (SELECT d.reason FROM decisions d WHERE d.request_id = r.id AND r.status = 'cancelled') AS cancel_reason,
+                  v.effect AS "effect: Json<Effect>",
+                  (SELECT jsonb_build_object('status', e.status, 'rows', e.rows, 'error', e.error) FROM request_effects e
+                   WHERE e.request_id = v.request_id AND e.version = v.version) AS "effect_run: Json<EffectRun>"
            FROM requests r JOIN request_versions v ON v.request_id = r.id AND v.version = r.version
            WHERE r.ref = ANY($1)"#,
         refs
@@ -178,7 +192,10 @@ pub async fn list(db: impl PgExecutor<'_>, q: &ListQuery) -> anyhow::Result<Vec<
                   (SELECT coalesce(jsonb_agg(jsonb_build_object('voter', x.voter, 'identity', x.identity,
                      'kind', x.kind, 'roles', x.roles, 'reason', x.reason, 'at', x.at) ORDER BY x.id), '[]'::jsonb)
                    FROM votes x WHERE x.request_id = v.request_id AND x.version = v.version) AS "votes!: Json<Vec<VoteRow>>",
-                  (SELECT d.reason FROM decisions d WHERE d.request_id = r.id AND r.status = 'cancelled') AS cancel_reason
+                  (SELECT d.reason FROM decisions d WHERE d.request_id = r.id AND r.status = 'cancelled') AS cancel_reason,
+                  v.effect AS "effect: Json<Effect>",
+                  (SELECT jsonb_build_object('status', e.status, 'rows', e.rows, 'error', e.error) FROM request_effects e
+                   WHERE e.request_id = v.request_id AND e.version = v.version) AS "effect_run: Json<EffectRun>"
            FROM requests r JOIN request_versions v ON v.request_id = r.id AND v.version = r.version
            WHERE ($1::text IS NULL OR r.status = $1) AND ($2::text IS NULL OR r.requester = $2)
              AND r.workflow = ANY($3) AND ($5::int8 IS NULL OR r.id < $5)

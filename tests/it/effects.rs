@@ -34,6 +34,9 @@ impl Erp {
         let own = pool.connect_options().get_database().unwrap().to_string();
         // Test databases' names are as long as Postgres allows: a suffix would be cut off.
         let name = format!("erp_{}", &own[own.len().saturating_sub(24)..]);
+        // A run that failed before dropping it leaves it behind.
+        let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+        pool.execute(drop.as_str()).await.unwrap();
         pool.execute(format!("CREATE DATABASE \"{name}\"").as_str())
             .await
             .unwrap();
@@ -310,5 +313,37 @@ async fn what_runs_is_what_was_shown_even_after_the_workflow_file_changes(pool: 
     later.say("carol", "approve INV-1").await;
     runner(&later, &erp).run("INV-1", 1).await.unwrap();
     assert_eq!(erp.rows().await, vec!["ACME payable carol INV-1"]);
+    erp.drop().await;
+}
+
+#[sqlx::test]
+async fn the_card_shows_what_will_run_with_its_values_and_then_what_ran(pool: PgPool) {
+    let erp = Erp::create(&pool).await;
+    erp.invoice("ACME", "80.00").await;
+    let dir = commands_with(EFFECT);
+    let bot = Bot::with_commands(pool.clone(), dir.path()).await;
+    let card = |bot: &Bot| {
+        let engine = bot.engine.clone();
+        let now = countersign::clock::Clock::now(&bot.clock);
+        async move {
+            let view = engine.current_view("INV-1").await.unwrap().unwrap();
+            countersign::chat::render::card(&view, now).to_text()
+        }
+    };
+    bot.say("alice", "new invoice amount=80.00 vendor=ACME").await;
+    insta::assert_snapshot!(card(&bot).await);
+    bot.say("carol", "approve INV-1").await;
+    let waiting = card(&bot).await;
+    assert!(
+        waiting.contains("| Approved: the effect on erp is waiting to run"),
+        "{waiting}"
+    );
+    assert!(
+        waiting.contains("With :approvers = {carol}, :ref = 'INV-1', :vendor = 'ACME', :amount = 80.00"),
+        "{waiting}"
+    );
+    runner(&bot, &erp).run("INV-1", 1).await.unwrap();
+    let done = card(&bot).await;
+    assert!(done.contains("| Executed on erp: 1 row changed"), "{done}");
     erp.drop().await;
 }
