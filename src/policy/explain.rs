@@ -214,7 +214,57 @@ pub fn explain_text(wf: &Workflow, dir: &Directory) -> String {
     for l in &f.lifecycle {
         out.push_str(&format!("- {l}\n"));
     }
+    if let Some(e) = effect_phrase(wf) {
+        out.push_str(&format!(
+            "\nWhen approved:\n- {e}\n  {}\n",
+            wf.effect.as_ref().map_or("", |e| e.sql.trim())
+        ));
+    }
     out
+}
+
+/// The effect in plain language: where it runs, exactly once, what it must change, what
+/// values it is given.
+fn effect_phrase(wf: &Workflow) -> Option<String> {
+    use crate::policy::effect::{ExpectRows, Param};
+    let e = wf.effect.as_ref()?;
+    let place = if e.target.is_own() {
+        "in Countersign's own database, in the same transaction as the deciding vote".to_string()
+    } else {
+        format!(
+            "once on the database `{}` (its URL in {})",
+            e.target,
+            e.target.env_var()
+        )
+    };
+    let rows = match e.expect_rows {
+        ExpectRows::Exactly(1) => ", and must change exactly 1 row (any other count is rolled back)".to_string(),
+        ExpectRows::Exactly(n) => format!(", and must change exactly {n} rows (any other count is rolled back)"),
+        ExpectRows::Any => String::new(),
+    };
+    let names: Vec<String> = e
+        .params
+        .iter()
+        .map(|p| match p {
+            Param::Field { name, .. } => format!("the field {name}"),
+            Param::Ref => "the ref".into(),
+            Param::Version => "the version".into(),
+            Param::Requester => "the requester".into(),
+            Param::Approvers => "the approvers".into(),
+            Param::DecidedAt => "the decision time".into(),
+        })
+        .collect();
+    let given = if names.is_empty() {
+        String::new()
+    } else {
+        format!("; it is given {} as bound values", names.join(", "))
+    };
+    let preview = if e.preview {
+        ""
+    } else {
+        " No preview is shown on the card."
+    };
+    Some(format!("This statement runs {place}{rows}{given}.{preview}"))
 }
 
 /// Escapes text for a Markdown table cell.
@@ -276,6 +326,10 @@ pub fn explain_markdown(wf: &Workflow, dir: &Directory) -> String {
     out.push_str("\n## Lifecycle\n\n");
     for l in &f.lifecycle {
         out.push_str(&format!("- {l}\n"));
+    }
+    if let Some(e) = effect_phrase(wf) {
+        let sql = wf.effect.as_ref().map_or("", |e| e.sql.trim());
+        out.push_str(&format!("\n## When approved\n\n{e}\n\n```sql\n{sql}\n```\n"));
     }
     out
 }

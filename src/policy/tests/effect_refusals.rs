@@ -111,3 +111,25 @@ fn any_row_count_and_no_preview_may_be_said() {
         (ExpectRows::Any, true, false)
     );
 }
+
+#[test]
+fn explain_says_what_an_approval_runs_where_and_with_what() {
+    let flow = with_effect(
+        "target = \"erp\"\nsql = \"UPDATE invoices SET status = 'payable' WHERE number = :invoice\"\nexpect_rows = 1\n",
+    );
+    let set = loads(&[("people.toml", PEOPLE), ("flow.toml", &flow)]);
+    let text = crate::policy::explain_text(&set.workflows["flow"], &set.directory);
+    assert!(
+        text.contains(
+            "When approved:\n- This statement runs once on the database `erp` (its URL in COUNTERSIGN_TARGET_ERP), \
+             and must change exactly 1 row (any other count is rolled back); it is given the field invoice as bound values.\n  \
+             UPDATE invoices SET status = 'payable' WHERE number = :invoice\n"
+        ),
+        "{text}"
+    );
+    let page = crate::policy::explain_markdown(&set.workflows["flow"], &set.directory);
+    assert!(
+        page.contains("## When approved\n\nThis statement runs once on the database `erp`"),
+        "{page}"
+    );
+}
