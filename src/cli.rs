@@ -71,6 +71,53 @@ pub fn check(dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
     }
 }
 
+/// `countersign check --targets`: prepares every effect's statement on its target, without
+/// running it, so a wrong table or column is found before anyone clicks. Returns whether every
+/// statement prepared.
+pub async fn check_targets(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<bool> {
+    use crate::store::targets::{self, Targets};
+    let policy = load_policy(&settings.commands)?;
+    let others = Targets::from_env();
+    let mut own: Option<PgPool> = None;
+    let mut ok = true;
+    for wf in policy.workflows.values() {
+        let Some(effect) = &wf.effect else {
+            continue;
+        };
+        let pool = match (&own, effect.target.is_own()) {
+            (Some(pool), true) => Ok(pool.clone()),
+            (None, true) => {
+                let pool = connect_migrated(settings).await?;
+                own = Some(pool.clone());
+                Ok(pool)
+            }
+            (_, false) => others.pool(&effect.target),
+        };
+        let result = match pool {
+            Ok(pool) => targets::prepare(&pool, effect.target.as_str(), &effect.positional).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => writeln!(
+                out,
+                "{}: the effect prepares on {}.",
+                wf.source.display(),
+                effect.target
+            )?,
+            Err(e) => {
+                ok = false;
+                writeln!(
+                    err,
+                    "{}: [effect] does not prepare on {}: {e}",
+                    wf.source.display(),
+                    effect.target
+                )?;
+            }
+        }
+    }
+    Ok(ok)
+}
+
 /// `countersign explain`.
 pub fn explain(policy: &PolicySet, workflow: Option<&str>, markdown: bool) -> anyhow::Result<String> {
     let render = |wf| {

@@ -25,7 +25,11 @@ enum Command {
     /// Apply database migrations.
     Migrate,
     /// Validate commands/; exit 1 with file:line:col messages.
-    Check,
+    Check {
+        /// Also connect to each effect's target and prepare its statement there (nothing runs).
+        #[arg(long)]
+        targets: bool,
+    },
     /// State the rules in plain language.
     Explain {
         /// One workflow (default: all).
@@ -174,7 +178,9 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             println!("Migrations applied.");
             Ok(true)
         }
-        Command::Check => cli::check(&settings.commands, &mut out, &mut std::io::stderr()),
+        Command::Check { targets: false } => cli::check(&settings.commands, &mut out, &mut std::io::stderr()),
+        Command::Check { targets: true } => Ok(cli::check(&settings.commands, &mut out, &mut std::io::stderr())?
+            && cli::check_targets(&settings, &mut out, &mut std::io::stderr()).await?),
         Command::Explain { workflow, format } => {
             let policy = cli::load_policy(&settings.commands)?;
             write!(

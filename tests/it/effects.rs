@@ -347,3 +347,38 @@ async fn the_card_shows_what_will_run_with_its_values_and_then_what_ran(pool: Pg
     assert!(done.contains("| Executed on erp: 1 row changed"), "{done}");
     erp.drop().await;
 }
+
+/// `countersign check --targets` on `dir`, with the erp target's URL when given.
+fn check_targets(dir: &std::path::Path, erp: Option<&str>) -> (i32, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_countersign"));
+    cmd.arg("--commands").arg(dir).args(["check", "--targets"]);
+    cmd.env_remove("COUNTERSIGN_TARGET_ERP");
+    if let Some(url) = erp {
+        cmd.env("COUNTERSIGN_TARGET_ERP", url);
+    }
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[sqlx::test]
+async fn check_targets_prepares_each_statement_on_its_target_and_names_a_wrong_column(pool: PgPool) {
+    let erp = Erp::create(&pool).await;
+    let good = commands_with(EFFECT);
+    let (code, said) = check_targets(good.path(), Some(&erp.url));
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains("invoice.toml: the effect prepares on erp."), "{said}");
+    assert_eq!(erp.rows().await, Vec::<String>::new(), "nothing ran");
+
+    let wrong = commands_with(&EFFECT.replace("approval_ref = :ref", "approval_reference = :ref"));
+    let (code, said) = check_targets(wrong.path(), Some(&erp.url));
+    assert_eq!(code, 1, "{said}");
+    assert!(
+        said.contains("invoice.toml: [effect] does not prepare on erp: column \"approval_reference\" of relation \"invoices\" does not exist"),
+        "{said}"
+    );
+    let (code, said) = check_targets(good.path(), None);
+    assert_eq!(code, 1, "{said}");
+    assert!(said.contains("set COUNTERSIGN_TARGET_ERP"), "{said}");
+    erp.drop().await;
+}
