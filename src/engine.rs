@@ -391,7 +391,7 @@ pub(crate) fn record_metrics(outcome: &Outcome) {
         crate::metrics::refusal(r.reason);
     }
     match outcome {
-        Outcome::Opened { .. } | Outcome::Amended { .. } | Outcome::Refused { .. } => {}
+        Outcome::Opened { .. } | Outcome::Amended { .. } | Outcome::Refused { .. } | Outcome::Retried { .. } => {}
         Outcome::Voted { request, .. } | Outcome::Cancelled { request } | Outcome::Expired { request } => {
             if request.status.is_final() {
                 crate::metrics::decision(&request.workflow, request.status);

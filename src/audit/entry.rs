@@ -44,11 +44,13 @@ pub enum Action {
     EffectExecuted,
     /// An approved effect could not run (details: target, statement hash, the reason).
     EffectFailed,
+    /// Someone asked for a failed effect to run again (`retry REF`), or was refused.
+    EffectRetried,
 }
 
 impl Action {
     /// Every action, in the order of the vocabulary.
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::RequestOpened,
         Action::RequestAmended,
         Action::VoteApprove,
@@ -66,6 +68,7 @@ impl Action {
         Action::AuditCheckpoint,
         Action::EffectExecuted,
         Action::EffectFailed,
+        Action::EffectRetried,
     ];
 
     /// The action stored as `name`.
@@ -93,6 +96,7 @@ impl Action {
             Action::AuditCheckpoint => "audit.checkpoint",
             Action::EffectExecuted => "effect.executed",
             Action::EffectFailed => "effect.failed",
+            Action::EffectRetried => "effect.retried",
         }
     }
 }

@@ -43,6 +43,11 @@ pub enum Command {
         /// Fields to change.
         fields: Vec<(String, String)>,
     },
+    /// `retry <REF>`: run a failed effect of an approved request again.
+    Retry {
+        /// Ref.
+        r#ref: String,
+    },
     /// `show <REF>`
     Show {
         /// Ref.
@@ -104,6 +109,10 @@ pub const USAGE: &[(&str, &str)] = &[
     (
         "amend",
         "amend <REF> field=value ...          change your pending request (earlier votes void)",
+    ),
+    (
+        "retry",
+        "retry <REF>                          run a failed effect again (owners, approvers)",
     ),
     ("show", "show <REF>                           the request card"),
     ("list", "list [pending|mine|all]              requests you may see"),
@@ -278,6 +287,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             _ => return Err(usage("amend")),
         },
         "show" => Command::Show { r#ref: one_ref(args)? },
+        "retry" => Command::Retry { r#ref: one_ref(args)? },
         "history" => Command::History { r#ref: one_ref(args)? },
         "list" => Command::List(match args.first().map(|s| s.to_lowercase()).as_deref() {
             None | Some("pending") if args.len() <= 1 => ListFilter::Pending,

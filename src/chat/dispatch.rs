@@ -61,6 +61,7 @@ pub async fn dispatch(engine: &Engine, ctx: &Context, cmd: Command) -> anyhow::R
         }
         Command::Cancel { r#ref, reason } => engine.cancel(ctx, &normalise(&r#ref), reason.as_deref()).await?,
         Command::Amend { r#ref, fields } => engine.amend(ctx, &normalise(&r#ref), &fields).await?,
+        Command::Retry { r#ref } => engine.retry_effect(ctx, &normalise(&r#ref)).await?,
         Command::Show { r#ref } => {
             return Ok(match engine.show(ctx, &normalise(&r#ref)).await? {
                 Ok(v) => Reply {
@@ -122,6 +123,19 @@ pub fn reply(engine: &Engine, ctx: &Context, outcome: &Outcome) -> Reply {
             with_card(text, v)
         }
         Outcome::Cancelled { request: v } => with_card(format!("{} cancelled.", v.r#ref), v),
+        Outcome::Retried { request: v } => {
+            let target = v.effect.as_ref().map_or("its target", |e| e.target.as_str());
+            let text = match v.effect.as_ref().map(|e| &e.state) {
+                Some(crate::engine::EffectState::Executed { .. }) => {
+                    format!("The effect of {} ran on {target}.", v.r#ref)
+                }
+                Some(crate::engine::EffectState::Failed { error }) => {
+                    format!("The effect of {} failed again on {target}: {error}", v.r#ref)
+                }
+                _ => format!("The effect of {} will run again on {target}, once.", v.r#ref),
+            };
+            with_card(text, v)
+        }
         // Nobody typed anything: the requester's confirmation is in the outbox.
         Outcome::Expired { .. } => Reply::default(),
     }

@@ -7,11 +7,13 @@ use super::load::Loaded;
 use super::outcome::{EffectState, EffectView};
 use super::work::Work;
 use super::Engine;
+use super::{Context, Outcome, Refusal};
+use crate::approval::RefusalReason;
 use crate::audit::{Action, AuditOutcome};
 use crate::effect::{bind, Inputs};
 use crate::outbox::Intent;
 use crate::policy::effect::{Effect, ExpectRows};
-use crate::store::request_effects::{self, EffectStatus};
+use crate::store::request_effects::{self, EffectRun, EffectStatus};
 use crate::store::targets::{self, Ran};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -25,7 +27,8 @@ impl Engine {
             return Ok(());
         };
         if effect.target.is_own() {
-            return self.run_here(work, l, &effect, now).await;
+            self.run_here(work, l, &effect, now).await?;
+            return Ok(());
         }
         request_effects::queue(work, id, version, &effect, now).await?;
         work.send(Intent::Effect {
@@ -35,13 +38,15 @@ impl Engine {
         Ok(())
     }
 
+    /// Runs the effect on the bot's own database in the caller's transaction; returns how it
+    /// ended, as the card shows it.
     async fn run_here(
         &self,
         work: &mut Work<'_>,
         l: &Loaded,
         effect: &Effect,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<EffectRun> {
         let approvers: Vec<String> = l.domain.approvals.iter().map(|a| a.voter.to_string()).collect();
         let r#ref = l.row.r#ref.to_string();
         let inputs = Inputs {
@@ -101,7 +106,93 @@ impl Engine {
             "ledger": "the decision's own transaction",
         });
         work.audit(e);
-        Ok(())
+        Ok(EffectRun {
+            status: status.as_str().to_string(),
+            rows: stored_rows,
+            error,
+        })
+    }
+
+    /// `retry REF`: runs a failed (or stalled) effect of an approved request again, under the
+    /// same exactly-once rule. The workflow's owner team and its approvers may.
+    #[tracing::instrument(name = "retry", skip_all, fields(person = %ctx.actor.person, request = %crate::policy::input::quoted(r#ref)))]
+    pub async fn retry_effect(&self, ctx: &Context, r#ref: &str) -> anyhow::Result<Outcome> {
+        self.atomically(ctx, async |work| {
+            let Some(mut l) = self.load_locked(work, r#ref).await? else {
+                return self.refuse_unknown(work, ctx, Action::EffectRetried, r#ref).await;
+            };
+            if let Some(refusal) = self.why_not_retry(&l, ctx) {
+                return self
+                    .refuse(work, ctx, Action::EffectRetried, l.subject(), refusal)
+                    .await;
+            }
+            let effect = l.version.effect.clone().expect("checked by why_not_retry");
+            let now = self.clock.now();
+            let run = if effect.target.is_own() {
+                self.run_here(work, &l, &effect, now).await?
+            } else {
+                request_effects::requeue(work, l.row.id, l.row.version, &effect, now).await?;
+                work.send(Intent::Effect {
+                    r#ref: l.row.r#ref.to_string(),
+                    version: l.row.version,
+                });
+                EffectRun {
+                    status: EffectStatus::Pending.as_str().to_string(),
+                    rows: None,
+                    error: None,
+                }
+            };
+            let mut e = self.entry(ctx, Action::EffectRetried, AuditOutcome::Done);
+            l.subject().fill(&mut e);
+            e.details = json!({ "target": effect.target.as_str(), "statement_sha256": effect.statement_sha256() });
+            work.audit(e);
+            l.version.effect_run = Some(run);
+            Ok(Outcome::Retried {
+                request: self.view(&l, None),
+            })
+        })
+        .await
+    }
+
+    /// Why `ctx` may not retry the effect of `l`, if they may not.
+    fn why_not_retry(&self, l: &Loaded, ctx: &Context) -> Option<Refusal> {
+        let r = &l.row.r#ref;
+        let wf = self.policy.workflow(&l.row.workflow);
+        let owners = wf.and_then(|w| self.policy.directory.teams.get(&w.owner));
+        let owner = owners.is_some_and(|t| t.members.contains(&ctx.actor.person));
+        let approver = wf.is_some_and(|w| {
+            w.rules
+                .iter()
+                .flat_map(|rule| &rule.approvals)
+                .any(|g| ctx.actor.roles.contains(&g.role))
+        });
+        if !owner && !approver {
+            let team = wf.map_or_else(|| "the owner team".to_string(), |w| w.owner.to_string());
+            return Some(Refusal::new(
+                RefusalReason::NotPermitted,
+                format!(
+                    "Running an effect again needs the owner team ({team}) or an approver of {}.",
+                    l.row.workflow
+                ),
+            ));
+        }
+        let status = l.row.status;
+        let (reason, message) = match (&l.version.effect, &l.version.effect_run) {
+            (None, _) => (RefusalReason::InvalidInput, format!("{r} has no effect to run.")),
+            (Some(_), _) if status != crate::approval::Status::Approved => (
+                RefusalReason::InvalidInput,
+                format!("{r} is {status}: an effect runs once its request is approved."),
+            ),
+            (Some(_), Some(run)) if run.status == EffectStatus::Executed.as_str() => (
+                RefusalReason::AlreadyDecided,
+                match run.rows.unwrap_or_default() {
+                    1 => format!("The effect of {r} already ran (1 row changed): it runs once."),
+                    n => format!("The effect of {r} already ran ({n} rows changed): it runs once."),
+                },
+            ),
+            _ => return None,
+        };
+        Some(Refusal::new(reason, message))
     }
 }
 

@@ -239,6 +239,11 @@ pub enum Outcome {
         /// The request, now expired.
         request: RequestView,
     },
+    /// A failed effect was queued (or, on the bot's own database, run) again.
+    Retried {
+        /// The request, with its effect's new state.
+        request: RequestView,
+    },
     /// Nothing changed, and this is why.
     Refused {
         /// The refusal.
@@ -254,7 +259,8 @@ impl Outcome {
             | Outcome::Amended { request }
             | Outcome::Voted { request, .. }
             | Outcome::Cancelled { request }
-            | Outcome::Expired { request } => Some(request),
+            | Outcome::Expired { request }
+            | Outcome::Retried { request } => Some(request),
             Outcome::Refused { .. } => None,
         }
     }

@@ -22,7 +22,7 @@ pub async fn version_effect(conn: &mut PgConnection, request_id: i64, version: i
 }
 
 /// Records the effect of an approved version that ran (or failed) on the bot's own database, in
-/// the deciding transaction.
+/// the deciding transaction (or a retry's).
 #[allow(clippy::too_many_arguments)]
 pub async fn record_here(
     conn: &mut PgConnection,
@@ -36,7 +36,10 @@ pub async fn record_here(
 ) -> anyhow::Result<()> {
     sqlx::query!(
         "INSERT INTO request_effects (request_id, version, target, statement_sha256, status, rows, error, queued_at, executed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+         ON CONFLICT (request_id, version) DO UPDATE SET status = EXCLUDED.status, rows = EXCLUDED.rows,
+           error = EXCLUDED.error, executed_at = EXCLUDED.executed_at
+         WHERE request_effects.status <> 'executed'",
         request_id,
         version,
         effect.target.as_str(),
@@ -49,6 +52,31 @@ pub async fn record_here(
     .execute(conn)
     .await
     .context("recording an effect on the bot's database")?;
+    Ok(())
+}
+
+/// Puts a failed (or stalled) effect back to pending for another run; an executed one stays.
+pub async fn requeue(
+    conn: &mut PgConnection,
+    request_id: i64,
+    version: i32,
+    effect: &Effect,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query!(
+        "INSERT INTO request_effects (request_id, version, target, statement_sha256, status, queued_at)
+         VALUES ($1, $2, $3, $4, 'pending', $5)
+         ON CONFLICT (request_id, version) DO UPDATE SET status = 'pending', error = NULL, queued_at = EXCLUDED.queued_at
+         WHERE request_effects.status <> 'executed'",
+        request_id,
+        version,
+        effect.target.as_str(),
+        effect.statement_sha256(),
+        at
+    )
+    .execute(conn)
+    .await
+    .context("queueing an effect again")?;
     Ok(())
 }
 

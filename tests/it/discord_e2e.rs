@@ -334,7 +334,10 @@ fn commands_are_registered_through_the_api() {
         .collect();
     assert_eq!(
         subs,
-        ["new", "approve", "reject", "cancel", "amend", "show", "list", "history", "policy", "whoami", "help"]
+        [
+            "new", "approve", "reject", "cancel", "amend", "show", "retry", "list", "history", "policy", "whoami",
+            "help"
+        ]
     );
 }
 

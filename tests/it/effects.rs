@@ -382,3 +382,58 @@ async fn check_targets_prepares_each_statement_on_its_target_and_names_a_wrong_c
     assert!(said.contains("set COUNTERSIGN_TARGET_ERP"), "{said}");
     erp.drop().await;
 }
+
+#[sqlx::test]
+async fn a_failed_effect_is_retried_by_an_approver_once_the_cause_is_fixed_and_runs_once(pool: PgPool) {
+    let erp = Erp::create(&pool).await;
+    let dir = commands_with(EFFECT);
+    let bot = Bot::with_commands(pool.clone(), dir.path()).await;
+    approved_invoice(&bot, "ACME").await;
+    // The invoice is not in the ERP yet: no row matches, so the effect fails.
+    runner(&bot, &erp).run("INV-1", 1).await.unwrap();
+    assert_eq!(effect_status(&pool).await, vec![("failed".to_string(), None)]);
+
+    // Who may not, and what may not be retried, is refused and recorded.
+    let refused = bot.say("alice", "retry INV-1").await;
+    assert!(
+        refused.contains("needs the owner team (finance-ops) or an approver of invoice"),
+        "{refused}"
+    );
+    assert!(bot
+        .say("carol", "retry INV-9")
+        .await
+        .contains("There is no request INV-9"));
+    erp.invoice("ACME", "80.00").await;
+    let reply = bot.say("carol", "retry INV-1").await;
+    assert!(
+        reply.contains("The effect of INV-1 will run again on erp, once."),
+        "{reply}"
+    );
+    assert_eq!(effect_status(&pool).await, vec![("pending".to_string(), None)]);
+    runner(&bot, &erp).run("INV-1", 1).await.unwrap();
+    runner(&bot, &erp).run("INV-1", 1).await.unwrap();
+    assert_eq!(erp.rows().await, vec!["ACME payable carol INV-1"]);
+    let again = bot.say("heidi", "retry INV-1").await;
+    assert!(
+        again.contains("The effect of INV-1 already ran (1 row changed): it runs once."),
+        "{again}"
+    );
+    let lines: Vec<String> = bot
+        .audit_lines()
+        .await
+        .into_iter()
+        .filter(|l| l.starts_with("effect."))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            "effect.failed done INV-1",
+            "effect.retried refused:not_permitted INV-1",
+            "effect.retried refused:unknown_ref INV-9",
+            "effect.retried done INV-1",
+            "effect.executed done INV-1",
+            "effect.retried refused:already_decided INV-1",
+        ]
+    );
+    erp.drop().await;
+}

@@ -51,6 +51,7 @@ pub fn approval_command() -> CreateCommand {
                 vec![r#ref(), text("fields", "field=value ...", true)],
             ),
             sub("show", "The request card", vec![r#ref()]),
+            sub("retry", "Run a failed effect again (owners, approvers)", vec![r#ref()]),
             sub("list", "Requests you may see", vec![filter]),
             sub("history", "The audit trail of one request", vec![r#ref()]),
             sub("policy", "The rules, in plain language", vec![policy_wf]),

@@ -229,6 +229,7 @@ fn command_of(sub: &str, args: &[(String, String)]) -> Result<Command, CommandEr
             fields: command::field_list("amend", &arg("fields").unwrap_or_default())?,
         },
         "show" => Command::Show { r#ref: r#ref()? },
+        "retry" => Command::Retry { r#ref: r#ref()? },
         "history" => Command::History { r#ref: r#ref()? },
         "list" => match command::parse(&format!("list {}", arg("filter").unwrap_or_default()))? {
             c @ Command::List(_) => c,

@@ -54,6 +54,7 @@ async fn run(app: &SlackApp, cmd: SlashCommand, correlation: String) -> anyhow::
         Ok(Command::Reject { .. }) => Action::VoteReject,
         Ok(Command::Cancel { .. }) => Action::RequestCancelled,
         Ok(Command::Amend { .. }) => Action::RequestAmended,
+        Ok(Command::Retry { .. }) => Action::EffectRetried,
         _ => Action::RequestViewed,
     };
     let workspace = cmd.team_id.as_deref();
