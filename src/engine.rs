@@ -16,7 +16,7 @@ mod work;
 
 pub use outcome::{
     AmendmentView, EffectState, EffectView, FieldChange, FieldProblem, FieldView, GroupView, Outcome, PersonRef,
-    Refusal, RequestView,
+    PreviewView, Refusal, RequestView,
 };
 pub use read::{HistoryEntry, ListFilter, Page, AUDITOR_ROLE};
 

@@ -40,6 +40,9 @@ pub enum Action {
     AuditExported,
     /// A checkpoint of the chain's head was signed (details: its `seq`, `hash` and `kid`).
     AuditCheckpoint,
+    /// A version's effect was tried and rolled back for the card (details: target, statement
+    /// hash, the rows it would change or why it would fail).
+    EffectPreviewed,
     /// An approved effect ran on its target (details: target, statement hash, rows, duration).
     EffectExecuted,
     /// An approved effect could not run (details: target, statement hash, the reason).
@@ -50,7 +53,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order of the vocabulary.
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::RequestOpened,
         Action::RequestAmended,
         Action::VoteApprove,
@@ -66,6 +69,7 @@ impl Action {
         Action::DigestSent,
         Action::AuditExported,
         Action::AuditCheckpoint,
+        Action::EffectPreviewed,
         Action::EffectExecuted,
         Action::EffectFailed,
         Action::EffectRetried,
@@ -94,6 +98,7 @@ impl Action {
             Action::DigestSent => "digest.sent",
             Action::AuditExported => "audit.exported",
             Action::AuditCheckpoint => "audit.checkpoint",
+            Action::EffectPreviewed => "effect.previewed",
             Action::EffectExecuted => "effect.executed",
             Action::EffectFailed => "effect.failed",
             Action::EffectRetried => "effect.retried",

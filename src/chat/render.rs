@@ -215,6 +215,21 @@ fn effect_lines(v: &RequestView) -> Vec<String> {
             format!("{n} rows")
         }
     };
+    if v.status == Status::Pending {
+        use crate::engine::PreviewView;
+        let expected = e.expect_rows.and_then(|n| i64::try_from(n).ok());
+        match &e.preview {
+            PreviewView::Off => lines.push("No preview: this effect cannot be tried and rolled back".to_string()),
+            PreviewView::None => {}
+            PreviewView::WouldChange { rows: n } if expected.is_some_and(|x| x != *n) => lines.push(format!(
+                "Preview: it would change {}, not the {} expected, so it would fail",
+                rows(*n),
+                rows(expected.unwrap_or_default())
+            )),
+            PreviewView::WouldChange { rows: n } => lines.push(format!("Preview: it would change {}", rows(*n))),
+            PreviewView::WouldFail { error } => lines.push(format!("Preview: it would fail: {}", one_line(error))),
+        }
+    }
     lines.push(match &e.state {
         EffectState::NotRun if v.status == Status::Pending => match e.expect_rows {
             Some(n) => format!(

@@ -4,7 +4,7 @@
 //! decision) and `effect::runner` runs it.
 
 use super::load::Loaded;
-use super::outcome::{EffectState, EffectView};
+use super::outcome::{EffectState, EffectView, PreviewView};
 use super::work::Work;
 use super::Engine;
 use super::{Context, Outcome, Refusal};
@@ -13,7 +13,8 @@ use crate::audit::{Action, AuditOutcome};
 use crate::effect::{bind, Inputs};
 use crate::outbox::Intent;
 use crate::policy::effect::{Effect, ExpectRows};
-use crate::store::request_effects::{self, EffectRun, EffectStatus};
+use crate::store::request_effects::{self, EffectPreview, EffectRun, EffectStatus};
+use crate::store::requests::VersionRow;
 use crate::store::targets::{self, Ran};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -196,6 +197,65 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Tries the effect of a version being written and rolls it back, for the card: the rows it
+    /// would change or why it would fail (`None` when it has no effect or its preview is off).
+    pub(super) async fn preview_effect(
+        &self,
+        work: &mut Work<'_>,
+        ctx: &Context,
+        r#ref: &str,
+        v: &VersionRow,
+    ) -> anyhow::Result<Option<EffectPreview>> {
+        let Some(effect) = v.effect.as_ref().filter(|e| e.preview) else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        let requester = ctx.actor.person.to_string();
+        let inputs = Inputs {
+            r#ref,
+            version: v.version,
+            requester: &requester,
+            approvers: Vec::new(),
+            decided_at: now,
+            fields: &v.fields.0,
+        };
+        let params = bind(effect, &inputs);
+        let tried = if effect.target.is_own() {
+            targets::preview_here(work, &effect.positional, &params).await
+        } else {
+            match self.targets.pool(&effect.target) {
+                Ok(pool) => targets::preview(&pool, effect.target.as_str(), &effect.positional, &params).await,
+                Err(e) => Err(e),
+            }
+        };
+        let preview = match tried {
+            Ok(rows) => EffectPreview {
+                rows: Some(i64::try_from(rows).unwrap_or(i64::MAX)),
+                error: None,
+            },
+            Err(e) => EffectPreview {
+                rows: None,
+                error: Some(e.to_string()),
+            },
+        };
+        let mut e = crate::audit::NewEntry {
+            identity: Some("system".into()),
+            r#ref: Some(r#ref.to_string()),
+            version: Some(v.version),
+            ..crate::audit::NewEntry::new(now, Action::EffectPreviewed, AuditOutcome::Done)
+        };
+        e.details = json!({
+            "target": effect.target.as_str(),
+            "statement_sha256": effect.statement_sha256(),
+            "rows": preview.rows,
+            "error": preview.error,
+        });
+        work.audit(e);
+        Ok(Some(preview))
+    }
+}
+
 /// The card's view of the effect frozen with the loaded version.
 pub(super) fn effect_view(l: &Loaded) -> Option<EffectView> {
     let effect = l.version.effect.as_ref()?;
@@ -247,6 +307,16 @@ pub(super) fn effect_view(l: &Loaded) -> Option<EffectView> {
         },
     };
     Some(EffectView {
+        preview: match (effect.preview, &l.version.preview) {
+            (false, _) => PreviewView::Off,
+            (true, None) => PreviewView::None,
+            (true, Some(p)) => match (&p.error, p.rows) {
+                (Some(error), _) => PreviewView::WouldFail { error: error.clone() },
+                (None, rows) => PreviewView::WouldChange {
+                    rows: rows.unwrap_or_default(),
+                },
+            },
+        },
         target: effect.target.to_string(),
         sql: effect.sql.clone(),
         values,

@@ -106,7 +106,9 @@ impl Engine {
             ctx.origin.as_ref(),
         )
         .await?;
-        rows::insert_version(work, id, &version_row(wf, &fields, 1, ctx, now)).await?;
+        let mut version = version_row(wf, &fields, 1, ctx, now);
+        version.preview = self.preview_effect(work, ctx, &r#ref, &version).await?;
+        rows::insert_version(work, id, &version).await?;
         let l = self
             .load_locked(work, &r#ref)
             .await?
@@ -182,6 +184,9 @@ impl Engine {
         };
         l.version = version_row(wf, &fields, i32::try_from(new_version)?, ctx, self.clock.now());
         l.version.previous = Some(replaced);
+        l.version.preview = self
+            .preview_effect(work, ctx, &l.row.r#ref.to_string(), &l.version)
+            .await?;
         rows::insert_version(work, l.row.id, &l.version).await?;
         rows::set_version(work, l.row.id, l.version.version).await?;
         l.row.version = l.version.version;
@@ -212,6 +217,7 @@ fn version_row(wf: &Workflow, fields: &Fields, version: i32, ctx: &Context, now:
         previous: None,
         effect: wf.effect.clone(),
         effect_run: None,
+        preview: None,
     }
 }
 

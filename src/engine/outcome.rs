@@ -125,6 +125,35 @@ pub struct EffectView {
     pub expect_rows: Option<u64>,
     /// Where it stands.
     pub state: EffectState,
+    /// What the rolled-back trial run said when the version was written.
+    #[serde(default = "PreviewView::none")]
+    pub preview: PreviewView,
+}
+
+/// The trial run of an effect, as a card shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "preview", rename_all = "snake_case")]
+pub enum PreviewView {
+    /// The workflow turns previews off (side effects a rollback cannot undo).
+    Off,
+    /// No trial run was made (a version written before previews existed).
+    None,
+    /// It would change this many rows.
+    WouldChange {
+        /// Rows.
+        rows: i64,
+    },
+    /// It would fail.
+    WouldFail {
+        /// Why.
+        error: String,
+    },
+}
+
+impl PreviewView {
+    fn none() -> Self {
+        PreviewView::None
+    }
 }
 
 /// Where an effect stands.

@@ -145,6 +145,15 @@ pub struct EffectRun {
     pub error: Option<String>,
 }
 
+/// The rolled-back trial run of a version's effect, made when the version was written.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EffectPreview {
+    /// Rows it would change.
+    pub rows: Option<i64>,
+    /// Why it would fail.
+    pub error: Option<String>,
+}
+
 /// Everything a run of an approved version's effect needs.
 #[derive(Clone, Debug)]
 pub struct EffectJob {

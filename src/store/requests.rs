@@ -71,6 +71,9 @@ pub struct VersionRow {
     /// How the effect's run stands, once the version was approved.
     #[sqlx(skip)]
     pub effect_run: Option<crate::store::request_effects::EffectRun>,
+    /// The effect's rolled-back trial run, when the workflow asks for one.
+    #[sqlx(skip)]
+    pub preview: Option<crate::store::request_effects::EffectPreview>,
 }
 
 /// What an amended version replaced: its values, its rule, and how many votes it had.
@@ -149,8 +152,8 @@ pub async fn insert_request(
 /// the approvers see is what runs, whatever the workflow file says later).
 pub async fn insert_version(conn: &mut PgConnection, request_id: i64, v: &VersionRow) -> anyhow::Result<()> {
     sqlx::query!(
-        "INSERT INTO request_versions (request_id, version, fields, rule, groups, policy_hash, created_by, created_at, effect)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO request_versions (request_id, version, fields, rule, groups, policy_hash, created_by, created_at, effect, preview)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         request_id,
         v.version,
         &v.fields as &Json<Fields>,
@@ -159,7 +162,8 @@ pub async fn insert_version(conn: &mut PgConnection, request_id: i64, v: &Versio
         v.policy_hash,
         v.created_by,
         v.created_at,
-        v.effect.as_ref().map(Json) as Option<Json<&crate::policy::effect::Effect>>
+        v.effect.as_ref().map(Json) as Option<Json<&crate::policy::effect::Effect>>,
+        v.preview.as_ref().map(Json) as Option<Json<&crate::store::request_effects::EffectPreview>>
     )
     .execute(conn)
     .await

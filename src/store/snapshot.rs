@@ -2,7 +2,7 @@
 //! version and, once cancelled, the requester's reason. Cards, listings and the API read many
 //! requests at once this way instead of three or four statements each.
 
-use super::request_effects::EffectRun;
+use super::request_effects::{EffectPreview, EffectRun};
 use super::requests::{PreviousVersion, RequestRow, StoredGroup, VersionRow, VoteRow};
 use crate::approval::{Ref, Status};
 use crate::chat::address::ChatPlace;
@@ -42,6 +42,7 @@ struct SnapshotRow {
     cancel_reason: Option<String>,
     effect: Option<Json<Effect>>,
     effect_run: Option<Json<EffectRun>>,
+    preview: Option<Json<EffectPreview>>,
 }
 
 impl SnapshotRow {
@@ -58,6 +59,7 @@ impl SnapshotRow {
                 previous: self.previous.map(|Json(p)| p),
                 effect: self.effect.map(|Json(e)| e),
                 effect_run: self.effect_run.map(|Json(r)| r),
+                preview: self.preview.map(|Json(p)| p),
             },
             row: RequestRow {
                 id: self.id,
@@ -110,7 +112,8 @@ pub async fn version_with_votes(
                    FROM votes x WHERE x.request_id = v.request_id AND x.version = v.version) AS "votes!: Json<Vec<VoteRow>>",
                   v.effect AS "effect: Json<Effect>",
                   (SELECT jsonb_build_object('status', e.status, 'rows', e.rows, 'error', e.error) FROM request_effects e
-                   WHERE e.request_id = v.request_id AND e.version = v.version) AS "effect_run: Json<EffectRun>"
+                   WHERE e.request_id = v.request_id AND e.version = v.version) AS "effect_run: Json<EffectRun>",
+                  v.preview AS "preview: Json<EffectPreview>"
            FROM request_versions v WHERE v.request_id = $1 AND v.version = $2"#,
         request_id,
         version
@@ -129,6 +132,7 @@ pub async fn version_with_votes(
         previous: r.previous.map(|Json(p)| p),
         effect: r.effect.map(|Json(e)| e),
         effect_run: r.effect_run.map(|Json(x)| x),
+        preview: r.preview.map(|Json(p)| p),
     };
     Ok((v, r.votes.0))
 }
@@ -151,7 +155,8 @@ pub async fn by_refs(db: impl PgExecutor<'_>, refs: &[String]) -> anyhow::Result
                   (SELECT d.reason FROM decisions d WHERE d.request_id = r.id AND r.status = 'cancelled') AS cancel_reason,
                   v.effect AS "effect: Json<Effect>",
                   (SELECT jsonb_build_object('status', e.status, 'rows', e.rows, 'error', e.error) FROM request_effects e
-                   WHERE e.request_id = v.request_id AND e.version = v.version) AS "effect_run: Json<EffectRun>"
+                   WHERE e.request_id = v.request_id AND e.version = v.version) AS "effect_run: Json<EffectRun>",
+                  v.preview AS "preview: Json<EffectPreview>"
            FROM requests r JOIN request_versions v ON v.request_id = r.id AND v.version = r.version
            WHERE r.ref = ANY($1)"#,
         refs
@@ -195,7 +200,8 @@ pub async fn list(db: impl PgExecutor<'_>, q: &ListQuery) -> anyhow::Result<Vec<
                   (SELECT d.reason FROM decisions d WHERE d.request_id = r.id AND r.status = 'cancelled') AS cancel_reason,
                   v.effect AS "effect: Json<Effect>",
                   (SELECT jsonb_build_object('status', e.status, 'rows', e.rows, 'error', e.error) FROM request_effects e
-                   WHERE e.request_id = v.request_id AND e.version = v.version) AS "effect_run: Json<EffectRun>"
+                   WHERE e.request_id = v.request_id AND e.version = v.version) AS "effect_run: Json<EffectRun>",
+                  v.preview AS "preview: Json<EffectPreview>"
            FROM requests r JOIN request_versions v ON v.request_id = r.id AND v.version = r.version
            WHERE ($1::text IS NULL OR r.status = $1) AND ($2::text IS NULL OR r.requester = $2)
              AND r.workflow = ANY($3) AND ($5::int8 IS NULL OR r.id < $5)

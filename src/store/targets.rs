@@ -284,3 +284,20 @@ pub async fn execute_here(
     savepoint.commit().await.map_err(e)?;
     Ok(Ran::Now(rows))
 }
+
+/// Runs the statement on the bot's own database under a savepoint that is always rolled back
+/// (a preview): how many rows it would change, or the refusal.
+pub async fn preview_here(
+    conn: &mut sqlx::PgConnection,
+    positional: &str,
+    params: &[Bound],
+) -> Result<u64, TargetError> {
+    use sqlx::Connection;
+    let e = |err| classify(crate::policy::effect::OWN_DATABASE, err);
+    let mut savepoint = conn.begin().await.map_err(e)?;
+    let done = sqlx::query_with(positional, arguments(params)?)
+        .execute(&mut *savepoint)
+        .await;
+    savepoint.rollback().await.map_err(e)?;
+    Ok(done.map_err(e)?.rows_affected())
+}

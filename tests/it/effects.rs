@@ -130,7 +130,7 @@ async fn an_approved_invoice_is_marked_payable_once_however_often_it_is_run(pool
     erp.invoice("ACME", "80.00").await;
     erp.invoice("Other", "80.00").await;
     let dir = commands_with(EFFECT);
-    let bot = Bot::with_commands(pool.clone(), dir.path()).await;
+    let bot = Bot::with_targets(pool.clone(), dir.path(), erp.targets()).await;
     approved_invoice(&bot, "ACME").await;
     assert_eq!(effect_status(&pool).await, vec![("pending".to_string(), None)]);
     let runner = runner(&bot, &erp);
@@ -147,7 +147,10 @@ async fn an_approved_invoice_is_marked_payable_once_however_often_it_is_run(pool
         .filter(|l| l.starts_with("effect."))
         .cloned()
         .collect::<Vec<_>>();
-    assert_eq!(executed, vec!["effect.executed done INV-1"]);
+    assert_eq!(
+        executed,
+        vec!["effect.previewed done INV-1", "effect.executed done INV-1"]
+    );
     bot.assert_chain_holds().await;
     erp.drop().await;
 }
@@ -157,11 +160,11 @@ async fn replicas_running_the_same_effect_at_once_change_the_target_once(pool: P
     let erp = Erp::create(&pool).await;
     erp.invoice("ACME", "80.00").await;
     let dir = commands_with(EFFECT);
-    let bot = Bot::with_commands(pool.clone(), dir.path()).await;
+    let bot = Bot::with_targets(pool.clone(), dir.path(), erp.targets()).await;
     approved_invoice(&bot, "ACME").await;
     // Two replicas, each with its own pools to both databases.
     let other = PgPool::connect(&url_of(&pool)).await.unwrap();
-    let replica = Bot::with_commands(other, dir.path()).await;
+    let replica = Bot::with_targets(other, dir.path(), erp.targets()).await;
     let (a, b) = (runner(&bot, &erp), runner(&replica, &erp));
     let runs = (0..8).map(|i| {
         if i % 2 == 0 {
@@ -192,7 +195,7 @@ async fn a_crash_after_the_target_committed_is_recorded_on_the_next_run_without_
     let erp = Erp::create(&pool).await;
     erp.invoice("ACME", "80.00").await;
     let dir = commands_with(EFFECT);
-    let bot = Bot::with_commands(pool.clone(), dir.path()).await;
+    let bot = Bot::with_targets(pool.clone(), dir.path(), erp.targets()).await;
     approved_invoice(&bot, "ACME").await;
     let crashed = Arc::new(AtomicBool::new(false));
     let once = crashed.clone();
@@ -233,7 +236,7 @@ async fn a_target_that_is_away_holds_the_effect_not_the_approval(pool: PgPool) {
     let erp = Erp::create(&pool).await;
     erp.invoice("ACME", "80.00").await;
     let dir = commands_with(EFFECT);
-    let bot = Bot::with_commands(pool.clone(), dir.path()).await;
+    let bot = Bot::with_targets(pool.clone(), dir.path(), erp.targets()).await;
     approved_invoice(&bot, "ACME").await;
     assert_eq!(
         bot.status("INV-1").await,
@@ -265,8 +268,15 @@ async fn a_wrong_row_count_is_rolled_back_and_recorded_as_failed(pool: PgPool) {
     erp.invoice("ACME", "80.00").await;
     erp.invoice("ACME", "80.00").await;
     let dir = commands_with(EFFECT);
-    let bot = Bot::with_commands(pool.clone(), dir.path()).await;
-    approved_invoice(&bot, "ACME").await;
+    let bot = Bot::with_targets(pool.clone(), dir.path(), erp.targets()).await;
+    bot.say("alice", "new invoice amount=80.00 vendor=ACME").await;
+    let view = bot.engine.current_view("INV-1").await.unwrap().unwrap();
+    let card = countersign::chat::render::card(&view, view.created_at).to_text();
+    assert!(
+        card.contains("| Preview: it would change 2 rows, not the 1 row expected, so it would fail"),
+        "{card}"
+    );
+    bot.say("carol", "approve INV-1").await;
     runner(&bot, &erp).run("INV-1", 1).await.unwrap();
     assert_eq!(erp.rows().await, vec!["ACME received", "ACME received"]);
     assert_eq!(erp.ledger().await, vec![]);
@@ -290,7 +300,7 @@ async fn a_hostile_field_value_is_bound_never_pasted(pool: PgPool) {
     erp.invoice(hostile, "80.00").await;
     erp.invoice("ACME", "80.00").await;
     let dir = commands_with(EFFECT);
-    let bot = Bot::with_commands(pool.clone(), dir.path()).await;
+    let bot = Bot::with_targets(pool.clone(), dir.path(), erp.targets()).await;
     approved_invoice(&bot, hostile).await;
     runner(&bot, &erp).run("INV-1", 1).await.unwrap();
     assert_eq!(
@@ -305,11 +315,11 @@ async fn what_runs_is_what_was_shown_even_after_the_workflow_file_changes(pool: 
     let erp = Erp::create(&pool).await;
     erp.invoice("ACME", "80.00").await;
     let dir = commands_with(EFFECT);
-    let bot = Bot::with_commands(pool.clone(), dir.path()).await;
+    let bot = Bot::with_targets(pool.clone(), dir.path(), erp.targets()).await;
     bot.say("alice", "new invoice amount=80.00 vendor=ACME").await;
     // The file changes while the request waits: the new statement would mark it "changed".
     let edited = commands_with(&EFFECT.replace("status = 'payable'", "status = 'changed'"));
-    let later = Bot::with_commands(pool.clone(), edited.path()).await;
+    let later = Bot::with_targets(pool.clone(), edited.path(), erp.targets()).await;
     later.say("carol", "approve INV-1").await;
     runner(&later, &erp).run("INV-1", 1).await.unwrap();
     assert_eq!(erp.rows().await, vec!["ACME payable carol INV-1"]);
@@ -321,7 +331,7 @@ async fn the_card_shows_what_will_run_with_its_values_and_then_what_ran(pool: Pg
     let erp = Erp::create(&pool).await;
     erp.invoice("ACME", "80.00").await;
     let dir = commands_with(EFFECT);
-    let bot = Bot::with_commands(pool.clone(), dir.path()).await;
+    let bot = Bot::with_targets(pool.clone(), dir.path(), erp.targets()).await;
     let card = |bot: &Bot| {
         let engine = bot.engine.clone();
         let now = countersign::clock::Clock::now(&bot.clock);
@@ -387,7 +397,7 @@ async fn check_targets_prepares_each_statement_on_its_target_and_names_a_wrong_c
 async fn a_failed_effect_is_retried_by_an_approver_once_the_cause_is_fixed_and_runs_once(pool: PgPool) {
     let erp = Erp::create(&pool).await;
     let dir = commands_with(EFFECT);
-    let bot = Bot::with_commands(pool.clone(), dir.path()).await;
+    let bot = Bot::with_targets(pool.clone(), dir.path(), erp.targets()).await;
     approved_invoice(&bot, "ACME").await;
     // The invoice is not in the ERP yet: no row matches, so the effect fails.
     runner(&bot, &erp).run("INV-1", 1).await.unwrap();
@@ -427,6 +437,7 @@ async fn a_failed_effect_is_retried_by_an_approver_once_the_cause_is_fixed_and_r
     assert_eq!(
         lines,
         vec![
+            "effect.previewed done INV-1",
             "effect.failed done INV-1",
             "effect.retried refused:not_permitted INV-1",
             "effect.retried refused:unknown_ref INV-9",

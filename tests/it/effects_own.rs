@@ -54,7 +54,10 @@ async fn the_effect_commits_with_the_deciding_vote(pool: PgPool) {
     bot.say("carol", "approve INV-1").await;
     bot.say("heidi", "approve INV-1").await;
     assert_eq!(payables(&pool).await, vec!["INV-1 ACME 80.00 carol"]);
-    assert_eq!(effect_lines(&bot).await, vec!["effect.executed done INV-1"]);
+    assert_eq!(
+        effect_lines(&bot).await,
+        vec!["effect.previewed done INV-1", "effect.executed done INV-1"]
+    );
     let (status, rows): (String, i64) = sqlx::query_as("SELECT status, rows FROM request_effects")
         .fetch_one(&pool)
         .await
@@ -76,7 +79,10 @@ async fn approvers_racing_decide_once_and_run_it_once(pool: PgPool) {
         outcome.unwrap();
     }
     assert_eq!(payables(&pool).await.len(), 1);
-    assert_eq!(effect_lines(&bot).await, vec!["effect.executed done INV-1"]);
+    assert_eq!(
+        effect_lines(&bot).await,
+        vec!["effect.previewed done INV-1", "effect.executed done INV-1"]
+    );
 }
 
 #[sqlx::test]
@@ -86,7 +92,10 @@ async fn a_refused_statement_leaves_the_request_approved_and_its_effect_failed(p
     bot.say("carol", "approve INV-1").await;
     assert_eq!(bot.status("INV-1").await, "approved");
     assert_eq!(payables(&pool).await, Vec::<String>::new());
-    assert_eq!(effect_lines(&bot).await, vec!["effect.failed done INV-1"]);
+    assert_eq!(
+        effect_lines(&bot).await,
+        vec!["effect.previewed done INV-1", "effect.failed done INV-1"]
+    );
     let error: String = sqlx::query_scalar("SELECT error FROM request_effects")
         .fetch_one(&pool)
         .await
@@ -114,8 +123,48 @@ async fn a_crash_before_the_decision_commits_leaves_neither_and_the_next_click_d
     assert!(format!("{:#}", crashed.unwrap_err()).contains("the process died"));
     assert_eq!(bot.status("INV-1").await, "pending");
     assert_eq!(payables(&pool).await, Vec::<String>::new());
-    assert_eq!(effect_lines(&bot).await, Vec::<String>::new());
+    assert_eq!(
+        effect_lines(&bot).await,
+        vec!["effect.previewed done INV-1"],
+        "only the preview, from the opening"
+    );
     bot.say("carol", "approve INV-1").await;
     assert_eq!(payables(&pool).await, vec!["INV-1 ACME 80.00 carol"]);
-    assert_eq!(effect_lines(&bot).await, vec!["effect.executed done INV-1"]);
+    assert_eq!(
+        effect_lines(&bot).await,
+        vec!["effect.previewed done INV-1", "effect.executed done INV-1"]
+    );
+}
+
+#[sqlx::test]
+async fn a_preview_runs_in_a_rolled_back_savepoint_and_can_be_turned_off(pool: PgPool) {
+    let bot = with_payables(&pool).await;
+    bot.say("alice", "new invoice amount=80.00 vendor=ACME").await;
+    assert_eq!(
+        payables(&pool).await,
+        Vec::<String>::new(),
+        "the preview left nothing behind"
+    );
+    let view = bot.engine.current_view("INV-1").await.unwrap().unwrap();
+    let card = countersign::chat::render::card(&view, view.created_at).to_text();
+    assert!(card.contains("| Preview: it would change 1 row\n"), "{card}");
+
+    let invoice = std::fs::read_to_string(example_commands().join("invoice.toml")).unwrap()
+        + &EFFECT.replace("expect_rows = 1", "expect_rows = 1\npreview = false");
+    let people = std::fs::read_to_string(example_commands().join("people.toml")).unwrap();
+    let dir = commands_dir(&[("people.toml", &people), ("invoice.toml", &invoice)]);
+    let quiet = Bot::with_commands(pool.clone(), dir.path()).await;
+    quiet.say("alice", "new invoice amount=90.00 vendor=Pens").await;
+    let view = quiet.engine.current_view("INV-2").await.unwrap().unwrap();
+    let card = countersign::chat::render::card(&view, view.created_at).to_text();
+    assert!(
+        card.contains("| No preview: this effect cannot be tried and rolled back"),
+        "{card}"
+    );
+    let previews: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'effect.previewed' AND ref = 'INV-2'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(previews, 0);
 }

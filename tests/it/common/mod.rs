@@ -34,10 +34,15 @@ impl Bot {
 
     /// The bot with a given commands/ directory.
     pub async fn with_commands(pool: PgPool, dir: &Path) -> Bot {
+        Bot::with_targets(pool, dir, Arc::default()).await
+    }
+
+    /// The bot with a given commands/ directory and effect targets.
+    pub async fn with_targets(pool: PgPool, dir: &Path, targets: Arc<countersign::store::targets::Targets>) -> Bot {
         let policy = PolicySet::load(dir).unwrap_or_else(|e| panic!("{} does not load: {e:?}", dir.display()));
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap());
         let shared: Arc<dyn Clock> = Arc::new(clock.clone());
-        let engine = Engine::new(pool, Arc::new(policy), shared);
+        let engine = Engine::new(pool, Arc::new(policy), shared).with_targets(targets);
         engine.record_policy_load().await.unwrap();
         let console = console::Console::new(&engine);
         Bot { engine, clock, console }
