@@ -41,6 +41,10 @@ pub struct ReceiptClaims {
     pub decided_at: String,
     /// The audit entry that recorded the final state: its chain position, id and hash.
     pub audit: AuditPointer,
+    /// What the approval ran, when its workflow has an effect: the target, the statement's
+    /// hash, and its state when the receipt was made (`pending` until it has run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<crate::store::request_effects::EffectRecord>,
 }
 
 /// Where a receipt's decision stands in the audit chain.
@@ -128,5 +132,6 @@ pub async fn claims(engine: &Engine, view: &RequestView) -> Result<ReceiptClaims
             id: entry.id,
             hash,
         },
+        effect: crate::store::request_effects::record_of(engine.pool(), &view.r#ref, view.version).await?,
     })
 }

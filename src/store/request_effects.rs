@@ -233,3 +233,33 @@ pub async fn record(
     .context("recording an effect's run")?;
     Ok(changed.rows_affected() == 1)
 }
+
+/// The effect of a request's version as a receipt states it: target, statement hash, status,
+/// rows and error.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EffectRecord {
+    /// Where it runs.
+    pub target: String,
+    /// The SHA-256 of the statement as written.
+    pub statement_sha256: String,
+    /// `pending`, `executed` or `failed`.
+    pub status: String,
+    /// Rows it changed.
+    pub rows: Option<i64>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// The effect record of `ref`'s version `version`, when it was approved with one.
+pub async fn record_of(pool: &PgPool, r#ref: &str, version: i32) -> anyhow::Result<Option<EffectRecord>> {
+    sqlx::query_as!(
+        EffectRecord,
+        "SELECT e.target, e.statement_sha256, e.status, e.rows, e.error
+         FROM request_effects e JOIN requests r ON r.id = e.request_id WHERE r.ref = $1 AND e.version = $2",
+        r#ref,
+        version
+    )
+    .fetch_optional(pool)
+    .await
+    .context("reading an effect's record")
+}

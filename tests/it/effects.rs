@@ -151,6 +151,16 @@ async fn an_approved_invoice_is_marked_payable_once_however_often_it_is_run(pool
         executed,
         vec!["effect.previewed done INV-1", "effect.executed done INV-1"]
     );
+    // The decision receipt states what ran.
+    let view = bot.engine.current_view("INV-1").await.unwrap().unwrap();
+    let claims = countersign::api::receipt::claims(&bot.engine, &view).await.unwrap();
+    let effect = claims.effect.expect("the receipt names the effect");
+    assert_eq!(
+        (effect.target.as_str(), effect.status.as_str(), effect.rows),
+        ("erp", "executed", Some(1))
+    );
+    let frozen = bot.engine.policy().workflow("invoice").unwrap().effect.clone().unwrap();
+    assert_eq!(effect.statement_sha256, frozen.statement_sha256());
     bot.assert_chain_holds().await;
     erp.drop().await;
 }
