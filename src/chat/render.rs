@@ -241,7 +241,11 @@ fn effect_lines(v: &RequestView) -> Vec<String> {
         EffectState::NotRun => "Not run: the request was not approved".to_string(),
         EffectState::Waiting => format!("Approved: the effect on {} is waiting to run", e.target),
         EffectState::Executed { rows: n } => format!("Executed on {}: {} changed", e.target, rows(*n)),
-        EffectState::Failed { error } => format!("Approved, but the effect failed: {}", one_line(error)),
+        EffectState::Failed { error } => format!(
+            "Approved, but the effect failed: {} — the owner team has been told (retry {} once the cause is fixed)",
+            one_line(error),
+            v.r#ref
+        ),
     });
     lines
 }

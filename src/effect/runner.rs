@@ -183,12 +183,28 @@ impl EffectRunner {
             ..NewEntry::new(now, action, AuditOutcome::Done)
         };
         crate::store::effects::append(&mut tx, entry.row()).await?;
-        let update = Intent::UpdateCards {
+        let mut intents = vec![Intent::UpdateCards {
             r#ref: r#ref.to_string(),
-        };
-        let id = crate::store::effects::enqueue(&mut tx, update.row()?).await?;
+        }];
+        if e.status == EffectStatus::Failed {
+            // The owners get the card, which says what failed and why.
+            intents.extend(
+                self.engine
+                    .owners_reach(&job.workflow)
+                    .into_iter()
+                    .map(|to| Intent::DmCard {
+                        r#ref: r#ref.to_string(),
+                        to,
+                    }),
+            );
+        }
+        let mut queued = Vec::new();
+        for intent in &intents {
+            let id = crate::store::effects::enqueue(&mut tx, intent.row()?).await?;
+            queued.push(Queued::of(id, intent));
+        }
         tx.commit().await.context("recording an effect")?;
-        self.engine.wake_outbox(&[Queued::of(id, &update)]);
+        self.engine.wake_outbox(&queued);
         Ok(())
     }
 }

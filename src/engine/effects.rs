@@ -107,6 +107,14 @@ impl Engine {
             "ledger": "the decision's own transaction",
         });
         work.audit(e);
+        if status == EffectStatus::Failed {
+            for to in self.owners_reach(&l.row.workflow) {
+                work.send(Intent::DmCard {
+                    r#ref: r#ref.clone(),
+                    to,
+                });
+            }
+        }
         Ok(EffectRun {
             status: status.as_str().to_string(),
             rows: stored_rows,

@@ -25,6 +25,24 @@ impl Engine {
         out.into_values().collect()
     }
 
+    /// The owner team of `workflow`, each member reached privately on the first platform they
+    /// use: who is told when something needs the owners (an effect that failed).
+    pub(crate) fn owners_reach(&self, workflow: &str) -> Vec<crate::chat::address::ChatUser> {
+        let dir = &self.policy.directory;
+        let Some(team) = self.policy.workflow(workflow).and_then(|w| dir.teams.get(&w.owner)) else {
+            return Vec::new();
+        };
+        team.members
+            .iter()
+            .filter_map(|m| dir.person(m))
+            .filter_map(|p| {
+                crate::chat::address::Platform::ALL
+                    .into_iter()
+                    .find_map(|platform| p.reach_on(platform))
+            })
+            .collect()
+    }
+
     /// Where the loaded request's cards go: the channel it was opened from, or else (opened
     /// through the API) the channels its workflow announces requests in.
     fn places_of(&self, l: &Loaded) -> Vec<ChatPlace> {

@@ -300,6 +300,15 @@ async fn a_wrong_row_count_is_rolled_back_and_recorded_as_failed(pool: PgPool) {
         "it would have changed 2 rows where 1 were expected, so it was rolled back"
     );
     assert_eq!(bot.status("INV-1").await, "approved");
+    // The owner team (dave, carol) gets the card, which says what failed.
+    let told: Vec<String> = sqlx::query_scalar(
+        "SELECT intent->'to'->>'user' FROM outbox WHERE intent->>'kind' = 'dm_card' AND id > \
+         (SELECT max(id) FROM outbox WHERE intent->>'kind' = 'effect') ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(told, vec!["U0DAVE", "U0CAROL"]);
     erp.drop().await;
 }
 
