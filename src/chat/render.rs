@@ -197,6 +197,11 @@ fn amendment_line(v: &RequestView) -> Option<String> {
     Some(format!("Amended from version {}: {}", a.from_version, parts.join("; ")))
 }
 
+/// How the request's effect stands, as the card's last effect line says it.
+pub fn effect_state_line(v: &RequestView) -> Option<String> {
+    effect_lines(v).pop()
+}
+
 /// "Effect on erp: UPDATE ...", "With :vendor = 'ACME', :amount = 80.00", and how it stands.
 fn effect_lines(v: &RequestView) -> Vec<String> {
     use crate::engine::EffectState;

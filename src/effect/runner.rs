@@ -70,7 +70,9 @@ impl EffectRunner {
             .await
             .map_err(transient)?
             .ok_or_else(|| DeliveryError::Permanent(format!("{ref} has no approved effect at version {version}")))?;
-        if job.status == EffectStatus::Executed {
+        // Only a pending effect runs: an executed one ran, and a failed one runs again only when
+        // someone asks (`retry`), which puts it back to pending.
+        if job.status != EffectStatus::Pending {
             return Ok(());
         }
         let target = job.effect.target.clone();

@@ -4,6 +4,7 @@
 //! field value or a workflow file edited after the request was opened.
 
 use crate::common::{commands_dir, example_commands, url_of, Bot};
+use countersign::approval::VoteKind;
 use countersign::effect::runner::{EffectRunner, FaultHook, Stage};
 use countersign::outbox::DeliveryError;
 use countersign::store::targets::Targets;
@@ -106,11 +107,25 @@ fn commands_with(effect: &str) -> crate::common::tempdir::TempDir {
     commands_dir(&[("people.toml", &people), ("invoice.toml", &invoice)])
 }
 
+/// Opened and approved through the engine, not the console (which runs effects at once): the
+/// tests below run the effect themselves.
 async fn approved_invoice(bot: &Bot, vendor: &str) {
     bot.say("alice", &format!("new invoice amount=80.00 vendor=\"{vendor}\""))
         .await;
-    let reply = bot.say("carol", "approve INV-1").await;
-    assert!(reply.contains("approved"), "{reply}");
+    approve(bot).await;
+}
+
+async fn approve(bot: &Bot) {
+    let carol = bot.ctx("carol").await;
+    let outcome = bot
+        .engine
+        .vote(&carol, "INV-1", Some(1), VoteKind::Approve, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.request().map(|v| v.status),
+        Some(countersign::approval::Status::Approved)
+    );
 }
 
 async fn effect_status(pool: &PgPool) -> Vec<(String, Option<i64>)> {
@@ -286,7 +301,7 @@ async fn a_wrong_row_count_is_rolled_back_and_recorded_as_failed(pool: PgPool) {
         card.contains("| Preview: it would change 2 rows, not the 1 row expected, so it would fail"),
         "{card}"
     );
-    bot.say("carol", "approve INV-1").await;
+    approve(&bot).await;
     runner(&bot, &erp).run("INV-1", 1).await.unwrap();
     assert_eq!(erp.rows().await, vec!["ACME received", "ACME received"]);
     assert_eq!(erp.ledger().await, vec![]);
@@ -361,7 +376,7 @@ async fn the_card_shows_what_will_run_with_its_values_and_then_what_ran(pool: Pg
     };
     bot.say("alice", "new invoice amount=80.00 vendor=ACME").await;
     insta::assert_snapshot!(card(&bot).await);
-    bot.say("carol", "approve INV-1").await;
+    approve(&bot).await;
     let waiting = card(&bot).await;
     assert!(
         waiting.contains("| Approved: the effect on erp is waiting to run"),
@@ -438,8 +453,11 @@ async fn a_failed_effect_is_retried_by_an_approver_once_the_cause_is_fixed_and_r
         reply.contains("The effect of INV-1 will run again on erp, once."),
         "{reply}"
     );
-    assert_eq!(effect_status(&pool).await, vec![("pending".to_string(), None)]);
-    runner(&bot, &erp).run("INV-1", 1).await.unwrap();
+    // The console runs it as serve would; a later delivery of the same message runs nothing.
+    assert!(
+        reply.contains("-> effect of INV-1: Executed on erp: 1 row changed"),
+        "{reply}"
+    );
     runner(&bot, &erp).run("INV-1", 1).await.unwrap();
     assert_eq!(erp.rows().await, vec!["ACME payable carol INV-1"]);
     let again = bot.say("heidi", "retry INV-1").await;
@@ -465,5 +483,24 @@ async fn a_failed_effect_is_retried_by_an_approver_once_the_cause_is_fixed_and_r
             "effect.retried refused:already_decided INV-1",
         ]
     );
+    erp.drop().await;
+}
+
+#[sqlx::test]
+async fn the_console_runs_an_effect_as_serve_does(pool: PgPool) {
+    let erp = Erp::create(&pool).await;
+    erp.invoice("ACME", "80.00").await;
+    let dir = commands_with(EFFECT);
+    let bot = Bot::with_targets(pool.clone(), dir.path(), erp.targets()).await;
+    bot.say("alice", "new invoice amount=80.00 vendor=ACME").await;
+    let said = bot.say("carol", "approve INV-1").await;
+    assert!(
+        said.contains("-> effect of INV-1: Executed on erp: 1 row changed"),
+        "{said}"
+    );
+    assert_eq!(erp.rows().await, vec!["ACME payable carol INV-1"]);
+    // The message stays queued for a server, whose delivery finds it has run.
+    runner(&bot, &erp).run("INV-1", 1).await.unwrap();
+    assert_eq!(erp.ledger().await, vec![("INV-1@1".to_string(), 1)]);
     erp.drop().await;
 }

@@ -113,6 +113,9 @@ impl Console {
             return Ok(());
         }
         let jobs = outbox::queued(self.engine.pool(), &ids).await?;
+        let (effects, jobs): (Vec<Job>, Vec<Job>) = jobs
+            .into_iter()
+            .partition(|j| matches!(j.intent, Intent::Effect { .. }));
         let (hooks, chat): (Vec<Job>, Vec<Job>) = jobs
             .into_iter()
             .partition(|j| matches!(j.intent, Intent::Webhook { .. } | Intent::Checkpoint { .. }));
@@ -121,6 +124,23 @@ impl Console {
                 self.transcript
                     .line(&format!("-> not delivered ({}): {e}", job.intent.kind()));
             }
+        }
+        // Effects run as `serve` runs them (exactly once, by the target's ledger: a server that
+        // delivers the same message later finds it has run).
+        for job in effects {
+            let Intent::Effect { r#ref, version } = &job.intent else {
+                continue;
+            };
+            let runner = crate::effect::runner::EffectRunner::new(self.engine.clone());
+            let line = match runner.run(r#ref, *version).await {
+                Ok(()) => {
+                    let view = self.engine.current_view(r#ref).await?;
+                    let state = view.as_ref().and_then(crate::chat::render::effect_state_line);
+                    format!("-> effect of {ref}: {}", state.unwrap_or_else(|| "run".into()))
+                }
+                Err(e) => format!("-> effect of {ref} not run yet: {e}"),
+            };
+            self.transcript.line(&line);
         }
         for job in hooks {
             let line = match &job.intent {
