@@ -97,6 +97,17 @@ pub struct DeadLetter {
     pub error: String,
 }
 
+/// An approved effect that has not run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EffectNotRun {
+    /// The request.
+    pub r#ref: String,
+    /// Where it runs.
+    pub target: String,
+    /// Why it failed, or `None` while it waits for its target.
+    pub error: Option<String>,
+}
+
 /// One owner's digest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Digest {
@@ -120,6 +131,9 @@ pub struct Digest {
     pub refusals: BTreeMap<String, i64>,
     /// Messages given up on.
     pub dead_letters: Vec<DeadLetter>,
+    /// Approved effects that have not run: waiting for their target, or failed.
+    #[serde(default)]
+    pub effects_not_run: Vec<EffectNotRun>,
     /// The audit chain.
     pub chain: ChainStatus,
     /// Policy files that changed.
@@ -212,6 +226,18 @@ pub async fn compose(
     let mut minutes = store::minutes_to_decision(pool, period).await?;
     minutes.sort_unstable();
     let refusals: BTreeMap<String, i64> = store::refusals(pool, period).await?.into_iter().collect();
+    let effects_not_run = store::effects_not_run(pool, &workflows)
+        .await?
+        .into_iter()
+        .map(|e| EffectNotRun {
+            r#ref: e.r#ref,
+            target: e.target,
+            error: match e.status.as_str() {
+                "failed" => Some(e.error.unwrap_or_default()),
+                _ => None,
+            },
+        })
+        .collect();
     let dead_letters = store::dead_letters(pool, period)
         .await?
         .into_iter()
@@ -262,6 +288,7 @@ pub async fn compose(
         decisions: minutes.len(),
         refusals,
         dead_letters,
+        effects_not_run,
         chain,
         policy_changes,
     })

@@ -71,6 +71,19 @@ pub fn sections(d: &Digest) -> Vec<(String, Vec<String>)> {
             .map(|l| format!("{} {}: {}", l.r#ref.as_deref().unwrap_or("-"), l.kind, l.error))
             .collect(),
     ));
+    out.push((
+        "Effects not run".to_string(),
+        d.effects_not_run
+            .iter()
+            .map(|e| match &e.error {
+                Some(error) => format!(
+                    "{} on {}: failed: {error} (retry {} once fixed)",
+                    e.r#ref, e.target, e.r#ref
+                ),
+                None => format!("{} on {}: waiting for its target", e.r#ref, e.target),
+            })
+            .collect(),
+    ));
     let chain = match (&d.chain.broken_at, d.chain.verified_through) {
         (Some((seq, problem)), _) => {
             format!("BROKEN at entry #{seq}: {problem}. Run `countersign audit verify` and investigate.")

@@ -105,6 +105,32 @@ pub async fn dead_letters(pool: &PgPool, p: Period<'_>) -> anyhow::Result<Vec<De
     .context("reading dead letters")
 }
 
+/// An approved effect that has not run: waiting for its target, or failed.
+pub struct EffectNotRunRow {
+    /// The request.
+    pub r#ref: String,
+    /// Where it runs.
+    pub target: String,
+    /// `pending` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// The workflows' approved effects that have not run (now, whatever the period), oldest first.
+pub async fn effects_not_run(pool: &PgPool, workflows: &[String]) -> anyhow::Result<Vec<EffectNotRunRow>> {
+    sqlx::query_as!(
+        EffectNotRunRow,
+        r#"SELECT r.ref AS "ref!", e.target, e.status, e.error
+           FROM request_effects e JOIN requests r ON r.id = e.request_id
+           WHERE e.status <> 'executed' AND r.workflow = ANY($1) ORDER BY e.queued_at, r.id LIMIT 50"#,
+        workflows
+    )
+    .fetch_all(pool)
+    .await
+    .context("reading effects that have not run")
+}
+
 /// A policy file that changed in the period.
 pub struct PolicyChangeRow {
     /// Workflow id, or `people`.

@@ -130,7 +130,7 @@ async fn the_digest_reports_activity_pending_speed_refusals_dead_letters_and_the
         .unwrap()
         .contains("Countersign digest for finance-ops"));
     let embed = serde_json::to_value(render::discord_embed(&digest)).unwrap();
-    assert_eq!(embed["fields"].as_array().unwrap().len(), 7);
+    assert_eq!(embed["fields"].as_array().unwrap().len(), 8);
 }
 
 #[sqlx::test]

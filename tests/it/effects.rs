@@ -324,6 +324,16 @@ async fn a_wrong_row_count_is_rolled_back_and_recorded_as_failed(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(told, vec!["U0DAVE", "U0CAROL"]);
+    // And the owners' digest lists it until it runs.
+    let digest = countersign::digest::scheduler::Scheduler::new(bot.engine.clone(), vec![])
+        .preview("finance-ops")
+        .await
+        .unwrap();
+    let text = countersign::digest::render::text(&digest);
+    assert!(
+        text.contains("INV-1 on erp: failed: it would have changed 2 rows where 1 were expected, so it was rolled back (retry INV-1 once fixed)"),
+        "{text}"
+    );
     erp.drop().await;
 }
 
