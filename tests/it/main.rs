@@ -19,6 +19,7 @@ mod discord_buttons;
 mod discord_e2e;
 mod discord_signed;
 mod effects;
+mod effects_flow;
 mod effects_own;
 mod fake_discord_selftest;
 mod fake_slack_selftest;

@@ -213,6 +213,7 @@ pub mod api_harness;
 pub mod db_proxy;
 pub mod discord_harness;
 pub mod discord_sign;
+pub mod erp;
 pub mod exposition;
 pub mod fake_discord;
 pub mod fake_slack;
