@@ -56,5 +56,14 @@ pub async fn tell(engine: &Engine, out: &mut dyn Write) -> anyhow::Result<bool> 
     writeln!(out, "\n{}. countersign audit verify", STORY.len() + 2)?;
     let report = audit::verify(engine.pool(), |_, _| {}).await?;
     writeln!(out, "{}", crate::cli::verify_summary(&report))?;
-    Ok(report.is_ok())
+    let mismatches = audit::reconcile::reconcile(engine.pool()).await?;
+    match mismatches.is_empty() {
+        true => writeln!(out, "OK: requests, votes and decisions agree with the audit log.")?,
+        false => {
+            for m in &mismatches {
+                writeln!(out, "MISMATCH: {m}")?;
+            }
+        }
+    }
+    Ok(report.is_ok() && mismatches.is_empty())
 }

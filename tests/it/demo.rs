@@ -35,6 +35,7 @@ fn the_demo_tells_the_whole_story_can_be_run_again_and_ends_with_a_console_on_it
             "-> slack, direct message to Alice Analyst: Your request INV-1 (Invoice payment) was approved by Carol Approver and Dave Director",
             "request.approved v1 done",
             "OK: ",
+            "OK: requests, votes and decisions agree with the audit log.",
         ] {
             assert!(text.contains(expected), "run {run}: missing {expected:?} in\n{text}");
         }
