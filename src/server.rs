@@ -186,7 +186,9 @@ pub async fn start(
         Arc::new(
             ChatDeliverer::new(engine.clone(), platforms.clone())
                 .with_webhooks(WebhookSender::new(engine.clone(), settings.api.receipts.clone())?)
-                .with_effects(crate::effect::runner::EffectRunner::new(engine.clone())),
+                .with_effects(
+                    crate::effect::runner::EffectRunner::new(engine.clone()).with_budget(settings.outbox.max_attempts),
+                ),
         ),
         settings.outbox.clone(),
         clock.clone(),

@@ -258,7 +258,7 @@ impl ChatDeliverer {
                 )),
             },
             Intent::Effect { r#ref, version } => match &self.effects {
-                Some(runner) => runner.run(r#ref, *version).await,
+                Some(runner) => runner.attempt(r#ref, *version, job.attempt).await,
                 None => Err(DeliveryError::Permanent("effects are not run by this process".into())),
             },
             Intent::Checkpoint { seq, url } => match &self.webhooks {

@@ -35,6 +35,9 @@ pub type FaultHook = Arc<dyn Fn(Stage) -> anyhow::Result<()> + Send + Sync>;
 pub struct EffectRunner {
     engine: Engine,
     fault: Option<FaultHook>,
+    /// The attempt at which the outbox gives up on a message: an effect whose target is still
+    /// away then is recorded as failed and its owners are told, so `retry` can run it later.
+    budget: i32,
 }
 
 impl std::fmt::Debug for EffectRunner {
@@ -54,7 +57,17 @@ struct Ended {
 impl EffectRunner {
     /// A runner over the engine's targets.
     pub fn new(engine: Engine) -> Self {
-        EffectRunner { engine, fault: None }
+        EffectRunner {
+            engine,
+            fault: None,
+            budget: crate::outbox::OutboxConfig::default().max_attempts,
+        }
+    }
+
+    /// Gives up on an unreachable target at this attempt (the outbox's `max_attempts`).
+    pub fn with_budget(mut self, attempts: i32) -> Self {
+        self.budget = attempts;
+        self
     }
 
     /// Fails on purpose where `hook` says (tests).
@@ -65,6 +78,12 @@ impl EffectRunner {
 
     /// Runs the effect of `ref`'s approved version `version`, unless it has run.
     pub async fn run(&self, r#ref: &str, version: i32) -> Result<(), DeliveryError> {
+        self.attempt(r#ref, version, 1).await
+    }
+
+    /// Delivery attempt `attempt` of the effect: at the last one, a target still away makes the
+    /// effect `failed` (its owners told) before the outbox gives up on the message.
+    pub async fn attempt(&self, r#ref: &str, version: i32, attempt: i32) -> Result<(), DeliveryError> {
         let transient = |e: anyhow::Error| DeliveryError::Transient(format!("{e:#}"));
         let job = request_effects::job(self.engine.pool(), r#ref, version)
             .await
@@ -133,7 +152,22 @@ impl EffectRunner {
                 )),
                 ledger_found: false,
             },
-            Err(e @ TargetError::Unreachable(..)) => return Err(DeliveryError::Transient(e.to_string())),
+            Err(e @ TargetError::Unreachable(..)) if attempt < self.budget => {
+                return Err(DeliveryError::Transient(e.to_string()))
+            }
+            Err(e @ TargetError::Unreachable(..)) => {
+                let error = format!("{e}, for {attempt} attempts: it was given up on");
+                let gave_up = Ended {
+                    status: EffectStatus::Failed,
+                    rows: None,
+                    error: Some(error.clone()),
+                    ledger_found: false,
+                };
+                self.record(&job, r#ref, version, &gave_up, started.elapsed().as_millis())
+                    .await
+                    .map_err(transient)?;
+                return Err(DeliveryError::Transient(error));
+            }
             Err(e) => Ended {
                 status: EffectStatus::Failed,
                 rows: None,

@@ -242,3 +242,54 @@ async fn what_runs_is_what_was_shown_even_after_the_workflow_file_changes(pool: 
     assert_eq!(erp.rows().await, vec!["ACME payable carol INV-1"]);
     erp.drop().await;
 }
+
+#[sqlx::test]
+async fn a_target_away_past_the_budget_fails_the_effect_tells_the_owners_and_retry_runs_it(pool: PgPool) {
+    let erp = Erp::create(&pool).await;
+    erp.invoice("ACME", "80.00").await;
+    let dir = commands_with(EFFECT);
+    let bot = Bot::with_targets(pool.clone(), dir.path(), erp.targets()).await;
+    approved_invoice(&bot, "ACME").await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let away = format!("postgres://postgres@{}/erp", closed.local_addr().unwrap());
+    drop(closed);
+    let engine = bot.engine.clone().with_targets(Arc::new(Targets::from_vars([(
+        "COUNTERSIGN_TARGET_ERP".to_string(),
+        away,
+    )])));
+    let runner = EffectRunner::new(engine).with_budget(2);
+    assert!(matches!(
+        runner.attempt("INV-1", 1, 1).await,
+        Err(DeliveryError::Transient(_))
+    ));
+    assert_eq!(
+        effect_status(&pool).await,
+        vec![("pending".to_string(), None)],
+        "still waiting"
+    );
+    assert!(matches!(
+        runner.attempt("INV-1", 1, 2).await,
+        Err(DeliveryError::Transient(_))
+    ));
+    assert_eq!(
+        effect_status(&pool).await,
+        vec![("failed".to_string(), None)],
+        "given up on"
+    );
+    let told: Vec<String> = sqlx::query_scalar(
+        "SELECT intent->'to'->>'user' FROM outbox WHERE intent->>'kind' = 'dm_card' AND id > \
+         (SELECT max(id) FROM outbox WHERE intent->>'kind' = 'effect') ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(told, vec!["U0DAVE", "U0CAROL"], "the owner team got the card");
+    // The target is back: an approver retries, and it runs once.
+    let reply = bot.say("carol", "retry INV-1").await;
+    assert!(
+        reply.contains("-> effect of INV-1: Executed on erp: 1 row changed"),
+        "{reply}"
+    );
+    assert_eq!(erp.rows().await, vec!["ACME payable carol INV-1"]);
+    erp.drop().await;
+}
