@@ -21,6 +21,21 @@ async fn the_card_shows_what_will_run_with_its_values_and_then_what_ran(pool: Pg
     };
     bot.say("alice", "new invoice amount=80.00 vendor=ACME").await;
     insta::assert_snapshot!(card(&bot).await);
+    // Slack's blocks and Discord's embed are built from the same card: the effect and its
+    // preview are there too.
+    let view = bot.engine.current_view("INV-1").await.unwrap().unwrap();
+    let shared = countersign::chat::render::card(&view, view.created_at);
+    let slack = serde_json::to_string(&countersign::chat::slack::blocks::card_blocks(&shared)).unwrap();
+    let discord = serde_json::to_string(&countersign::chat::discord::components::card_embed(&shared)).unwrap();
+    for platform in [&slack, &discord] {
+        for line in [
+            "Effect on erp: UPDATE invoices",
+            "Preview: it would change 1 row",
+            "Runs once when approved",
+        ] {
+            assert!(platform.contains(line), "{line:?} missing in {platform}");
+        }
+    }
     approve(&bot).await;
     let waiting = card(&bot).await;
     assert!(
