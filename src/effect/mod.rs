@@ -5,11 +5,16 @@
 
 pub mod runner;
 
+use crate::audit::{Action, AuditOutcome, NewEntry};
 use crate::policy::effect::{Effect, Param, SqlType};
 use crate::policy::value::{Fields, Value};
+use crate::store::request_effects::EffectStatus;
+use crate::store::targets::Ran;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
+use serde_json::json;
 use std::fmt;
+use std::time::Duration;
 
 /// One bound parameter, as the target receives it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,6 +105,80 @@ pub fn bind(effect: &Effect, inputs: &Inputs<'_>) -> Vec<Bound> {
             }
         })
         .collect()
+}
+
+/// How a run of an effect ended, as it is recorded: in `request_effects`, and in the audit log as
+/// `effect.executed` or `effect.failed`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ended {
+    /// Executed or failed.
+    pub status: EffectStatus,
+    /// Rows it changed, once executed.
+    pub rows: Option<u64>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Where its exactly-once record is: the decision's transaction, or a target's ledger
+    /// (written with it now, or found from an earlier run).
+    pub ledger: &'static str,
+}
+
+impl Ended {
+    /// What a run on a target (or on the bot's own database, where `ledger` says which) did.
+    pub fn of(ran: Ran, ledger: &'static str) -> Ended {
+        match ran {
+            Ran::Now(rows) => Ended::executed(rows, ledger),
+            Ran::Before(rows) => Ended::executed(rows, "found: it had run already"),
+            Ran::WrongCount { rows, expected } => Ended::failed(
+                format!("it would have changed {rows} rows where {expected} were expected, so it was rolled back"),
+                ledger,
+            ),
+        }
+    }
+
+    fn executed(rows: u64, ledger: &'static str) -> Ended {
+        Ended {
+            status: EffectStatus::Executed,
+            rows: Some(rows),
+            error: None,
+            ledger,
+        }
+    }
+
+    /// A run that could not happen, and why.
+    pub fn failed(error: String, ledger: &'static str) -> Ended {
+        Ended {
+            status: EffectStatus::Failed,
+            rows: None,
+            error: Some(error),
+            ledger,
+        }
+    }
+
+    /// The rows as stored.
+    pub fn stored_rows(&self) -> Option<i64> {
+        self.rows.map(|r| i64::try_from(r).unwrap_or(i64::MAX))
+    }
+
+    /// The audit entry of the run (identity `system`; the caller says which request).
+    pub fn entry(&self, now: DateTime<Utc>, workflow: &str, effect: &Effect, took: Duration) -> NewEntry {
+        let action = match self.status {
+            EffectStatus::Executed => Action::EffectExecuted,
+            EffectStatus::Failed | EffectStatus::Pending => Action::EffectFailed,
+        };
+        NewEntry {
+            identity: Some("system".into()),
+            details: json!({
+                "workflow": workflow,
+                "target": effect.target.as_str(),
+                "statement_sha256": effect.statement_sha256(),
+                "rows": self.rows,
+                "error": self.error,
+                "duration_ms": u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                "ledger": self.ledger,
+            }),
+            ..NewEntry::new(now, action, AuditOutcome::Done)
+        }
+    }
 }
 
 /// The effect's id in a target's ledger: `INV-42@2`.

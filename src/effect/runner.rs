@@ -9,16 +9,15 @@
 //!    crash between 3 and 4 leaves the message undelivered, and the next delivery finds the
 //!    ledger row (3) and records it (4) without running anything.
 
-use super::{bind, effect_id, Inputs};
-use crate::audit::{Action, AuditOutcome, NewEntry};
+use super::{bind, effect_id, Ended, Inputs};
+use crate::audit::NewEntry;
 use crate::engine::Engine;
 use crate::outbox::{DeliveryError, Intent, Queued};
 use crate::store::request_effects::{self, EffectJob, EffectStatus};
 use crate::store::targets::{self, Ran, TargetError};
 use anyhow::Context as _;
-use serde_json::json;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Where a test can make the process fail on purpose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,14 +43,6 @@ impl std::fmt::Debug for EffectRunner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EffectRunner").finish_non_exhaustive()
     }
-}
-
-/// How a run ended, to record.
-struct Ended {
-    status: EffectStatus,
-    rows: Option<u64>,
-    error: Option<String>,
-    ledger_found: bool,
 }
 
 impl EffectRunner {
@@ -113,10 +104,7 @@ impl EffectRunner {
             statement_sha256: &sha,
             positional: &job.effect.positional,
             params: &params,
-            expect_rows: match job.effect.expect_rows {
-                crate::policy::effect::ExpectRows::Exactly(n) => Some(n),
-                crate::policy::effect::ExpectRows::Any => None,
-            },
+            expect_rows: job.effect.expect_rows.count(),
         };
         let started = Instant::now();
         let ran = match self.engine.targets().pool(&target) {
@@ -126,113 +114,69 @@ impl EffectRunner {
             },
             Err(e) => Err(e),
         };
+        const WRITTEN: &str = "written with the effect";
         let ended = match ran {
-            Ok(Ran::Now(rows)) => {
+            Ok(ran @ Ran::Now(_)) => {
                 if let Some(hook) = &self.fault {
                     hook(Stage::AfterTargetCommit).map_err(transient)?;
                 }
-                Ended {
-                    status: EffectStatus::Executed,
-                    rows: Some(rows),
-                    error: None,
-                    ledger_found: false,
-                }
+                Ended::of(ran, WRITTEN)
             }
-            Ok(Ran::Before(rows)) => Ended {
-                status: EffectStatus::Executed,
-                rows: Some(rows),
-                error: None,
-                ledger_found: true,
-            },
-            Ok(Ran::WrongCount { rows, expected }) => Ended {
-                status: EffectStatus::Failed,
-                rows: None,
-                error: Some(format!(
-                    "it would have changed {rows} rows where {expected} were expected, so it was rolled back"
-                )),
-                ledger_found: false,
-            },
+            Ok(ran) => Ended::of(ran, WRITTEN),
             Err(e @ TargetError::Unreachable(..)) if attempt < self.budget => {
                 return Err(DeliveryError::Transient(e.to_string()))
             }
             Err(e @ TargetError::Unreachable(..)) => {
                 let error = format!("{e}, for {attempt} attempts: it was given up on");
-                let gave_up = Ended {
-                    status: EffectStatus::Failed,
-                    rows: None,
-                    error: Some(error.clone()),
-                    ledger_found: false,
-                };
-                self.record(&job, r#ref, version, &gave_up, started.elapsed().as_millis())
+                let gave_up = Ended::failed(error.clone(), WRITTEN);
+                self.record(&job, r#ref, version, &gave_up, started.elapsed())
                     .await
                     .map_err(transient)?;
                 return Err(DeliveryError::Transient(error));
             }
-            Err(e) => Ended {
-                status: EffectStatus::Failed,
-                rows: None,
-                error: Some(e.to_string()),
-                ledger_found: false,
-            },
+            Err(e) => Ended::failed(e.to_string(), WRITTEN),
         };
-        self.record(&job, r#ref, version, &ended, started.elapsed().as_millis())
+        self.record(&job, r#ref, version, &ended, started.elapsed())
             .await
             .map_err(transient)
     }
 
     /// Records the end of a run, its audit entry and the card's update, in one transaction.
-    async fn record(&self, job: &EffectJob, r#ref: &str, version: i32, e: &Ended, millis: u128) -> anyhow::Result<()> {
+    async fn record(
+        &self,
+        job: &EffectJob,
+        r#ref: &str,
+        version: i32,
+        e: &Ended,
+        took: Duration,
+    ) -> anyhow::Result<()> {
         let now = self.engine.clock().now();
         let mut tx = self.engine.pool().begin().await.context("recording an effect")?;
-        let rows = e.rows.map(|r| i64::try_from(r).unwrap_or(i64::MAX));
-        if !request_effects::record(
+        let recorded = request_effects::record(
             &mut tx,
             job.request_id,
             version,
             e.status,
-            rows,
+            e.stored_rows(),
             e.error.as_deref(),
             now,
         )
-        .await?
-        {
+        .await?;
+        if !recorded {
             // Recorded as executed by another delivery already.
             return Ok(());
         }
-        let action = match e.status {
-            EffectStatus::Executed => Action::EffectExecuted,
-            EffectStatus::Failed | EffectStatus::Pending => Action::EffectFailed,
-        };
         let entry = NewEntry {
-            identity: Some("system".into()),
             r#ref: Some(r#ref.to_string()),
             version: Some(version),
-            details: json!({
-                "workflow": job.workflow,
-                "target": job.effect.target.as_str(),
-                "statement_sha256": job.effect.statement_sha256(),
-                "rows": e.rows,
-                "error": e.error,
-                "duration_ms": u64::try_from(millis).unwrap_or(u64::MAX),
-                "ledger": if e.ledger_found { "found: it had run already" } else { "written with the effect" },
-            }),
-            ..NewEntry::new(now, action, AuditOutcome::Done)
+            ..e.entry(now, &job.workflow, &job.effect, took)
         };
         crate::store::effects::append(&mut tx, entry.row()).await?;
         let mut intents = vec![Intent::UpdateCards {
             r#ref: r#ref.to_string(),
         }];
         if e.status == EffectStatus::Failed {
-            // The owners get the card, which says what failed and why.
-            intents.extend(
-                self.engine
-                    .owners_reach(&job.workflow)
-                    .into_iter()
-                    .map(|to| Intent::DmCard {
-                        r#ref: r#ref.to_string(),
-                        to,
-                    }),
-            );
+            intents.extend(self.engine.tell_owners(r#ref, &job.workflow));
         }
         let mut queued = Vec::new();
         for intent in &intents {

@@ -10,12 +10,12 @@ use super::Engine;
 use super::{Context, Outcome, Refusal};
 use crate::approval::RefusalReason;
 use crate::audit::{Action, AuditOutcome};
-use crate::effect::{bind, Inputs};
+use crate::effect::{bind, Ended, Inputs};
 use crate::outbox::Intent;
-use crate::policy::effect::{Effect, ExpectRows};
+use crate::policy::effect::{Effect, Param};
 use crate::store::request_effects::{self, EffectPreview, EffectRun, EffectStatus};
 use crate::store::requests::VersionRow;
-use crate::store::targets::{self, Ran};
+use crate::store::targets;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::time::Instant;
@@ -48,77 +48,37 @@ impl Engine {
         effect: &Effect,
         now: DateTime<Utc>,
     ) -> anyhow::Result<EffectRun> {
-        let approvers: Vec<String> = l.domain.approvals.iter().map(|a| a.voter.to_string()).collect();
         let r#ref = l.row.r#ref.to_string();
-        let inputs = Inputs {
-            r#ref: &r#ref,
-            version: l.row.version,
-            requester: l.row.requester.as_str(),
-            approvers,
-            decided_at: now,
-            fields: &l.version.fields.0,
-        };
-        let params = bind(effect, &inputs);
-        let expect = match effect.expect_rows {
-            ExpectRows::Exactly(n) => Some(n),
-            ExpectRows::Any => None,
-        };
+        let params = bind(effect, &l.effect_inputs(&r#ref, now));
         let started = Instant::now();
-        let ran = targets::execute_here(work, &effect.positional, &params, expect).await;
-        let (status, rows, error) = match ran {
-            Ok(Ran::Now(rows) | Ran::Before(rows)) => (EffectStatus::Executed, Some(rows), None),
-            Ok(Ran::WrongCount { rows, expected }) => (
-                EffectStatus::Failed,
-                None,
-                Some(format!(
-                    "it would have changed {rows} rows where {expected} were expected, so it was rolled back"
-                )),
-            ),
-            Err(e) => (EffectStatus::Failed, None, Some(e.to_string())),
+        let ledger = "the decision's own transaction";
+        let ended = match targets::execute_here(work, &effect.positional, &params, effect.expect_rows.count()).await {
+            Ok(ran) => Ended::of(ran, ledger),
+            Err(e) => Ended::failed(e.to_string(), ledger),
         };
-        let stored_rows = rows.map(|r| i64::try_from(r).unwrap_or(i64::MAX));
         request_effects::record_here(
             work,
             l.row.id,
             l.row.version,
             effect,
-            status,
-            stored_rows,
-            error.as_deref(),
+            ended.status,
+            ended.stored_rows(),
+            ended.error.as_deref(),
             now,
         )
         .await?;
-        let action = match status {
-            EffectStatus::Executed => Action::EffectExecuted,
-            EffectStatus::Failed | EffectStatus::Pending => Action::EffectFailed,
-        };
-        let mut e = crate::audit::NewEntry {
-            identity: Some("system".into()),
-            ..crate::audit::NewEntry::new(now, action, AuditOutcome::Done)
-        };
+        let mut e = ended.entry(now, &l.row.workflow, effect, started.elapsed());
         l.subject().fill(&mut e);
-        e.details = json!({
-            "workflow": l.row.workflow,
-            "target": effect.target.as_str(),
-            "statement_sha256": effect.statement_sha256(),
-            "rows": rows,
-            "error": error,
-            "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            "ledger": "the decision's own transaction",
-        });
         work.audit(e);
-        if status == EffectStatus::Failed {
-            for to in self.owners_reach(&l.row.workflow) {
-                work.send(Intent::DmCard {
-                    r#ref: r#ref.clone(),
-                    to,
-                });
+        if ended.status == EffectStatus::Failed {
+            for intent in self.tell_owners(&r#ref, &l.row.workflow) {
+                work.send(intent);
             }
         }
         Ok(EffectRun {
-            status: status.as_str().to_string(),
-            rows: stored_rows,
-            error,
+            status: ended.status.as_str().to_string(),
+            rows: ended.stored_rows(),
+            error: ended.error,
         })
     }
 
@@ -267,38 +227,23 @@ impl Engine {
 /// The card's view of the effect frozen with the loaded version.
 pub(super) fn effect_view(l: &Loaded) -> Option<EffectView> {
     let effect = l.version.effect.as_ref()?;
-    let decided = l.row.decided_at;
-    let approvers: Vec<String> = l.domain.approvals.iter().map(|a| a.voter.to_string()).collect();
     let r#ref = l.row.r#ref.to_string();
-    let inputs = Inputs {
-        r#ref: &r#ref,
-        version: l.row.version,
-        requester: l.row.requester.as_str(),
-        approvers,
-        decided_at: decided.unwrap_or(l.row.created_at),
-        fields: &l.version.fields.0,
-    };
-    let bound = bind(effect, &inputs);
+    let bound = bind(
+        effect,
+        &l.effect_inputs(&r#ref, l.row.decided_at.unwrap_or(l.row.created_at)),
+    );
     let approved = l.row.status == crate::approval::Status::Approved;
     let values = effect
         .params
         .iter()
         .zip(&bound)
         .map(|(p, b)| {
-            let name = match p {
-                crate::policy::effect::Param::Field { name, .. } => name.as_str(),
-                crate::policy::effect::Param::Ref => "ref",
-                crate::policy::effect::Param::Version => "version",
-                crate::policy::effect::Param::Requester => "requester",
-                crate::policy::effect::Param::Approvers => "approvers",
-                crate::policy::effect::Param::DecidedAt => "decided_at",
-            };
             let shown = match p {
-                crate::policy::effect::Param::Approvers if !approved => "(the approvers)".to_string(),
-                crate::policy::effect::Param::DecidedAt if !approved => "(the decision time)".to_string(),
+                Param::Approvers if !approved => "(the approvers)".to_string(),
+                Param::DecidedAt if !approved => "(the decision time)".to_string(),
                 _ => b.to_string(),
             };
-            (format!(":{name}"), shown)
+            (format!(":{}", p.name()), shown)
         })
         .collect();
     let state = match (&l.version.effect_run, approved) {
@@ -328,10 +273,7 @@ pub(super) fn effect_view(l: &Loaded) -> Option<EffectView> {
         target: effect.target.to_string(),
         sql: effect.sql.clone(),
         values,
-        expect_rows: match effect.expect_rows {
-            ExpectRows::Exactly(n) => Some(n),
-            ExpectRows::Any => None,
-        },
+        expect_rows: effect.expect_rows.count(),
         state,
     })
 }

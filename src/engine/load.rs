@@ -24,6 +24,23 @@ pub(super) struct Loaded {
 }
 
 impl Loaded {
+    /// Whose approvals counted, in the order they were given.
+    pub fn approver_ids(&self) -> Vec<String> {
+        self.domain.approvals.iter().map(|a| a.voter.to_string()).collect()
+    }
+
+    /// What the loaded version's effect is bound to, decided (or tried) at `decided_at`.
+    pub fn effect_inputs<'a>(&'a self, r#ref: &'a str, decided_at: DateTime<Utc>) -> crate::effect::Inputs<'a> {
+        crate::effect::Inputs {
+            r#ref,
+            version: self.row.version,
+            requester: self.row.requester.as_str(),
+            approvers: self.approver_ids(),
+            decided_at,
+            fields: &self.version.fields.0,
+        }
+    }
+
     /// The audit subject for this request's current version.
     pub fn subject(&self) -> Subject<'_> {
         Subject {

@@ -25,9 +25,21 @@ impl Engine {
         out.into_values().collect()
     }
 
+    /// The card of `ref`, privately to each member of `workflow`'s owner team: how the owners
+    /// are told that something needs them (an effect that failed; the card says what and why).
+    pub(crate) fn tell_owners(&self, r#ref: &str, workflow: &str) -> Vec<Intent> {
+        self.owners_reach(workflow)
+            .into_iter()
+            .map(|to| Intent::DmCard {
+                r#ref: r#ref.to_string(),
+                to,
+            })
+            .collect()
+    }
+
     /// The owner team of `workflow`, each member reached privately on the first platform they
-    /// use: who is told when something needs the owners (an effect that failed).
-    pub(crate) fn owners_reach(&self, workflow: &str) -> Vec<crate::chat::address::ChatUser> {
+    /// use.
+    fn owners_reach(&self, workflow: &str) -> Vec<crate::chat::address::ChatUser> {
         let dir = &self.policy.directory;
         let Some(team) = self.policy.workflow(workflow).and_then(|w| dir.teams.get(&w.owner)) else {
             return Vec::new();

@@ -92,7 +92,7 @@ impl Engine {
             if final_action == Action::RequestApproved {
                 self.queue_effect(work, &l, now).await?;
             }
-            let approvers: Vec<String> = l.domain.approvals.iter().map(|a| a.voter.to_string()).collect();
+            let approvers = l.approver_ids();
             let mut e = self.entry(ctx, final_action, AuditOutcome::Done);
             l.subject().fill(&mut e);
             e.details = json!({ "approvers": approvers, "reason": reason });

@@ -99,17 +99,16 @@ pub enum Param {
 
 impl Param {
     /// The request's own values a statement may name, besides its fields.
-    pub const BUILTINS: [&'static str; 5] = ["ref", "version", "requester", "approvers", "decided_at"];
+    pub const BUILTINS: [Param; 5] = [
+        Param::Ref,
+        Param::Version,
+        Param::Requester,
+        Param::Approvers,
+        Param::DecidedAt,
+    ];
 
     fn resolve(name: &str, fields: &[FieldSpec]) -> Option<Param> {
-        let builtin = match name {
-            "ref" => Some(Param::Ref),
-            "version" => Some(Param::Version),
-            "requester" => Some(Param::Requester),
-            "approvers" => Some(Param::Approvers),
-            "decided_at" => Some(Param::DecidedAt),
-            _ => None,
-        };
+        let builtin = Param::BUILTINS.into_iter().find(|p| p.name() == name);
         builtin.or_else(|| {
             fields.iter().find(|f| f.name == name).map(|f| Param::Field {
                 name: f.name.clone(),
@@ -121,6 +120,18 @@ impl Param {
                 },
             })
         })
+    }
+
+    /// The name the statement uses for it, without its `:`.
+    pub fn name(&self) -> &str {
+        match self {
+            Param::Field { name, .. } => name,
+            Param::Ref => "ref",
+            Param::Version => "version",
+            Param::Requester => "requester",
+            Param::Approvers => "approvers",
+            Param::DecidedAt => "decided_at",
+        }
     }
 
     /// Its Postgres type.
@@ -143,6 +154,16 @@ pub enum ExpectRows {
     Exactly(u64),
     /// Any count (written `expect_rows = "any"`, or left out).
     Any,
+}
+
+impl ExpectRows {
+    /// The count a run must change, if there is one.
+    pub fn count(self) -> Option<u64> {
+        match self {
+            ExpectRows::Exactly(n) => Some(n),
+            ExpectRows::Any => None,
+        }
+    }
 }
 
 /// `[effect]` of a workflow, as frozen with each request version.
@@ -230,7 +251,7 @@ pub(crate) fn read_effect(cx: &mut FileCx<'_>, root: &Table<'_>, fields: &[Field
                 let known: Vec<String> = fields
                     .iter()
                     .map(|f| format!(":{}", f.name))
-                    .chain(Param::BUILTINS.iter().map(|b| format!(":{b}")))
+                    .chain(Param::BUILTINS.iter().map(|b| format!(":{}", b.name())))
                     .collect();
                 cx.at_offset(
                     at(offset),
