@@ -118,15 +118,7 @@ async fn a_crash_before_the_checkpoint_commits_leaves_nothing_and_the_retry_sign
     let key = Key::new(keys.path(), "receipt.pem");
     // The first commit of a checkpoint fails, as if the process died between the sealing pass's
     // commit and its own: a sequence is not rolled back, so it fails once.
-    for sql in [
-        "CREATE SEQUENCE crash_once",
-        "CREATE FUNCTION crash_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
-         IF nextval('crash_once') = 1 THEN RAISE EXCEPTION 'the process died'; END IF; RETURN NULL; END $$",
-        "CREATE CONSTRAINT TRIGGER crash_once AFTER INSERT ON audit_checkpoints \
-         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION crash_once()",
-    ] {
-        sqlx::query(sql).execute(&pool).await.unwrap();
-    }
+    crate::common::tamper::crash_once_at_commit(&pool, "audit_checkpoints").await;
     let crashed = bot.engine.checkpoint(&key.signer, Occasion::Asked).await;
     assert!(format!("{:#}", crashed.unwrap_err()).contains("the process died"));
     assert_eq!(kept(&pool).await, (0, 0, 0), "nothing of the checkpoint survives");

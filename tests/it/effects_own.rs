@@ -107,15 +107,7 @@ async fn a_refused_statement_leaves_the_request_approved_and_its_effect_failed(p
 async fn a_crash_before_the_decision_commits_leaves_neither_and_the_next_click_does_both(pool: PgPool) {
     let bot = with_payables(&pool).await;
     bot.say("alice", "new invoice amount=80.00 vendor=ACME").await;
-    for sql in [
-        "CREATE SEQUENCE crash_once",
-        "CREATE FUNCTION crash_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
-         IF nextval('crash_once') = 1 THEN RAISE EXCEPTION 'the process died'; END IF; RETURN NULL; END $$",
-        "CREATE CONSTRAINT TRIGGER crash_once AFTER INSERT ON decisions \
-         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION crash_once()",
-    ] {
-        pool.execute(sql).await.unwrap();
-    }
+    crate::common::tamper::crash_once_at_commit(&pool, "decisions").await;
     let crashed = bot
         .engine
         .vote(&bot.ctx("carol").await, "INV-1", Some(1), VoteKind::Approve, None)

@@ -121,3 +121,29 @@ pub async fn seq_of(pool: &PgPool, action: &str, outcome: &str) -> i64 {
     .await
     .unwrap()
 }
+
+/// Makes the first transaction that inserts into `table` fail when it commits ("the process
+/// died"), as a crash between its last statement and its commit would: a sequence is not rolled
+/// back, so only the first one fails.
+pub async fn crash_once_at_commit(pool: &PgPool, table: &str) {
+    use sqlx::Executor;
+    let trigger = match table {
+        "audit_checkpoints" => {
+            "CREATE CONSTRAINT TRIGGER crash_once AFTER INSERT ON audit_checkpoints \
+             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION crash_once()"
+        }
+        "decisions" => {
+            "CREATE CONSTRAINT TRIGGER crash_once AFTER INSERT ON decisions \
+             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION crash_once()"
+        }
+        other => panic!("no crash trigger for {other}"),
+    };
+    for sql in [
+        "CREATE SEQUENCE crash_once",
+        "CREATE FUNCTION crash_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         IF nextval('crash_once') = 1 THEN RAISE EXCEPTION 'the process died'; END IF; RETURN NULL; END $$",
+        trigger,
+    ] {
+        pool.execute(sql).await.unwrap();
+    }
+}
